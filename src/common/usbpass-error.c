@@ -1,0 +1,57 @@
+/*
+ * usbpass-error.c: the one error domain of usbpass
+ */
+#define G_LOG_DOMAIN "UsbpassCommon"
+
+#include "config.h"
+
+#include "usbpass-error.h"
+
+G_DEFINE_QUARK(usbpass-error-quark, usbpass_error)
+
+/* the names are part of the REST API: never rename one */
+static const gchar *const error_names[USBPASS_ERROR_LAST] = {
+    [USBPASS_ERROR_INTERNAL] = "internal",
+    [USBPASS_ERROR_NOT_FOUND] = "not-found",
+    [USBPASS_ERROR_INVALID_DATA] = "invalid-data",
+    [USBPASS_ERROR_BUSY] = "busy",
+    [USBPASS_ERROR_IN_USE] = "in-use",
+    [USBPASS_ERROR_DENIED_BY_POLICY] = "denied-by-policy",
+    [USBPASS_ERROR_PERMISSION_DENIED] = "permission-denied",
+    [USBPASS_ERROR_DISABLED] = "disabled",
+    [USBPASS_ERROR_NOT_SUPPORTED] = "not-supported",
+    [USBPASS_ERROR_DRIVER] = "driver",
+    [USBPASS_ERROR_STORE] = "store",
+    [USBPASS_ERROR_TIMED_OUT] = "timed-out",
+};
+
+/**
+ * usbpass_error_to_string:
+ * @code: a #UsbpassError
+ *
+ * Returns: the stable name of @code, e.g. "in-use"; "internal" for unknown codes
+ */
+const gchar *
+usbpass_error_to_string(UsbpassError code)
+{
+	if ((guint)code >= USBPASS_ERROR_LAST)
+		return error_names[USBPASS_ERROR_INTERNAL];
+	return error_names[code];
+}
+
+/**
+ * usbpass_error_from_string:
+ * @str: a name as returned by usbpass_error_to_string()
+ *
+ * Returns: the code, or %USBPASS_ERROR_INTERNAL for an unknown name
+ */
+UsbpassError
+usbpass_error_from_string(const gchar *str)
+{
+	g_return_val_if_fail(str != NULL, USBPASS_ERROR_INTERNAL);
+	for (guint i = 0; i < USBPASS_ERROR_LAST; i++) {
+		if (g_strcmp0(str, error_names[i]) == 0)
+			return (UsbpassError)i;
+	}
+	return USBPASS_ERROR_INTERNAL;
+}

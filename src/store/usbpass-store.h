@@ -1,0 +1,173 @@
+/*
+ * usbpass-store.h: durable record of host USB devices and who holds them
+ *
+ * The table host_usb_devices has one row per (host, device identity): the
+ * device's last known name and address, the instance it is assigned to and the
+ * state of that assignment. Every state change is one transaction.
+ * usbpass_store_claim_device() is the only way from "available" (or "failed")
+ * to "attaching"; it is an atomic compare-and-set, so of N concurrent callers on
+ * any number of connections or processes exactly one wins and the others fail
+ * with USBPASS_ERROR_BUSY (someone is attaching or detaching it) or
+ * USBPASS_ERROR_IN_USE (it is assigned to another instance).
+ * usbpass_store_transition() moves a row only when it is still in the state the
+ * caller expects, else USBPASS_ERROR_BUSY: a stale caller never overwrites.
+ *
+ * The store is an interface: usbpass-sqlite-store (embedded default) and, for
+ * clusters, a PostgreSQL store implement it. An instance of a store is used from
+ * one thread at a time; open one per thread for concurrency.
+ */
+#pragma once
+
+#include <glib-object.h>
+
+#include "usbpass-device-state.h"
+
+G_BEGIN_DECLS
+
+/* one row of host_usb_devices */
+typedef struct {
+	gchar *host;	  /* host name: identities are host-qualified */
+	gchar *device_id; /* stable identity from the inventory */
+	gchar *name;	  /* human name, for people and the UI */
+	guint bus;	  /* last known address; 0 when never seen */
+	guint device;
+	guint16 vendor_id;
+	guint16 product_id;
+	gchar *serial;	      /* NULL when absent */
+	gchar *port;	      /* last known port path */
+	gchar *instance_uuid; /* NULL when not assigned */
+	gchar *instance_name; /* cached for display, NULL when not assigned */
+	UsbpassDeviceState state;
+	gboolean present; /* plugged in at the last inventory update */
+	gchar *error;	  /* last failure, NULL when none */
+	gint64 created_usec;
+	gint64 updated_usec; /* wall clock, g_get_real_time() */
+} UsbpassStoreDevice;
+
+UsbpassStoreDevice *
+usbpass_store_device_new(void) G_GNUC_WARN_UNUSED_RESULT;
+UsbpassStoreDevice *
+usbpass_store_device_copy(const UsbpassStoreDevice *self) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+void
+usbpass_store_device_free(UsbpassStoreDevice *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassStoreDevice, usbpass_store_device_free)
+
+/* one line of the audit log */
+typedef struct {
+	gint64 id; /* increasing */
+	gint64 created_usec;
+	gchar *host;
+	gchar *actor;	 /* "uid:0", "token:ops-1", "usbpassd" for automatic actions */
+	gchar *action;	 /* "attach", "detach", "reattach", "reconcile", "auth", ... */
+	gchar *device_id;     /* NULL when not about a device */
+	gchar *instance_uuid; /* NULL when not about an instance */
+	gchar *outcome;	 /* "ok", or an error code name such as "in-use" */
+	gchar *message;	 /* human detail, NULL when none */
+} UsbpassAuditEntry;
+
+UsbpassAuditEntry *
+usbpass_audit_entry_new(void) G_GNUC_WARN_UNUSED_RESULT;
+void
+usbpass_audit_entry_free(UsbpassAuditEntry *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassAuditEntry, usbpass_audit_entry_free)
+
+#define USBPASS_TYPE_STORE (usbpass_store_get_type())
+G_DECLARE_INTERFACE(UsbpassStore, usbpass_store, USBPASS, STORE, GObject)
+
+struct _UsbpassStoreInterface {
+	GTypeInterface parent_iface;
+
+	/* inserts the row or refreshes its name, address, serial, port and
+	 * presence; never touches state, instance or error */
+	gboolean (*upsert_device)(UsbpassStore *self, const UsbpassStoreDevice *device, GError **error);
+	UsbpassStoreDevice *(*get_device)(UsbpassStore *self,
+					  const gchar *host,
+					  const gchar *device_id,
+					  GError **error);
+	/* host NULL: every host */
+	GPtrArray *(*list_devices)(UsbpassStore *self, const gchar *host, GError **error);
+	gboolean (*claim_device)(UsbpassStore *self,
+				 const gchar *host,
+				 const gchar *device_id,
+				 const gchar *instance_uuid,
+				 const gchar *instance_name,
+				 GError **error);
+	gboolean (*transition)(UsbpassStore *self,
+			       const gchar *host,
+			       const gchar *device_id,
+			       UsbpassDeviceState from,
+			       UsbpassDeviceState to,
+			       const gchar *instance_uuid,
+			       const gchar *instance_name,
+			       const gchar *error_message,
+			       GError **error);
+	gboolean (*set_present)(UsbpassStore *self,
+				const gchar *host,
+				const gchar *device_id,
+				gboolean present,
+				GError **error);
+	gboolean (*delete_device)(UsbpassStore *self,
+				  const gchar *host,
+				  const gchar *device_id,
+				  GError **error);
+	gboolean (*append_audit)(UsbpassStore *self, const UsbpassAuditEntry *entry, GError **error);
+	GPtrArray *(*list_audit)(UsbpassStore *self,
+				 const gchar *host,
+				 gint64 after_id,
+				 guint limit,
+				 GError **error);
+};
+
+gboolean
+usbpass_store_upsert_device(UsbpassStore *self, const UsbpassStoreDevice *device, GError **error)
+    USBPASS_NONNULL(1, 2);
+/* Returns: (transfer full): the row, or NULL with USBPASS_ERROR_NOT_FOUND */
+UsbpassStoreDevice *
+usbpass_store_get_device(UsbpassStore *self, const gchar *host, const gchar *device_id, GError **error)
+    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2, 3);
+/* Returns: (transfer container) (element-type UsbpassStoreDevice): ordered by host, device_id */
+GPtrArray *
+usbpass_store_list_devices(UsbpassStore *self, const gchar *host, GError **error)
+    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+/* available or failed -> attaching for @instance_uuid; failed only when it
+ * failed for the same instance (a retry) or was released */
+gboolean
+usbpass_store_claim_device(UsbpassStore *self,
+			   const gchar *host,
+			   const gchar *device_id,
+			   const gchar *instance_uuid,
+			   const gchar *instance_name,
+			   GError **error) USBPASS_NONNULL(1, 2, 3, 4);
+/* compare-and-set of the state; @instance_uuid NULL on "available" clears the
+ * assignment, otherwise it is kept when NULL; @error_message replaces the
+ * row's error (NULL clears it) */
+gboolean
+usbpass_store_transition(UsbpassStore *self,
+			 const gchar *host,
+			 const gchar *device_id,
+			 UsbpassDeviceState from,
+			 UsbpassDeviceState to,
+			 const gchar *instance_uuid,
+			 const gchar *instance_name,
+			 const gchar *error_message,
+			 GError **error) USBPASS_NONNULL(1, 2, 3);
+gboolean
+usbpass_store_set_present(UsbpassStore *self,
+			  const gchar *host,
+			  const gchar *device_id,
+			  gboolean present,
+			  GError **error) USBPASS_NONNULL(1, 2, 3);
+/* removes a row in state available; USBPASS_ERROR_IN_USE otherwise */
+gboolean
+usbpass_store_delete_device(UsbpassStore *self, const gchar *host, const gchar *device_id, GError **error)
+    USBPASS_NONNULL(1, 2, 3);
+gboolean
+usbpass_store_append_audit(UsbpassStore *self, const UsbpassAuditEntry *entry, GError **error)
+    USBPASS_NONNULL(1, 2);
+/* Returns: (transfer container) (element-type UsbpassAuditEntry): newest first,
+ * entries with id > @after_id, at most @limit (0: a default of 100) */
+GPtrArray *
+usbpass_store_list_audit(UsbpassStore *self, const gchar *host, gint64 after_id, guint limit, GError **error)
+    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+
+G_END_DECLS
