@@ -55,3 +55,52 @@ usbpass_error_from_string(const gchar *str)
 	}
 	return USBPASS_ERROR_INTERNAL;
 }
+
+/* the REST API and the CLI both answer from this one table; exit codes follow
+ * sysexits(3) where one fits, so scripts can tell "retry later" from "never" */
+static const struct {
+	guint http_status;
+	gint exit_code;
+} error_map[USBPASS_ERROR_LAST] = {
+    [USBPASS_ERROR_INTERNAL] = {500, 70},	    /* EX_SOFTWARE */
+    [USBPASS_ERROR_NOT_FOUND] = {404, 3},
+    [USBPASS_ERROR_INVALID_DATA] = {400, 65},	    /* EX_DATAERR */
+    [USBPASS_ERROR_BUSY] = {409, 75},		    /* EX_TEMPFAIL */
+    [USBPASS_ERROR_IN_USE] = {409, 4},
+    [USBPASS_ERROR_DENIED_BY_POLICY] = {403, 5},
+    [USBPASS_ERROR_PERMISSION_DENIED] = {403, 77}, /* EX_NOPERM */
+    [USBPASS_ERROR_DISABLED] = {403, 6},
+    [USBPASS_ERROR_NOT_SUPPORTED] = {501, 69},	    /* EX_UNAVAILABLE */
+    [USBPASS_ERROR_DRIVER] = {502, 7},
+    [USBPASS_ERROR_STORE] = {503, 74},		    /* EX_IOERR */
+    [USBPASS_ERROR_TIMED_OUT] = {504, 75},	    /* EX_TEMPFAIL */
+};
+
+/**
+ * usbpass_error_to_http_status:
+ * @code: a #UsbpassError
+ *
+ * Returns: the HTTP status the REST API answers @code with
+ */
+guint
+usbpass_error_to_http_status(UsbpassError code)
+{
+	if ((guint)code >= USBPASS_ERROR_LAST)
+		code = USBPASS_ERROR_INTERNAL;
+	return error_map[code].http_status;
+}
+
+/**
+ * usbpass_error_to_exit_code:
+ * @code: a #UsbpassError
+ *
+ * Returns: the exit code of the usbpass command for @code; 1 is a failure
+ * without a code (e.g. the daemon is unreachable), 2 a usage error
+ */
+gint
+usbpass_error_to_exit_code(UsbpassError code)
+{
+	if ((guint)code >= USBPASS_ERROR_LAST)
+		code = USBPASS_ERROR_INTERNAL;
+	return error_map[code].exit_code;
+}

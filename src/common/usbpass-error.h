@@ -39,4 +39,10 @@ usbpass_error_to_string(UsbpassError code);
 UsbpassError
 usbpass_error_from_string(const gchar *str) USBPASS_NONNULL(1);
 
+/* the one table mapping codes to HTTP statuses and CLI exit codes */
+guint
+usbpass_error_to_http_status(UsbpassError code);
+gint
+usbpass_error_to_exit_code(UsbpassError code);
+
 G_END_DECLS

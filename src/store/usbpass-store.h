@@ -71,6 +71,34 @@ void
 usbpass_audit_entry_free(UsbpassAuditEntry *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassAuditEntry, usbpass_audit_entry_free)
 
+/* an API bearer token: only a hash of the secret is ever stored */
+typedef enum {
+	USBPASS_TOKEN_ROLE_READER,   /* read inventory, instances, state */
+	USBPASS_TOKEN_ROLE_OPERATOR, /* and attach / detach */
+	USBPASS_TOKEN_ROLE_ADMIN,    /* and tokens, audit log */
+	USBPASS_TOKEN_ROLE_LAST
+} UsbpassTokenRole;
+
+const gchar *
+usbpass_token_role_to_string(UsbpassTokenRole role);
+/* Returns: the role, or USBPASS_TOKEN_ROLE_LAST for an unknown name */
+UsbpassTokenRole
+usbpass_token_role_from_string(const gchar *str);
+
+typedef struct {
+	gchar *name;	    /* unique, an identifier: [A-Za-z0-9._-]{1,64} */
+	UsbpassTokenRole role;
+	gchar *secret_hash; /* "sha256:<hex>" of the secret */
+	gint64 created_usec;
+	gint64 last_used_usec; /* 0 when never used */
+} UsbpassToken;
+
+UsbpassToken *
+usbpass_token_new(void) G_GNUC_WARN_UNUSED_RESULT;
+void
+usbpass_token_free(UsbpassToken *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassToken, usbpass_token_free)
+
 #define USBPASS_TYPE_STORE (usbpass_store_get_type())
 G_DECLARE_INTERFACE(UsbpassStore, usbpass_store, USBPASS, STORE, GObject)
 
@@ -116,6 +144,11 @@ struct _UsbpassStoreInterface {
 				 gint64 after_id,
 				 guint limit,
 				 GError **error);
+	gboolean (*add_token)(UsbpassStore *self, const UsbpassToken *token, GError **error);
+	UsbpassToken *(*lookup_token)(UsbpassStore *self, const gchar *secret_hash, GError **error);
+	GPtrArray *(*list_tokens)(UsbpassStore *self, GError **error);
+	gboolean (*revoke_token)(UsbpassStore *self, const gchar *name, GError **error);
+	gboolean (*touch_token)(UsbpassStore *self, const gchar *name, gint64 used_usec, GError **error);
 };
 
 gboolean
@@ -169,5 +202,21 @@ usbpass_store_append_audit(UsbpassStore *self, const UsbpassAuditEntry *entry, G
 GPtrArray *
 usbpass_store_list_audit(UsbpassStore *self, const gchar *host, gint64 after_id, guint limit, GError **error)
     G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+
+/* tokens: names are unique (INVALID_DATA when taken); lookup and revoke give
+ * NOT_FOUND for unknown tokens; list never contains secrets (only hashes) */
+gboolean
+usbpass_store_add_token(UsbpassStore *self, const UsbpassToken *token, GError **error) USBPASS_NONNULL(1, 2);
+UsbpassToken *
+usbpass_store_lookup_token(UsbpassStore *self, const gchar *secret_hash, GError **error)
+    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+/* Returns: (transfer container) (element-type UsbpassToken): ordered by name */
+GPtrArray *
+usbpass_store_list_tokens(UsbpassStore *self, GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+gboolean
+usbpass_store_revoke_token(UsbpassStore *self, const gchar *name, GError **error) USBPASS_NONNULL(1, 2);
+gboolean
+usbpass_store_touch_token(UsbpassStore *self, const gchar *name, gint64 used_usec, GError **error)
+    USBPASS_NONNULL(1, 2);
 
 G_END_DECLS

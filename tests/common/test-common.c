@@ -21,6 +21,23 @@ test_error_names(void)
 	g_assert_cmpstr(usbpass_error_to_string(USBPASS_ERROR_LAST + 7), ==, "internal");
 }
 
+static void
+test_error_map(void)
+{
+	/* every code has a 4xx/5xx status and an exit code that is neither success nor usage */
+	for (guint i = 0; i < USBPASS_ERROR_LAST; i++) {
+		guint status = usbpass_error_to_http_status((UsbpassError)i);
+		gint exit_code = usbpass_error_to_exit_code((UsbpassError)i);
+		g_assert_cmpuint(status, >=, 400);
+		g_assert_cmpuint(status, <=, 599);
+		g_assert_cmpint(exit_code, >, 2);
+		g_assert_cmpint(exit_code, <, 126);
+	}
+	g_assert_cmpuint(usbpass_error_to_http_status(USBPASS_ERROR_NOT_FOUND), ==, 404);
+	g_assert_cmpuint(usbpass_error_to_http_status(USBPASS_ERROR_IN_USE), ==, 409);
+	g_assert_cmpuint(usbpass_error_to_http_status(USBPASS_ERROR_LAST + 1), ==, 500);
+}
+
 typedef struct {
 	const gchar *raw;
 	gssize raw_len;
@@ -140,6 +157,7 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/usbpass/common/error-names", test_error_names);
+	g_test_add_func("/usbpass/common/error-map", test_error_map);
 	g_test_add_func("/usbpass/common/sanitize", test_string_sanitize);
 	g_test_add_func("/usbpass/common/sanitize{garbage}", test_string_sanitize_garbage);
 	g_test_add_func("/usbpass/common/identifier", test_string_identifier);
