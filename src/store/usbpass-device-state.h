@@ -30,5 +30,9 @@ usbpass_device_state_to_string(UsbpassDeviceState state);
 /* Returns: the state, or USBPASS_DEVICE_STATE_LAST for an unknown name */
 UsbpassDeviceState
 usbpass_device_state_from_string(const gchar *str);
+/* TRUE when usbpass_store_transition() may move a row from @from to @to (the
+ * table of docs/states.md); "attaching" is reached only by a claim */
+gboolean
+usbpass_device_state_can_transition(UsbpassDeviceState from, UsbpassDeviceState to);
 
 G_END_DECLS

@@ -67,6 +67,8 @@ typedef struct {
 
 UsbpassAuditEntry *
 usbpass_audit_entry_new(void) G_GNUC_WARN_UNUSED_RESULT;
+UsbpassAuditEntry *
+usbpass_audit_entry_copy(const UsbpassAuditEntry *self) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 void
 usbpass_audit_entry_free(UsbpassAuditEntry *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassAuditEntry, usbpass_audit_entry_free)
@@ -95,9 +97,17 @@ typedef struct {
 
 UsbpassToken *
 usbpass_token_new(void) G_GNUC_WARN_UNUSED_RESULT;
+UsbpassToken *
+usbpass_token_copy(const UsbpassToken *self) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 void
 usbpass_token_free(UsbpassToken *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassToken, usbpass_token_free)
+
+/* what a caller can make a store keep or return at once */
+#define USBPASS_STORE_TOKENS_MAX      1000 /* add_token beyond: INVALID_DATA */
+#define USBPASS_STORE_AUDIT_LIMIT     100  /* list_audit with limit 0 */
+#define USBPASS_STORE_AUDIT_LIMIT_MAX 1000 /* list_audit caps larger limits */
+#define USBPASS_STORE_MESSAGE_MAX     4096 /* error and audit messages are cut (sanitised) */
 
 #define USBPASS_TYPE_STORE (usbpass_store_get_type())
 G_DECLARE_INTERFACE(UsbpassStore, usbpass_store, USBPASS, STORE, GObject)
