@@ -21,6 +21,7 @@
 #include <glib-object.h>
 
 #include "usbpass-device-state.h"
+#include "usbpass-error.h"
 
 G_BEGIN_DECLS
 
