@@ -461,7 +461,7 @@ usbpass_cli_pairs_render(UsbpassCliPairs *pairs)
 		g_string_append_printf(out,
 				       "%s:%*s%s\n",
 				       key,
-				       (gint)(width - strlen(key) + 1),
+				       (gint)(width - strlen(key)),
 				       "",
 				       (const gchar *)g_ptr_array_index(pairs->values, i));
 	}
@@ -478,8 +478,9 @@ usbpass_cli_pairs_render(UsbpassCliPairs *pairs)
  * @pretty: indent, or one line
  *
  * json-glib escapes C0 controls in strings but writes DEL, C1 controls (U+009B is
- * a CSI to many terminals) and the line separators as they are; those are
- * escaped too, which keeps the JSON equal in meaning.
+ * a CSI to many terminals), the line separators and format characters (a
+ * bidirectional override) as they are; those are escaped too, which keeps the
+ * JSON equal in meaning.
  *
  * Returns: (transfer full): JSON text ending in a newline
  */
@@ -504,6 +505,13 @@ usbpass_cli_format_json(JsonNode *node, gboolean pretty)
 			g_string_append_printf(out, "\\u%04x", c);
 		else if (c == 0x7f || (c >= 0x80 && c < 0xa0) || c == 0x2028 || c == 0x2029)
 			g_string_append_printf(out, "\\u%04x", c);
+		else if (g_unichar_type(c) == G_UNICODE_FORMAT && c <= 0xffff)
+			g_string_append_printf(out, "\\u%04x", c);
+		else if (g_unichar_type(c) == G_UNICODE_FORMAT) /* a UTF-16 surrogate pair */
+			g_string_append_printf(out,
+					       "\\u%04x\\u%04x",
+					       0xd800 + ((c - 0x10000) >> 10),
+					       0xdc00 + ((c - 0x10000) & 0x3ff));
 		else
 			g_string_append_unichar(out, c);
 	}
@@ -757,6 +765,24 @@ usbpass_cli_tree_label(JsonObject *device, UsbpassCliFormatFlags flags)
 	return g_string_free(g_steal_pointer(&out), FALSE);
 }
 
+/* marks @node's descendants as shown, without recursion: a hostile answer may nest deep */
+static void
+usbpass_cli_tree_skip(UsbpassCliTreeNode *node)
+{
+	g_autoptr(GPtrArray) stack = g_ptr_array_new();
+	g_ptr_array_add(stack, node);
+	while (stack->len > 0) {
+		UsbpassCliTreeNode *top = g_ptr_array_steal_index_fast(stack, stack->len - 1);
+		for (guint i = 0; i < top->children->len; i++) {
+			UsbpassCliTreeNode *child = g_ptr_array_index(top->children, i);
+			if (!child->visited) {
+				child->visited = TRUE;
+				g_ptr_array_add(stack, child);
+			}
+		}
+	}
+}
+
 static void
 usbpass_cli_tree_render(GString *out,
 			UsbpassCliTreeNode *node,
@@ -782,6 +808,7 @@ usbpass_cli_tree_render(GString *out,
 	}
 	if (depth >= USBPASS_CLI_TREE_MAX_DEPTH && todo->len > 0) {
 		g_string_append_printf(out, "%s\u2514\u2500\u2500 \u2026 (nested too deep)\n", child_prefix);
+		usbpass_cli_tree_skip(node);
 		return;
 	}
 	for (guint i = 0; i < todo->len; i++) {

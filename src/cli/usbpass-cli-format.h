@@ -63,7 +63,7 @@ usbpass_cli_table_free(UsbpassCliTable *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassCliTable, usbpass_cli_table_free)
 
 /* JSON text that is safe on a terminal: the same data, with DEL, C1 controls,
- * U+2028 and U+2029 escaped as \uXXXX as well; ends in '\n' */
+ * U+2028, U+2029 and format characters escaped as \uXXXX as well; ends in '\n' */
 gchar *
 usbpass_cli_format_json(JsonNode *node, gboolean pretty) G_GNUC_WARN_UNUSED_RESULT
     USBPASS_NONNULL(1);
