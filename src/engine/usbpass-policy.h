@@ -36,6 +36,7 @@ usbpass_policy_new(void) G_GNUC_WARN_UNUSED_RESULT;
 /* the built-in rules, then the rules of @path; INVALID_DATA names the bad key */
 UsbpassPolicy *
 usbpass_policy_new_from_file(const gchar *path, GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+/* @length: bytes of @data, or (gsize)-1 when NUL-terminated */
 UsbpassPolicy *
 usbpass_policy_new_from_data(const gchar *data, gsize length, GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 
@@ -43,6 +44,11 @@ usbpass_policy_new_from_data(const gchar *data, gsize length, GError **error) G_
  * tests point it elsewhere */
 void
 usbpass_policy_set_mountinfo_path(UsbpassPolicy *self, const gchar *path) USBPASS_NONNULL(1, 2);
+/* the directory that stands for /sys when looking for a device's block devices:
+ * the default is $UMOCKDEV_DIR/sys under umockdev, else /sys; tests point it
+ * at a fake tree */
+void
+usbpass_policy_set_sysfs_path(UsbpassPolicy *self, const gchar *path) USBPASS_NONNULL(1, 2);
 
 /* Returns: (transfer full): the verdict, never NULL */
 UsbpassPolicyVerdict *
