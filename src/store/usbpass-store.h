@@ -116,8 +116,9 @@ G_DECLARE_INTERFACE(UsbpassStore, usbpass_store, USBPASS, STORE, GObject)
 struct _UsbpassStoreInterface {
 	GTypeInterface parent_iface;
 
-	/* inserts the row or refreshes its name, address, serial, port and
-	 * presence; never touches state, instance or error */
+	/* inserts the row (state available; created/updated from the record or
+	 * now) or refreshes its name, address, ids, serial, port and presence;
+	 * never touches state, instance, error or timestamps of a row */
 	gboolean (*upsert_device)(UsbpassStore *self, const UsbpassStoreDevice *device, GError **error);
 	UsbpassStoreDevice *(*get_device)(UsbpassStore *self,
 					  const gchar *host,
@@ -182,9 +183,14 @@ usbpass_store_claim_device(UsbpassStore *self,
 			   const gchar *instance_uuid,
 			   const gchar *instance_name,
 			   GError **error) USBPASS_NONNULL(1, 2, 3, 4);
-/* compare-and-set of the state; @instance_uuid NULL on "available" clears the
- * assignment, otherwise it is kept when NULL; @error_message replaces the
- * row's error (NULL clears it) */
+/* compare-and-set of the state: BUSY when the row is no longer in @from,
+ * INVALID_DATA for a move usbpass_device_state_can_transition() refuses (any
+ * move to "attaching": that is claim's) or a non-available state without an
+ * instance. @to "available" always clears the assignment (@instance_uuid must
+ * be NULL then); otherwise @instance_uuid NULL keeps the row's instance, and
+ * @instance_name NULL keeps its name unless the instance changes.
+ * @error_message replaces the row's error (NULL clears it), sanitised to one
+ * line of at most USBPASS_STORE_MESSAGE_MAX bytes */
 gboolean
 usbpass_store_transition(UsbpassStore *self,
 			 const gchar *host,
@@ -209,13 +215,18 @@ gboolean
 usbpass_store_append_audit(UsbpassStore *self, const UsbpassAuditEntry *entry, GError **error)
     USBPASS_NONNULL(1, 2);
 /* Returns: (transfer container) (element-type UsbpassAuditEntry): newest first,
- * entries with id > @after_id, at most @limit (0: a default of 100) */
+ * entries with id > @after_id, at most @limit (0: USBPASS_STORE_AUDIT_LIMIT;
+ * larger than USBPASS_STORE_AUDIT_LIMIT_MAX: that many). append_audit needs
+ * host, actor, action and outcome (INVALID_DATA otherwise) and keeps a bounded
+ * number of the newest entries */
 GPtrArray *
 usbpass_store_list_audit(UsbpassStore *self, const gchar *host, gint64 after_id, guint limit, GError **error)
     G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 
-/* tokens: names are unique (INVALID_DATA when taken); lookup and revoke give
- * NOT_FOUND for unknown tokens; list never contains secrets (only hashes) */
+/* tokens: names are unique (INVALID_DATA when taken), so are secret hashes;
+ * at most USBPASS_STORE_TOKENS_MAX; lookup, revoke and touch give NOT_FOUND for
+ * unknown tokens; touch only moves last_used_usec forward; list never contains
+ * secrets (only hashes) */
 gboolean
 usbpass_store_add_token(UsbpassStore *self, const UsbpassToken *token, GError **error) USBPASS_NONNULL(1, 2);
 UsbpassToken *
