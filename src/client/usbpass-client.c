@@ -403,11 +403,11 @@ usbpass_client_parse_json(const gchar *data, gsize data_len, GError **error)
 /**
  * usbpass_client_escape_segment:
  * @segment: a device or instance specification, a token name
- * @error: (nullable): %USBPASS_ERROR_INVALID_DATA when @segment is empty
+ * @error: (nullable): %USBPASS_ERROR_INVALID_DATA when @segment is empty, "." or ".."
  *
  * Escapes @segment for one path segment of a URL: everything but unreserved
- * characters and ':' (identities and BUS:DEVICE hold one) is percent-encoded,
- * and so are the dots of "." and "..", which a URL parser would remove.
+ * characters and ':' (identities and BUS:DEVICE hold one) is percent-encoded.
+ * "." and "..", which every URL parser removes, are refused.
  *
  * Returns: (transfer full): the escaped segment, or %NULL with @error set
  */
@@ -423,11 +423,16 @@ usbpass_client_escape_segment(const gchar *segment, GError **error)
 				    "an empty name is not a device, instance or token");
 		return NULL;
 	}
-	if (g_strcmp0(segment, ".") == 0)
-		return g_strdup("%2E");
-	if (g_strcmp0(segment, "..") == 0)
-		return g_strdup("%2E%2E");
-	return g_uri_escape_string(segment, ":", TRUE);
+	/* GUri removes dot segments even when percent-encoded: they cannot be sent */
+	if (g_strcmp0(segment, ".") == 0 || g_strcmp0(segment, "..") == 0) {
+		g_set_error(error,
+			    USBPASS_ERROR,
+			    USBPASS_ERROR_INVALID_DATA,
+			    "'%s' is not a device, instance or token",
+			    segment);
+		return NULL;
+	}
+	return g_uri_escape_string(segment, ":", FALSE);
 }
 
 /* the code of an error answer without a usable error body */
@@ -715,6 +720,26 @@ usbpass_client_call(UsbpassClient *self,
 	return g_steal_pointer(&root);
 }
 
+/* what a JSON node is, for messages */
+static const gchar *
+usbpass_client_json_kind(JsonNode *node)
+{
+	if (JSON_NODE_HOLDS_ARRAY(node))
+		return "an array";
+	if (JSON_NODE_HOLDS_NULL(node))
+		return "null";
+	if (JSON_NODE_HOLDS_OBJECT(node))
+		return "an object";
+	switch (json_node_get_value_type(node)) {
+	case G_TYPE_STRING:
+		return "a string";
+	case G_TYPE_BOOLEAN:
+		return "a boolean";
+	default:
+		return "a number";
+	}
+}
+
 /* a call whose answer must be a JSON object */
 static JsonObject *
 usbpass_client_call_object(UsbpassClient *self,
@@ -731,11 +756,11 @@ usbpass_client_call_object(UsbpassClient *self,
 		g_set_error(error,
 			    USBPASS_CLIENT_ERROR,
 			    USBPASS_CLIENT_ERROR_PROTOCOL,
-			    "usbpassd at '%s' answered %s %s with a JSON %s instead of an object",
+			    "usbpassd at '%s' answered %s %s with %s instead of an object",
 			    self->location,
 			    method,
 			    path,
-			    json_node_type_name(root));
+			    usbpass_client_json_kind(root));
 		return NULL;
 	}
 	return json_object_ref(json_node_get_object(root));
@@ -781,7 +806,7 @@ usbpass_client_append_query(GString *path, const gchar *key, const gchar *value)
 	g_autofree gchar *escaped = NULL;
 	if (value == NULL)
 		return;
-	escaped = g_uri_escape_string(value, NULL, TRUE);
+	escaped = g_uri_escape_string(value, NULL, FALSE);
 	g_string_append_c(path, strchr(path->str, '?') == NULL ? '?' : '&');
 	g_string_append_printf(path, "%s=%s", key, escaped);
 }
@@ -1288,19 +1313,26 @@ usbpass_client_read_events(GInputStream *stream,
 	for (;;) {
 		g_autoptr(GError) error_local = NULL;
 		gsize start = 0;
-		gssize n = g_input_stream_read(stream, chunk, sizeof(chunk), cancellable, &error_local);
+		gssize n;
 
+		/* not every stream checks: a cancelled watch stops before the next event */
+		if (g_cancellable_set_error_if_cancelled(cancellable, error))
+			return FALSE;
+		n = g_input_stream_read(stream, chunk, sizeof(chunk), cancellable, &error_local);
 		if (n < 0) {
 			if (g_error_matches(error_local, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
 				g_propagate_error(error, g_steal_pointer(&error_local));
 				return FALSE;
 			}
+			g_autofree gchar *safe = usbpass_string_sanitize(error_local->message,
+									 -1,
+									 USBPASS_CLIENT_MAX_MESSAGE_BYTES);
 			g_set_error(error,
 				    USBPASS_CLIENT_ERROR,
 				    USBPASS_CLIENT_ERROR_UNREACHABLE,
 				    "lost the event stream of usbpassd at '%s': %s",
 				    location,
-				    error_local->message);
+				    safe != NULL ? safe : "unknown error");
 			return FALSE;
 		}
 		if (n == 0) {
@@ -1319,6 +1351,8 @@ usbpass_client_read_events(GInputStream *stream,
 
 			if (newline == NULL)
 				break;
+			if (g_cancellable_set_error_if_cancelled(cancellable, error))
+				return FALSE;
 			result = usbpass_client_event_line(&parser,
 							   (const gchar *)line,
 							   (gsize)(newline - line),
