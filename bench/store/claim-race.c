@@ -42,7 +42,12 @@ worker_run(gpointer user_data)
 		g_autoptr(GError) claim_error = NULL;
 
 		pthread_barrier_wait(worker->start);
-		if (usbpass_store_claim_device(USBPASS_STORE(store), HOST, DEVICE_ID, uuid, NULL, &claim_error))
+		if (usbpass_store_claim_device(USBPASS_STORE(store),
+					       HOST,
+					       DEVICE_ID,
+					       uuid,
+					       NULL,
+					       &claim_error))
 			g_atomic_int_inc(worker->winners);
 		else if (!g_error_matches(claim_error, USBPASS_ERROR, USBPASS_ERROR_BUSY) &&
 			 !g_error_matches(claim_error, USBPASS_ERROR, USBPASS_ERROR_IN_USE))

@@ -165,9 +165,9 @@ usbpass_policy_match_hid_boot(const UsbpassDevice *device)
 						    iface->interface_subclass,
 						    iface->interface_protocol);
 		if (kind != NULL) {
-			return g_strdup_printf("HID boot %s (interface %u): the host's console may "
-					       "need it, a guest must not take the host's own input "
-					       "devices",
+			return g_strdup_printf("HID boot %s (interface %u): the host's console "
+					       "may need it, a guest must not take the host's own "
+					       "input devices",
 					       kind,
 					       iface->number);
 		}
@@ -234,12 +234,14 @@ usbpass_policy_collect_holders(const gchar *class_block, GHashTable *names)
 	g_hash_table_iter_init(&iter, names);
 	while (g_hash_table_iter_next(&iter, &key, NULL))
 		g_ptr_array_add(queue, g_strdup(key));
-	for (guint i = 0; i < queue->len && g_hash_table_size(names) < USBPASS_POLICY_BLOCK_MAX; i++) {
+	for (guint i = 0; i < queue->len; i++) {
 		g_autofree gchar *holders =
 		    g_build_filename(class_block, g_ptr_array_index(queue, i), "holders", NULL);
 		g_autoptr(GDir) dir = g_dir_open(holders, 0, NULL);
 		const gchar *name;
 		while (dir != NULL && (name = g_dir_read_name(dir)) != NULL) {
+			if (g_hash_table_size(names) >= USBPASS_POLICY_BLOCK_MAX)
+				return;
 			if (g_hash_table_contains(names, name))
 				continue;
 			g_hash_table_add(names, g_strdup(name));
@@ -292,14 +294,16 @@ usbpass_policy_find_mount(const gchar *mountinfo,
 			;
 		name = g_hash_table_lookup(numbers, fields[2]);
 		/* btrfs and friends report an anonymous device number: use the source */
-		if (name == NULL && sep + 2 < n_fields && g_str_has_prefix(fields[sep + 2], "/dev/")) {
+		if (name == NULL && sep + 2 < n_fields &&
+		    g_str_has_prefix(fields[sep + 2], "/dev/")) {
 			const gchar *source = fields[sep + 2] + strlen("/dev/");
 			if (g_hash_table_contains(names, source))
 				name = source;
 		}
 		if (name != NULL) {
 			g_autofree gchar *unescaped = g_strcompress(fields[4]);
-			*mount_point = usbpass_string_sanitize(unescaped, -1, USBPASS_STRING_MAX_BYTES);
+			*mount_point =
+			    usbpass_string_sanitize(unescaped, -1, USBPASS_STRING_MAX_BYTES);
 			*block_name = usbpass_string_sanitize(name, -1, USBPASS_STRING_MAX_BYTES);
 			return TRUE;
 		}
@@ -335,7 +339,9 @@ usbpass_policy_match_mounted(UsbpassPolicy *self, const UsbpassDevice *device)
 	device_real = usbpass_policy_realpath(device_dir);
 
 	names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	usbpass_policy_collect_block(class_block, device_real != NULL ? device_real : device_dir, names);
+	usbpass_policy_collect_block(class_block,
+				     device_real != NULL ? device_real : device_dir,
+				     names);
 	if (g_hash_table_size(names) == 0)
 		return NULL;
 	usbpass_policy_collect_holders(class_block, names);
@@ -376,7 +382,9 @@ usbpass_policy_rule_matches(const UsbpassPolicyRule *rule, const UsbpassDevice *
 }
 
 static gchar *
-usbpass_policy_rule_match(UsbpassPolicy *self, const UsbpassPolicyRule *rule, const UsbpassDevice *device)
+usbpass_policy_rule_match(UsbpassPolicy *self,
+			  const UsbpassPolicyRule *rule,
+			  const UsbpassDevice *device)
 {
 	switch (rule->kind) {
 	case USBPASS_POLICY_RULE_ROOT_HUB:
@@ -448,7 +456,8 @@ usbpass_policy_parse_match_id(UsbpassPolicyRule *rule,
 	g_auto(GStrv) parts = g_strsplit(value, ":", -1);
 	const gchar *expected = "VVVV:PPPP, four hex digits or '*' on each side";
 
-	if (g_strv_length(parts) != 2 || !usbpass_policy_parse_id_part(parts[0], &rule->vendor_id) ||
+	if (g_strv_length(parts) != 2 ||
+	    !usbpass_policy_parse_id_part(parts[0], &rule->vendor_id) ||
 	    !usbpass_policy_parse_id_part(parts[1], &rule->product_id))
 		return usbpass_policy_set_key_error(group, "match-id", value, expected, error);
 	rule->match_id = g_ascii_strdown(value, -1);
@@ -469,7 +478,8 @@ usbpass_policy_parse_match_class(UsbpassPolicyRule *rule,
 		ok = value[2] != '\0' && strlen(value) <= 4 &&
 		     usbpass_string_parse_uint(value + 2, 16, 0, 255, &tmp, NULL);
 	else
-		ok = g_ascii_isdigit(value[0]) && usbpass_string_parse_uint(value, 10, 0, 255, &tmp, NULL);
+		ok = g_ascii_isdigit(value[0]) &&
+		     usbpass_string_parse_uint(value, 10, 0, 255, &tmp, NULL);
 	if (!ok)
 		return usbpass_policy_set_key_error(group, "match-class", value, expected, error);
 	rule->usb_class = (gint)tmp;
@@ -593,15 +603,19 @@ usbpass_policy_parse_rule(GKeyFile *keyfile, const gchar *group, GError **error)
 static void
 usbpass_policy_add_builtin_rules(UsbpassPolicy *self)
 {
-	g_ptr_array_add(self->rules,
-			usbpass_policy_rule_new(USBPASS_POLICY_RULE_ROOT_HUB, "builtin-root-hub", FALSE));
-	g_ptr_array_add(self->rules, usbpass_policy_rule_new(USBPASS_POLICY_RULE_HUB, "builtin-hub", FALSE));
-	g_ptr_array_add(self->rules,
-			usbpass_policy_rule_new(USBPASS_POLICY_RULE_HID_BOOT, "builtin-hid-boot", FALSE));
-	g_ptr_array_add(self->rules,
-			usbpass_policy_rule_new(USBPASS_POLICY_RULE_MOUNTED,
-						"builtin-mounted-filesystem",
-						FALSE));
+	const struct {
+		UsbpassPolicyRuleKind kind;
+		const gchar *name;
+	} builtins[] = {
+	    {USBPASS_POLICY_RULE_ROOT_HUB, "builtin-root-hub"},
+	    {USBPASS_POLICY_RULE_HUB, "builtin-hub"},
+	    {USBPASS_POLICY_RULE_HID_BOOT, "builtin-hid-boot"},
+	    {USBPASS_POLICY_RULE_MOUNTED, "builtin-mounted-filesystem"},
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(builtins); i++) {
+		g_ptr_array_add(self->rules,
+				usbpass_policy_rule_new(builtins[i].kind, builtins[i].name, FALSE));
+	}
 }
 
 static gboolean
@@ -623,7 +637,11 @@ usbpass_policy_load_data(UsbpassPolicy *self, const gchar *data, gsize length, G
 	}
 	/* keep "key[locale]" lines, so that they are refused as unknown keys rather
 	 * than silently dropped for another locale */
-	if (!g_key_file_load_from_data(keyfile, data, length, G_KEY_FILE_KEEP_TRANSLATIONS, &error_local)) {
+	if (!g_key_file_load_from_data(keyfile,
+				       data,
+				       length,
+				       G_KEY_FILE_KEEP_TRANSLATIONS,
+				       &error_local)) {
 		g_set_error(error,
 			    USBPASS_ERROR,
 			    USBPASS_ERROR_INVALID_DATA,
@@ -739,7 +757,11 @@ usbpass_policy_new_from_file(const gchar *path, GError **error)
 		else if (g_error_matches(error_local, G_FILE_ERROR, G_FILE_ERROR_ACCES))
 			code = USBPASS_ERROR_PERMISSION_DENIED;
 		if (code == USBPASS_ERROR_NOT_FOUND)
-			g_set_error(error, USBPASS_ERROR, code, "policy file '%s' does not exist", path);
+			g_set_error(error,
+				    USBPASS_ERROR,
+				    code,
+				    "policy file '%s' does not exist",
+				    path);
 		else
 			g_set_error(error,
 				    USBPASS_ERROR,
@@ -852,7 +874,9 @@ usbpass_policy_rule_describe(const UsbpassPolicyRule *rule)
 		if (rule->match_port != NULL)
 			g_string_append_printf(matches, " match-port=%s", rule->match_port);
 		if (rule->usb_class >= 0)
-			g_string_append_printf(matches, " match-class=0x%02x", (guint)rule->usb_class);
+			g_string_append_printf(matches,
+					       " match-class=0x%02x",
+					       (guint)rule->usb_class);
 		what = matches->len > 0 ? matches->str + 1 : "every device";
 		break;
 	}
@@ -881,8 +905,10 @@ usbpass_policy_describe(UsbpassPolicy *self)
 	g_return_val_if_fail(USBPASS_IS_POLICY(self), NULL);
 
 	lines = g_ptr_array_new_with_free_func(g_free);
-	for (guint i = 0; i < self->rules->len; i++)
-		g_ptr_array_add(lines, usbpass_policy_rule_describe(g_ptr_array_index(self->rules, i)));
+	for (guint i = 0; i < self->rules->len; i++) {
+		const UsbpassPolicyRule *rule = g_ptr_array_index(self->rules, i);
+		g_ptr_array_add(lines, usbpass_policy_rule_describe(rule));
+	}
 	g_ptr_array_add(lines,
 			g_strdup("allow default (every other device): no rule of the policy matches "
 				 "this device"));

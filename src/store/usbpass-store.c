@@ -271,7 +271,10 @@ usbpass_store_upsert_device(UsbpassStore *self, const UsbpassStoreDevice *device
  * Returns: (transfer full): the row, or %NULL
  */
 UsbpassStoreDevice *
-usbpass_store_get_device(UsbpassStore *self, const gchar *host, const gchar *device_id, GError **error)
+usbpass_store_get_device(UsbpassStore *self,
+			 const gchar *host,
+			 const gchar *device_id,
+			 GError **error)
 {
 	UsbpassStoreInterface *iface;
 
@@ -448,7 +451,10 @@ usbpass_store_set_present(UsbpassStore *self,
  * Returns: %TRUE when the row was removed
  */
 gboolean
-usbpass_store_delete_device(UsbpassStore *self, const gchar *host, const gchar *device_id, GError **error)
+usbpass_store_delete_device(UsbpassStore *self,
+			    const gchar *host,
+			    const gchar *device_id,
+			    GError **error)
 {
 	UsbpassStoreInterface *iface;
 
@@ -501,7 +507,11 @@ usbpass_store_append_audit(UsbpassStore *self, const UsbpassAuditEntry *entry, G
  * Returns: (transfer container) (element-type UsbpassAuditEntry): newest first
  */
 GPtrArray *
-usbpass_store_list_audit(UsbpassStore *self, const gchar *host, gint64 after_id, guint limit, GError **error)
+usbpass_store_list_audit(UsbpassStore *self,
+			 const gchar *host,
+			 gint64 after_id,
+			 guint limit,
+			 GError **error)
 {
 	UsbpassStoreInterface *iface;
 

@@ -169,7 +169,11 @@ usbpass_sqlite_store_check_text(const gchar *what,
 	if (value == NULL) {
 		if (!required)
 			return TRUE;
-		g_set_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA, "%s is missing", what);
+		g_set_error(error,
+			    USBPASS_ERROR,
+			    USBPASS_ERROR_INVALID_DATA,
+			    "%s is missing",
+			    what);
 		return FALSE;
 	}
 	if (required && value[0] == '\0') {
@@ -224,7 +228,10 @@ usbpass_sqlite_store_step_done(UsbpassSqliteStore *self,
 }
 
 static gboolean
-usbpass_sqlite_store_exec(UsbpassSqliteStore *self, const gchar *sql, const gchar *what, GError **error)
+usbpass_sqlite_store_exec(UsbpassSqliteStore *self,
+			  const gchar *sql,
+			  const gchar *what,
+			  GError **error)
 {
 	gint rc = sqlite3_exec(self->db, sql, NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
@@ -368,11 +375,11 @@ usbpass_sqlite_store_migrate(UsbpassSqliteStore *self, GError **error)
 		what = g_strdup_printf("migrate the schema to version %u", migrations[i].version);
 		if (!usbpass_sqlite_store_exec(self, migrations[i].sql, what, error))
 			return FALSE;
-		if (!usbpass_sqlite_store_prepare(self,
-						  "INSERT INTO schema_version (version, migrated_usec) "
-						  "VALUES (?1, ?2)",
-						  &stmt,
-						  error))
+		if (!usbpass_sqlite_store_prepare(
+			self,
+			"INSERT INTO schema_version (version, migrated_usec) VALUES (?1, ?2)",
+			&stmt,
+			error))
 			return FALSE;
 		sqlite3_bind_int64(stmt, 1, migrations[i].version);
 		sqlite3_bind_int64(stmt, 2, g_get_real_time());
@@ -557,7 +564,8 @@ usbpass_sqlite_store_device_from_stmt(sqlite3_stmt *stmt)
 	device->instance_uuid = usbpass_sqlite_store_column_text(stmt, 9);
 	device->instance_name = usbpass_sqlite_store_column_text(stmt, 10);
 	/* the CHECK constraint admits only known names */
-	device->state = usbpass_device_state_from_string((const gchar *)sqlite3_column_text(stmt, 11));
+	state = usbpass_sqlite_store_column_text(stmt, 11);
+	device->state = usbpass_device_state_from_string(state);
 	device->present = sqlite3_column_int(stmt, 12) != 0;
 	device->error = usbpass_sqlite_store_column_text(stmt, 13);
 	device->created_usec = sqlite3_column_int64(stmt, 14);
@@ -618,7 +626,9 @@ usbpass_sqlite_store_instance_label(const UsbpassStoreDevice *row)
 }
 
 static gboolean
-usbpass_sqlite_store_upsert_device(UsbpassStore *store, const UsbpassStoreDevice *device, GError **error)
+usbpass_sqlite_store_upsert_device(UsbpassStore *store,
+				   const UsbpassStoreDevice *device,
+				   GError **error)
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
 	g_auto(UsbpassSqliteTransaction) txn = {NULL};
@@ -711,9 +721,10 @@ usbpass_sqlite_store_list_devices(UsbpassStore *store, const gchar *host, GError
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
 	g_autoptr(sqlite3_stmt) stmt = NULL;
-	g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_store_device_free);
+	g_autoptr(GPtrArray) rows = NULL; /* of UsbpassStoreDevice */
 	gint rc;
 
+	rows = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_store_device_free);
 	if (!usbpass_sqlite_store_prepare(self,
 					  host != NULL ? "SELECT " DEVICE_COLUMNS
 							 " FROM host_usb_devices WHERE host = ?1 "
@@ -945,12 +956,12 @@ usbpass_sqlite_store_transition(UsbpassStore *store,
 		}
 	}
 
-	if (!usbpass_sqlite_store_prepare(self,
-					  "UPDATE host_usb_devices SET state = ?4, instance_uuid = ?5, "
-					  "instance_name = ?6, error = ?7, updated_usec = ?8 "
-					  "WHERE host = ?1 AND device_id = ?2 AND state = ?3",
-					  &stmt,
-					  error))
+	if (!usbpass_sqlite_store_prepare(
+		self,
+		"UPDATE host_usb_devices SET state = ?4, instance_uuid = ?5, instance_name = ?6, "
+		"error = ?7, updated_usec = ?8 WHERE host = ?1 AND device_id = ?2 AND state = ?3",
+		&stmt,
+		error))
 		return FALSE;
 	usbpass_sqlite_store_bind_text(stmt, 1, host);
 	usbpass_sqlite_store_bind_text(stmt, 2, device_id);
@@ -1039,13 +1050,16 @@ usbpass_sqlite_store_delete_device(UsbpassStore *store,
 /* audit log */
 
 static gboolean
-usbpass_sqlite_store_append_audit(UsbpassStore *store, const UsbpassAuditEntry *entry, GError **error)
+usbpass_sqlite_store_append_audit(UsbpassStore *store,
+				  const UsbpassAuditEntry *entry,
+				  GError **error)
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
 	g_auto(UsbpassSqliteTransaction) txn = {NULL};
 	g_autoptr(sqlite3_stmt) stmt = NULL;
 	g_autoptr(sqlite3_stmt) trim = NULL;
 	g_autofree gchar *message = NULL;
+	gint64 now = g_get_real_time();
 	gint64 id;
 
 	if (!usbpass_sqlite_store_check_text("audit host",
@@ -1092,7 +1106,7 @@ usbpass_sqlite_store_append_audit(UsbpassStore *store, const UsbpassAuditEntry *
 					  &stmt,
 					  error))
 		return FALSE;
-	sqlite3_bind_int64(stmt, 1, entry->created_usec > 0 ? entry->created_usec : g_get_real_time());
+	sqlite3_bind_int64(stmt, 1, entry->created_usec > 0 ? entry->created_usec : now);
 	usbpass_sqlite_store_bind_text(stmt, 2, entry->host);
 	usbpass_sqlite_store_bind_text(stmt, 3, entry->actor);
 	usbpass_sqlite_store_bind_text(stmt, 4, entry->action);
@@ -1106,7 +1120,10 @@ usbpass_sqlite_store_append_audit(UsbpassStore *store, const UsbpassAuditEntry *
 
 	/* AUTOINCREMENT ids never go back, so the oldest rows are a range of the
 	 * primary key: normally one row leaves for each that comes */
-	if (!usbpass_sqlite_store_prepare(self, "DELETE FROM audit_log WHERE id <= ?1", &trim, error))
+	if (!usbpass_sqlite_store_prepare(self,
+					  "DELETE FROM audit_log WHERE id <= ?1",
+					  &trim,
+					  error))
 		return FALSE;
 	sqlite3_bind_int64(trim, 1, id - (gint64)self->audit_max_rows);
 	if (!usbpass_sqlite_store_step_done(self, trim, "trim the audit log", error))
@@ -1123,8 +1140,10 @@ usbpass_sqlite_store_list_audit(UsbpassStore *store,
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
 	g_autoptr(sqlite3_stmt) stmt = NULL;
-	g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_audit_entry_free);
+	g_autoptr(GPtrArray) entries = NULL; /* of UsbpassAuditEntry */
 	gint rc;
+
+	entries = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_audit_entry_free);
 
 	if (!usbpass_sqlite_store_prepare(self,
 					  host != NULL ? "SELECT " AUDIT_COLUMNS " FROM audit_log "
@@ -1218,6 +1237,7 @@ usbpass_sqlite_store_add_token(UsbpassStore *store, const UsbpassToken *token, G
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
 	g_auto(UsbpassSqliteTransaction) txn = {NULL};
 	g_autoptr(sqlite3_stmt) stmt = NULL;
+	gint64 now = g_get_real_time();
 	gint64 count = 0;
 
 	if (!usbpass_string_is_identifier(token->name, 64)) {
@@ -1276,7 +1296,11 @@ usbpass_sqlite_store_add_token(UsbpassStore *store, const UsbpassToken *token, G
 			    token->name);
 		return FALSE;
 	}
-	if (!usbpass_sqlite_store_count(self, "SELECT COUNT(*) FROM api_tokens", NULL, &count, error))
+	if (!usbpass_sqlite_store_count(self,
+					"SELECT COUNT(*) FROM api_tokens",
+					NULL,
+					&count,
+					error))
 		return FALSE;
 	if (count >= USBPASS_STORE_TOKENS_MAX) {
 		g_set_error(error,
@@ -1296,7 +1320,7 @@ usbpass_sqlite_store_add_token(UsbpassStore *store, const UsbpassToken *token, G
 	usbpass_sqlite_store_bind_text(stmt, 1, token->name);
 	usbpass_sqlite_store_bind_text(stmt, 2, usbpass_token_role_to_string(token->role));
 	usbpass_sqlite_store_bind_text(stmt, 3, token->secret_hash);
-	sqlite3_bind_int64(stmt, 4, token->created_usec > 0 ? token->created_usec : g_get_real_time());
+	sqlite3_bind_int64(stmt, 4, token->created_usec > 0 ? token->created_usec : now);
 	sqlite3_bind_int64(stmt, 5, MAX(token->last_used_usec, 0));
 	if (!usbpass_sqlite_store_step_done(self, stmt, "add a token", error))
 		return FALSE;
@@ -1311,7 +1335,8 @@ usbpass_sqlite_store_lookup_token(UsbpassStore *store, const gchar *secret_hash,
 	gint rc;
 
 	if (!usbpass_sqlite_store_prepare(self,
-					  "SELECT " TOKEN_COLUMNS " FROM api_tokens WHERE secret_hash = ?1",
+					  "SELECT " TOKEN_COLUMNS
+					  " FROM api_tokens WHERE secret_hash = ?1",
 					  &stmt,
 					  error))
 		return NULL;
@@ -1324,7 +1349,10 @@ usbpass_sqlite_store_lookup_token(UsbpassStore *store, const gchar *secret_hash,
 		return NULL;
 	}
 	/* never echo the hash: it is as good as the secret for a lookup */
-	g_set_error_literal(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND, "no token has this secret");
+	g_set_error_literal(error,
+			    USBPASS_ERROR,
+			    USBPASS_ERROR_NOT_FOUND,
+			    "no token has this secret");
 	return NULL;
 }
 
@@ -1333,8 +1361,10 @@ usbpass_sqlite_store_list_tokens(UsbpassStore *store, GError **error)
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
 	g_autoptr(sqlite3_stmt) stmt = NULL;
-	g_autoptr(GPtrArray) tokens = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_token_free);
+	g_autoptr(GPtrArray) tokens = NULL; /* of UsbpassToken */
 	gint rc;
+
+	tokens = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_token_free);
 
 	if (!usbpass_sqlite_store_prepare(self,
 					  "SELECT " TOKEN_COLUMNS " FROM api_tokens ORDER BY name",
@@ -1354,7 +1384,11 @@ static gboolean
 usbpass_sqlite_store_token_not_found(const gchar *name, GError **error)
 {
 	g_autofree gchar *shown = usbpass_sqlite_store_shown(name);
-	g_set_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND, "token '%s' does not exist", shown);
+	g_set_error(error,
+		    USBPASS_ERROR,
+		    USBPASS_ERROR_NOT_FOUND,
+		    "token '%s' does not exist",
+		    shown);
 	return FALSE;
 }
 
@@ -1367,7 +1401,10 @@ usbpass_sqlite_store_revoke_token(UsbpassStore *store, const gchar *name, GError
 
 	if (!usbpass_sqlite_transaction_begin(&txn, self, "revoke a token", error))
 		return FALSE;
-	if (!usbpass_sqlite_store_prepare(self, "DELETE FROM api_tokens WHERE name = ?1", &stmt, error))
+	if (!usbpass_sqlite_store_prepare(self,
+					  "DELETE FROM api_tokens WHERE name = ?1",
+					  &stmt,
+					  error))
 		return FALSE;
 	usbpass_sqlite_store_bind_text(stmt, 1, name);
 	if (!usbpass_sqlite_store_step_done(self, stmt, "revoke a token", error))
@@ -1378,7 +1415,10 @@ usbpass_sqlite_store_revoke_token(UsbpassStore *store, const gchar *name, GError
 }
 
 static gboolean
-usbpass_sqlite_store_touch_token(UsbpassStore *store, const gchar *name, gint64 used_usec, GError **error)
+usbpass_sqlite_store_touch_token(UsbpassStore *store,
+				 const gchar *name,
+				 gint64 used_usec,
+				 GError **error)
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
 	g_auto(UsbpassSqliteTransaction) txn = {NULL};
@@ -1387,11 +1427,11 @@ usbpass_sqlite_store_touch_token(UsbpassStore *store, const gchar *name, gint64 
 	if (!usbpass_sqlite_transaction_begin(&txn, self, "record the use of a token", error))
 		return FALSE;
 	/* concurrent requests may finish out of order: the time only moves forward */
-	if (!usbpass_sqlite_store_prepare(self,
-					  "UPDATE api_tokens SET last_used_usec = MAX(last_used_usec, ?2) "
-					  "WHERE name = ?1",
-					  &stmt,
-					  error))
+	if (!usbpass_sqlite_store_prepare(
+		self,
+		"UPDATE api_tokens SET last_used_usec = MAX(last_used_usec, ?2) WHERE name = ?1",
+		&stmt,
+		error))
 		return FALSE;
 	usbpass_sqlite_store_bind_text(stmt, 1, name);
 	sqlite3_bind_int64(stmt, 2, used_usec);

@@ -31,7 +31,8 @@ G_DECLARE_FINAL_TYPE(UsbpassSqliteStore, usbpass_sqlite_store, USBPASS, SQLITE_S
  * for a private in-memory database (tests). STORE names the file and SQLite's
  * reason; BUSY when another writer held the file throughout the busy timeout */
 UsbpassSqliteStore *
-usbpass_sqlite_store_new(const gchar *path, GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_sqlite_store_new(const gchar *path, GError **error)
+    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 
 const gchar *
 usbpass_sqlite_store_get_path(UsbpassSqliteStore *self) USBPASS_NONNULL(1);
@@ -39,9 +40,11 @@ usbpass_sqlite_store_get_path(UsbpassSqliteStore *self) USBPASS_NONNULL(1);
 guint
 usbpass_sqlite_store_get_schema_version(UsbpassSqliteStore *self) USBPASS_NONNULL(1);
 void
-usbpass_sqlite_store_set_busy_timeout(UsbpassSqliteStore *self, guint timeout_ms) USBPASS_NONNULL(1);
+usbpass_sqlite_store_set_busy_timeout(UsbpassSqliteStore *self, guint timeout_ms)
+    USBPASS_NONNULL(1);
 /* at least 1; applies from the next append */
 void
-usbpass_sqlite_store_set_audit_max_rows(UsbpassSqliteStore *self, guint max_rows) USBPASS_NONNULL(1);
+usbpass_sqlite_store_set_audit_max_rows(UsbpassSqliteStore *self, guint max_rows)
+    USBPASS_NONNULL(1);
 
 G_END_DECLS
