@@ -56,6 +56,9 @@ typedef struct {
 UsbpassInstance *
 usbpass_instance_new(void) G_GNUC_WARN_UNUSED_RESULT;
 UsbpassInstance *
+usbpass_instance_new_full(const gchar *uuid, const gchar *name, UsbpassInstanceState state, gboolean persistent)
+    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+UsbpassInstance *
 usbpass_instance_ref(UsbpassInstance *self) USBPASS_NONNULL(1);
 void
 usbpass_instance_unref(UsbpassInstance *self);
@@ -83,6 +86,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassHostdev, usbpass_hostdev_free)
 /* same vendor:product and, when both have one, the same address */
 gboolean
 usbpass_hostdev_matches(const UsbpassHostdev *self, const UsbpassHostdev *other) USBPASS_NONNULL(1, 2);
+/* INVALID_DATA unless it has vendor and product ids or an address with a
+ * device number: what an attach needs */
+gboolean
+usbpass_hostdev_validate(const UsbpassHostdev *self, GError **error) USBPASS_NONNULL(1);
+/* for messages: "0781:5567 bus 1 device 4", "0781:5567" without an address */
+gchar *
+usbpass_hostdev_to_string(const UsbpassHostdev *self) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 
 typedef enum {
 	USBPASS_INSTANCE_EVENT_DEFINED,
@@ -99,6 +109,8 @@ typedef enum {
 
 const gchar *
 usbpass_instance_event_kind_to_string(UsbpassInstanceEventKind kind);
+UsbpassInstanceEventKind
+usbpass_instance_event_kind_from_string(const gchar *str);
 
 #define USBPASS_TYPE_DRIVER (usbpass_driver_get_type())
 G_DECLARE_INTERFACE(UsbpassDriver, usbpass_driver, USBPASS, DRIVER, GObject)
@@ -164,7 +176,20 @@ gboolean
 usbpass_driver_detach(UsbpassDriver *self, const gchar *uuid, const UsbpassHostdev *hostdev, GError **error)
     USBPASS_NONNULL(1, 2, 3);
 
-/* for implementations: emit the signals in the driver's main context */
+/* for implementations: merges the hostdevs of a live and a persistent
+ * definition into one entry per device with live/persistent set (a live entry
+ * keeps its alias and missing flag); Returns: (transfer container) */
+GPtrArray *
+usbpass_driver_merge_hostdevs(GPtrArray *live, GPtrArray *persistent) G_GNUC_WARN_UNUSED_RESULT;
+
+/* for implementations: the main context the signals are emitted in, and the
+ * calling thread as the one that iterates it; without one they are emitted in
+ * whatever thread emits them */
+void
+usbpass_driver_set_main_context(UsbpassDriver *self, GMainContext *context) USBPASS_NONNULL(1, 2);
+/* for implementations: emit the signals in the driver's main context, from any
+ * thread (queued when called from another thread); a queued signal does not
+ * keep the driver alive */
 void
 usbpass_driver_emit_instance_event(UsbpassDriver *self, const gchar *uuid, UsbpassInstanceEventKind kind)
     USBPASS_NONNULL(1, 2);

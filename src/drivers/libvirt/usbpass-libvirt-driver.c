@@ -1,0 +1,1237 @@
+/*
+ * usbpass-libvirt-driver.c: UsbpassDriver over the libvirt C API
+ */
+#define G_LOG_DOMAIN "UsbpassLibvirt"
+
+#include "config.h"
+
+#include <gio/gio.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <stdlib.h>
+
+#include "usbpass-autocleanups.h"
+#include "usbpass-error.h"
+#include "usbpass-libvirt-driver.h"
+#include "usbpass-libvirt-xml.h"
+#include "usbpass-string.h"
+
+#define RECONNECT_MIN_MS_DEFAULT 250
+#define RECONNECT_MAX_MS_DEFAULT 30000
+#define KEEPALIVE_INTERVAL_S	 5
+#define KEEPALIVE_COUNT		 3
+
+enum { CALLBACK_LIFECYCLE, CALLBACK_REBOOT, CALLBACK_DEVICE_REMOVED, CALLBACK_LAST };
+
+/*
+ * What libvirt's callbacks hold, one per connection: they run in the event
+ * thread and only hand data to the main context, where the weak reference is
+ * turned into the driver. The event thread never holds the driver, so the
+ * driver is never finalised there (finalising stops that very thread).
+ */
+typedef struct {
+	gint refcount;
+	gint closed; /* atomic: libvirt reported the connection closed */
+	GMainContext *context;
+	GWeakRef driver;
+} UsbpassLibvirtSink;
+
+struct _UsbpassLibvirtDriver {
+	GObject parent_instance;
+	gchar *uri;
+	GMainContext *context;
+	GCancellable *cancellable;
+	GMutex mutex; /* protects everything below */
+	virConnectPtr conn;
+	UsbpassLibvirtSink *sink;
+	gint callback_ids[CALLBACK_LAST];
+	gboolean event_loop_held;
+	gboolean opened; /* reconnects only after usbpass_driver_open() */
+	gboolean disposed;
+	gboolean connecting;
+	GSource *reconnect_source;
+	guint delay_ms;
+	guint min_delay_ms;
+	guint max_delay_ms;
+};
+
+static void
+usbpass_libvirt_driver_iface_init(UsbpassDriverInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE(UsbpassLibvirtDriver,
+			usbpass_libvirt_driver,
+			G_TYPE_OBJECT,
+			G_IMPLEMENT_INTERFACE(USBPASS_TYPE_DRIVER, usbpass_libvirt_driver_iface_init))
+
+/* ---- errors ---------------------------------------------------------------------------- */
+
+static UsbpassError
+usbpass_libvirt_error_code(gint code)
+{
+	switch (code) {
+	case VIR_ERR_NO_DOMAIN:
+		return USBPASS_ERROR_NOT_FOUND;
+	case VIR_ERR_NO_SUPPORT:
+	case VIR_ERR_OPERATION_UNSUPPORTED:
+	case VIR_ERR_ARGUMENT_UNSUPPORTED:
+		return USBPASS_ERROR_NOT_SUPPORTED;
+	case VIR_ERR_INVALID_ARG:
+		return USBPASS_ERROR_INVALID_DATA;
+	case VIR_ERR_AUTH_FAILED:
+	case VIR_ERR_AUTH_CANCELLED:
+	case VIR_ERR_AUTH_UNAVAILABLE:
+	case VIR_ERR_ACCESS_DENIED:
+		return USBPASS_ERROR_PERMISSION_DENIED;
+	case VIR_ERR_OPERATION_TIMEOUT:
+		return USBPASS_ERROR_TIMED_OUT;
+	default:
+		return USBPASS_ERROR_DRIVER;
+	}
+}
+
+/* turns libvirt's thread-local last error into @error, prefixed with what we did */
+static void usbpass_libvirt_set_error(GError **error, const gchar *format, ...) G_GNUC_PRINTF(2, 3);
+
+static void
+usbpass_libvirt_set_error(GError **error, const gchar *format, ...)
+{
+	virErrorPtr last = virGetLastError();
+	g_autofree gchar *what = NULL;
+	g_autofree gchar *reason = NULL;
+	va_list args;
+
+	va_start(args, format);
+	what = g_strdup_vprintf(format, args);
+	va_end(args);
+	reason = usbpass_string_sanitize(last != NULL ? last->message : NULL, -1, 1024);
+	g_set_error(error,
+		    USBPASS_ERROR,
+		    last != NULL ? usbpass_libvirt_error_code(last->code) : USBPASS_ERROR_DRIVER,
+		    "%s: %s",
+		    what,
+		    reason != NULL ? reason : "unknown libvirt error");
+	virResetLastError();
+}
+
+static gboolean
+usbpass_libvirt_last_error_is(gint code)
+{
+	virErrorPtr last = virGetLastError();
+	return last != NULL && last->code == code;
+}
+
+static void
+usbpass_libvirt_silent_error_func(void *user_data, virErrorPtr error)
+{
+	/* errors are returned as GErrors; libvirt's default prints them to stderr */
+}
+
+/* ---- libvirt's event loop: one thread per process ---------------------------------------- */
+
+/*
+ * libvirt has one event loop implementation per process, so the thread that
+ * runs it is per process too: started by the first open driver, stopped by
+ * the last. These statics mirror libvirt's own global state.
+ */
+typedef struct {
+	GThread *thread;
+	gint quit;
+} UsbpassLibvirtEventLoop;
+
+static GMutex event_loop_mutex;
+static guint event_loop_users = 0;
+static UsbpassLibvirtEventLoop *event_loop = NULL;
+
+static gpointer
+usbpass_libvirt_event_loop_run(gpointer user_data)
+{
+	UsbpassLibvirtEventLoop *loop = user_data;
+	while (!g_atomic_int_get(&loop->quit)) {
+		if (virEventRunDefaultImpl() < 0) {
+			g_debug("libvirt event loop iteration failed: %s", virGetLastErrorMessage());
+			virResetLastError();
+		}
+	}
+	return NULL;
+}
+
+static void
+usbpass_libvirt_event_loop_wake_cb(int timer, void *opaque)
+{
+	virEventRemoveTimeout(timer);
+}
+
+static gboolean
+usbpass_libvirt_event_loop_hold(GError **error)
+{
+	static gsize registered = 0;
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&event_loop_mutex);
+
+	if (g_once_init_enter(&registered)) {
+		/* once per process, before any connection is opened */
+		gsize result = virEventRegisterDefaultImpl() < 0 ? 2 : 1;
+		g_once_init_leave(&registered, result);
+	}
+	if (registered != 1) {
+		g_set_error_literal(error,
+				    USBPASS_ERROR,
+				    USBPASS_ERROR_DRIVER,
+				    "cannot register libvirt's default event loop");
+		return FALSE;
+	}
+	if (event_loop_users++ == 0) {
+		event_loop = g_new0(UsbpassLibvirtEventLoop, 1);
+		event_loop->thread = g_thread_new("usbpass-libvirt", usbpass_libvirt_event_loop_run, event_loop);
+	}
+	return TRUE;
+}
+
+static void
+usbpass_libvirt_event_loop_release(void)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&event_loop_mutex);
+	UsbpassLibvirtEventLoop *loop;
+
+	g_return_if_fail(event_loop_users > 0);
+	if (--event_loop_users > 0)
+		return;
+	loop = g_steal_pointer(&event_loop);
+	g_atomic_int_set(&loop->quit, 1);
+	/* a timer wakes the poll() inside virEventRunDefaultImpl(); joined under
+	 * the lock so that a new holder cannot start a second loop meanwhile */
+	virEventAddTimeout(0, usbpass_libvirt_event_loop_wake_cb, NULL, NULL);
+	g_thread_join(loop->thread);
+	g_free(loop);
+}
+
+/* ---- the sink: from libvirt's event thread to the main context --------------------------- */
+
+static UsbpassLibvirtSink *
+usbpass_libvirt_sink_new(UsbpassLibvirtDriver *driver)
+{
+	UsbpassLibvirtSink *sink = g_new0(UsbpassLibvirtSink, 1);
+	sink->refcount = 1;
+	sink->context = g_main_context_ref(driver->context);
+	g_weak_ref_init(&sink->driver, driver);
+	return sink;
+}
+
+static UsbpassLibvirtSink *
+usbpass_libvirt_sink_ref(UsbpassLibvirtSink *sink)
+{
+	g_atomic_int_inc(&sink->refcount);
+	return sink;
+}
+
+static void
+usbpass_libvirt_sink_unref(void *opaque)
+{
+	UsbpassLibvirtSink *sink = opaque;
+	if (sink == NULL || !g_atomic_int_dec_and_test(&sink->refcount))
+		return;
+	g_weak_ref_clear(&sink->driver);
+	g_main_context_unref(sink->context);
+	g_free(sink);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassLibvirtSink, usbpass_libvirt_sink_unref)
+
+typedef struct {
+	UsbpassLibvirtSink *sink;
+	gchar *uuid; /* NULL: the connection closed */
+	UsbpassInstanceEventKind kind;
+} UsbpassLibvirtDelivery;
+
+static void
+usbpass_libvirt_delivery_free(gpointer data)
+{
+	UsbpassLibvirtDelivery *delivery = data;
+	usbpass_libvirt_sink_unref(delivery->sink);
+	g_free(delivery->uuid);
+	g_free(delivery);
+}
+
+static void
+usbpass_libvirt_driver_connection_closed(UsbpassLibvirtDriver *self, UsbpassLibvirtSink *sink);
+
+static gboolean
+usbpass_libvirt_delivery_cb(gpointer data)
+{
+	UsbpassLibvirtDelivery *delivery = data;
+	g_autoptr(UsbpassLibvirtDriver) self = g_weak_ref_get(&delivery->sink->driver);
+
+	if (self == NULL)
+		return G_SOURCE_REMOVE;
+	if (delivery->uuid == NULL)
+		usbpass_libvirt_driver_connection_closed(self, delivery->sink);
+	else
+		usbpass_driver_emit_instance_event(USBPASS_DRIVER(self), delivery->uuid, delivery->kind);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+usbpass_libvirt_sink_deliver(UsbpassLibvirtSink *sink, const gchar *uuid, UsbpassInstanceEventKind kind)
+{
+	UsbpassLibvirtDelivery *delivery = g_new0(UsbpassLibvirtDelivery, 1);
+	g_autoptr(GSource) source = g_idle_source_new();
+
+	delivery->sink = usbpass_libvirt_sink_ref(sink);
+	delivery->uuid = g_strdup(uuid);
+	delivery->kind = kind;
+	g_source_set_priority(source, G_PRIORITY_DEFAULT);
+	g_source_set_callback(source, usbpass_libvirt_delivery_cb, delivery, usbpass_libvirt_delivery_free);
+	g_source_set_static_name(source, "[usbpass] libvirt event");
+	g_source_attach(source, sink->context);
+}
+
+static void
+usbpass_libvirt_deliver_domain(void *opaque, virDomainPtr domain, UsbpassInstanceEventKind kind)
+{
+	gchar uuid[VIR_UUID_STRING_BUFLEN] = {0};
+	if (virDomainGetUUIDString(domain, uuid) < 0) {
+		virResetLastError();
+		return;
+	}
+	usbpass_libvirt_sink_deliver(opaque, uuid, kind);
+}
+
+static UsbpassInstanceEventKind
+usbpass_libvirt_lifecycle_kind(gint event, gint detail)
+{
+	switch (event) {
+	case VIR_DOMAIN_EVENT_DEFINED:
+		return USBPASS_INSTANCE_EVENT_DEFINED;
+	case VIR_DOMAIN_EVENT_UNDEFINED:
+		return USBPASS_INSTANCE_EVENT_UNDEFINED;
+	case VIR_DOMAIN_EVENT_STARTED:
+		return USBPASS_INSTANCE_EVENT_STARTED;
+	case VIR_DOMAIN_EVENT_SUSPENDED:
+	case VIR_DOMAIN_EVENT_PMSUSPENDED:
+		return USBPASS_INSTANCE_EVENT_SUSPENDED;
+	case VIR_DOMAIN_EVENT_RESUMED:
+		return USBPASS_INSTANCE_EVENT_RESUMED;
+	case VIR_DOMAIN_EVENT_STOPPED:
+		if (detail == VIR_DOMAIN_EVENT_STOPPED_MIGRATED)
+			return USBPASS_INSTANCE_EVENT_MIGRATED;
+		return USBPASS_INSTANCE_EVENT_STOPPED;
+	default:
+		/* SHUTDOWN is followed by STOPPED; a CRASHED guest is still defined */
+		return USBPASS_INSTANCE_EVENT_LAST;
+	}
+}
+
+static int
+usbpass_libvirt_lifecycle_cb(virConnectPtr conn, virDomainPtr domain, int event, int detail, void *opaque)
+{
+	UsbpassInstanceEventKind kind = usbpass_libvirt_lifecycle_kind(event, detail);
+	if (kind != USBPASS_INSTANCE_EVENT_LAST)
+		usbpass_libvirt_deliver_domain(opaque, domain, kind);
+	return 0;
+}
+
+static void
+usbpass_libvirt_reboot_cb(virConnectPtr conn, virDomainPtr domain, void *opaque)
+{
+	usbpass_libvirt_deliver_domain(opaque, domain, USBPASS_INSTANCE_EVENT_REBOOTED);
+}
+
+static void
+usbpass_libvirt_device_removed_cb(virConnectPtr conn, virDomainPtr domain, const char *alias, void *opaque)
+{
+	usbpass_libvirt_deliver_domain(opaque, domain, USBPASS_INSTANCE_EVENT_DEVICE_REMOVED);
+}
+
+static void
+usbpass_libvirt_close_cb(virConnectPtr conn, int reason, void *opaque)
+{
+	UsbpassLibvirtSink *sink = opaque;
+	g_atomic_int_set(&sink->closed, 1);
+	usbpass_libvirt_sink_deliver(sink, NULL, USBPASS_INSTANCE_EVENT_LAST);
+}
+
+/* ---- connections ------------------------------------------------------------------------ */
+
+typedef struct {
+	virConnectPtr conn;
+	UsbpassLibvirtSink *sink;
+	gint callback_ids[CALLBACK_LAST];
+} UsbpassLibvirtConnection;
+
+static void
+usbpass_libvirt_connection_close(UsbpassLibvirtConnection *connection)
+{
+	if (connection->conn != NULL) {
+		for (guint i = 0; i < CALLBACK_LAST; i++) {
+			/* removed locally even when the daemon is gone; libvirt then
+			 * calls the free function, dropping the sink */
+			if (connection->callback_ids[i] >= 0)
+				virConnectDomainEventDeregisterAny(connection->conn, connection->callback_ids[i]);
+			connection->callback_ids[i] = -1;
+		}
+		virConnectUnregisterCloseCallback(connection->conn, usbpass_libvirt_close_cb);
+		virConnectClose(connection->conn);
+		virResetLastError();
+		connection->conn = NULL;
+	}
+	g_clear_pointer(&connection->sink, usbpass_libvirt_sink_unref);
+}
+
+static void
+usbpass_libvirt_connection_free(UsbpassLibvirtConnection *connection)
+{
+	if (connection == NULL)
+		return;
+	usbpass_libvirt_connection_close(connection);
+	g_free(connection);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassLibvirtConnection, usbpass_libvirt_connection_free)
+
+/* blocking; any thread */
+static UsbpassLibvirtConnection *
+usbpass_libvirt_connection_open(UsbpassLibvirtDriver *self, GError **error)
+{
+	g_autoptr(UsbpassLibvirtConnection) connection = g_new0(UsbpassLibvirtConnection, 1);
+	const struct {
+		gint id;
+		virConnectDomainEventGenericCallback cb;
+	} callbacks[CALLBACK_LAST] = {
+	    [CALLBACK_LIFECYCLE] = {VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+				    VIR_DOMAIN_EVENT_CALLBACK(usbpass_libvirt_lifecycle_cb)},
+	    [CALLBACK_REBOOT] = {VIR_DOMAIN_EVENT_ID_REBOOT, VIR_DOMAIN_EVENT_CALLBACK(usbpass_libvirt_reboot_cb)},
+	    [CALLBACK_DEVICE_REMOVED] = {VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+					 VIR_DOMAIN_EVENT_CALLBACK(usbpass_libvirt_device_removed_cb)},
+	};
+
+	for (guint i = 0; i < CALLBACK_LAST; i++)
+		connection->callback_ids[i] = -1;
+	connection->conn = virConnectOpen(self->uri);
+	if (connection->conn == NULL) {
+		usbpass_libvirt_set_error(error, "cannot connect to libvirt at '%s'", self->uri);
+		return NULL;
+	}
+	/* a hung daemon is noticed too, not only a dead socket */
+	if (virConnectSetKeepAlive(connection->conn, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT) < 0) {
+		g_debug("no keepalive on '%s': %s, ignoring", self->uri, virGetLastErrorMessage());
+		virResetLastError();
+	}
+	connection->sink = usbpass_libvirt_sink_new(self);
+	if (virConnectRegisterCloseCallback(connection->conn,
+					    usbpass_libvirt_close_cb,
+					    usbpass_libvirt_sink_ref(connection->sink),
+					    usbpass_libvirt_sink_unref) < 0) {
+		usbpass_libvirt_sink_unref(connection->sink);
+		usbpass_libvirt_set_error(error, "cannot watch the connection to '%s'", self->uri);
+		return NULL;
+	}
+	for (guint i = 0; i < CALLBACK_LAST; i++) {
+		connection->callback_ids[i] =
+		    virConnectDomainEventRegisterAny(connection->conn,
+						     NULL,
+						     callbacks[i].id,
+						     callbacks[i].cb,
+						     usbpass_libvirt_sink_ref(connection->sink),
+						     usbpass_libvirt_sink_unref);
+		if (connection->callback_ids[i] < 0) {
+			usbpass_libvirt_sink_unref(connection->sink);
+			usbpass_libvirt_set_error(error, "cannot register for domain events at '%s'", self->uri);
+			return NULL;
+		}
+	}
+	return g_steal_pointer(&connection);
+}
+
+static void
+usbpass_libvirt_driver_schedule_reconnect_locked(UsbpassLibvirtDriver *self);
+
+/* takes @connection; FALSE when it died before it could be used */
+static gboolean
+usbpass_libvirt_driver_install(UsbpassLibvirtDriver *self, UsbpassLibvirtConnection *connection)
+{
+	g_autoptr(UsbpassLibvirtConnection) owned = connection;
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->mutex);
+
+	/* the close callback may have fired before anyone listened for it */
+	if (g_atomic_int_get(&owned->sink->closed) || virConnectIsAlive(owned->conn) != 1) {
+		virResetLastError();
+		return FALSE;
+	}
+	g_return_val_if_fail(self->conn == NULL, FALSE);
+	self->conn = g_steal_pointer(&owned->conn);
+	self->sink = g_steal_pointer(&owned->sink);
+	memcpy(self->callback_ids, owned->callback_ids, sizeof(self->callback_ids));
+	self->delay_ms = self->min_delay_ms;
+	return TRUE;
+}
+
+/* takes the current connection away, if it is still the one of @sink */
+static gboolean
+usbpass_libvirt_driver_uninstall(UsbpassLibvirtDriver *self, UsbpassLibvirtSink *sink)
+{
+	g_autoptr(UsbpassLibvirtConnection) connection = g_new0(UsbpassLibvirtConnection, 1);
+
+	{
+		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->mutex);
+		if (self->conn == NULL || (sink != NULL && self->sink != sink))
+			return FALSE;
+		connection->conn = g_steal_pointer(&self->conn);
+		connection->sink = g_steal_pointer(&self->sink);
+		memcpy(connection->callback_ids, self->callback_ids, sizeof(self->callback_ids));
+		for (guint i = 0; i < CALLBACK_LAST; i++)
+			self->callback_ids[i] = -1;
+	}
+	/* closed outside the lock: deregistering talks to the daemon */
+	usbpass_libvirt_connection_close(connection);
+	return TRUE;
+}
+
+static void
+usbpass_libvirt_reconnect_thread(GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
+{
+	UsbpassLibvirtDriver *self = source_object;
+	GError *error = NULL;
+	UsbpassLibvirtConnection *connection = usbpass_libvirt_connection_open(self, &error);
+
+	if (connection == NULL) {
+		g_task_return_error(task, error);
+		return;
+	}
+	g_task_return_pointer(task, connection, (GDestroyNotify)usbpass_libvirt_connection_free);
+}
+
+static void
+usbpass_libvirt_reconnect_done_cb(GObject *source_object, GAsyncResult *res, gpointer user_data)
+{
+	UsbpassLibvirtDriver *self = USBPASS_LIBVIRT_DRIVER(source_object);
+	g_autoptr(GError) error = NULL;
+	UsbpassLibvirtConnection *connection = g_task_propagate_pointer(G_TASK(res), &error);
+
+	g_mutex_lock(&self->mutex);
+	self->connecting = FALSE;
+	g_mutex_unlock(&self->mutex);
+	if (connection != NULL && usbpass_libvirt_driver_install(self, connection)) {
+		g_debug("reconnected to '%s'", self->uri);
+		usbpass_driver_emit_connection_changed(USBPASS_DRIVER(self), TRUE);
+		return;
+	}
+	g_debug("reconnecting to '%s' failed: %s", self->uri, error != NULL ? error->message : "closed at once");
+	g_mutex_lock(&self->mutex);
+	self->delay_ms = MIN(self->delay_ms * 2, self->max_delay_ms);
+	usbpass_libvirt_driver_schedule_reconnect_locked(self);
+	g_mutex_unlock(&self->mutex);
+}
+
+static gboolean
+usbpass_libvirt_driver_reconnect_cb(gpointer user_data)
+{
+	UsbpassLibvirtDriver *self = user_data;
+	g_autoptr(GTask) task = NULL;
+
+	g_mutex_lock(&self->mutex);
+	g_clear_pointer(&self->reconnect_source, g_source_unref);
+	self->connecting = TRUE;
+	g_mutex_unlock(&self->mutex);
+
+	/* the completion comes back to the driver's context; the task holds a
+	 * reference, so the driver stays while virConnectOpen() blocks */
+	g_main_context_push_thread_default(self->context);
+	task = g_task_new(self, self->cancellable, usbpass_libvirt_reconnect_done_cb, NULL);
+	g_main_context_pop_thread_default(self->context);
+	g_task_set_source_tag(task, usbpass_libvirt_driver_reconnect_cb);
+	g_task_run_in_thread(task, usbpass_libvirt_reconnect_thread);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+usbpass_libvirt_driver_schedule_reconnect_locked(UsbpassLibvirtDriver *self)
+{
+	if (self->disposed || !self->opened || self->conn != NULL || self->connecting ||
+	    self->reconnect_source != NULL)
+		return;
+	self->reconnect_source = g_timeout_source_new(self->delay_ms);
+	/* no reference: dispose destroys the source */
+	g_source_set_callback(self->reconnect_source, usbpass_libvirt_driver_reconnect_cb, self, NULL);
+	g_source_set_static_name(self->reconnect_source, "[usbpass] libvirt reconnect");
+	g_source_attach(self->reconnect_source, self->context);
+}
+
+/* main context: libvirt said the connection of @sink closed */
+static void
+usbpass_libvirt_driver_connection_closed(UsbpassLibvirtDriver *self, UsbpassLibvirtSink *sink)
+{
+	if (!usbpass_libvirt_driver_uninstall(self, sink))
+		return;
+	g_debug("lost the connection to '%s'", self->uri);
+	usbpass_driver_emit_connection_changed(USBPASS_DRIVER(self), FALSE);
+	g_mutex_lock(&self->mutex);
+	usbpass_libvirt_driver_schedule_reconnect_locked(self);
+	g_mutex_unlock(&self->mutex);
+}
+
+/* a reference on the current connection for one call */
+static virConnectPtr
+usbpass_libvirt_driver_get_conn(UsbpassLibvirtDriver *self, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->mutex);
+	if (self->conn == NULL) {
+		g_set_error(error,
+			    USBPASS_ERROR,
+			    USBPASS_ERROR_DRIVER,
+			    "not connected to libvirt at '%s'",
+			    self->uri);
+		return NULL;
+	}
+	virConnectRef(self->conn);
+	return self->conn;
+}
+
+/* ---- domains ---------------------------------------------------------------------------- */
+
+static virDomainPtr
+usbpass_libvirt_lookup_domain(virConnectPtr conn, const gchar *uuid_or_name, GError **error)
+{
+	virDomainPtr domain = NULL;
+
+	if (g_uuid_string_is_valid(uuid_or_name)) {
+		domain = virDomainLookupByUUIDString(conn, uuid_or_name);
+		if (domain != NULL)
+			return domain;
+		if (!usbpass_libvirt_last_error_is(VIR_ERR_NO_DOMAIN)) {
+			usbpass_libvirt_set_error(error, "cannot look instance '%s' up", uuid_or_name);
+			return NULL;
+		}
+		virResetLastError();
+	}
+	domain = virDomainLookupByName(conn, uuid_or_name);
+	if (domain == NULL) {
+		usbpass_libvirt_set_error(error, "instance '%s' not found", uuid_or_name);
+		return NULL;
+	}
+	return domain;
+}
+
+static gchar *
+usbpass_libvirt_domain_name(virDomainPtr domain)
+{
+	g_autofree gchar *name = usbpass_string_sanitize(virDomainGetName(domain), -1, USBPASS_STRING_MAX_BYTES);
+	return name != NULL ? g_steal_pointer(&name) : g_strdup("?");
+}
+
+static UsbpassInstance *
+usbpass_libvirt_instance_new(virDomainPtr domain, GError **error)
+{
+	gchar uuid[VIR_UUID_STRING_BUFLEN] = {0};
+	g_autofree gchar *name = usbpass_libvirt_domain_name(domain);
+	UsbpassInstanceState state = USBPASS_INSTANCE_STATE_UNKNOWN;
+	gint vir_state = 0;
+	gint reason = 0;
+	gint persistent;
+
+	if (virDomainGetUUIDString(domain, uuid) < 0 || virDomainGetState(domain, &vir_state, &reason, 0) < 0) {
+		usbpass_libvirt_set_error(error, "cannot read the state of instance '%s'", name);
+		return NULL;
+	}
+	persistent = virDomainIsPersistent(domain);
+	if (persistent < 0) {
+		usbpass_libvirt_set_error(error, "cannot read the state of instance '%s'", name);
+		return NULL;
+	}
+	switch (vir_state) {
+	case VIR_DOMAIN_RUNNING:
+	case VIR_DOMAIN_BLOCKED:
+	case VIR_DOMAIN_SHUTDOWN: /* still running while the guest shuts down */
+		state = USBPASS_INSTANCE_STATE_RUNNING;
+		break;
+	case VIR_DOMAIN_PAUSED:
+	case VIR_DOMAIN_PMSUSPENDED:
+		state = USBPASS_INSTANCE_STATE_PAUSED;
+		break;
+	case VIR_DOMAIN_SHUTOFF: {
+		gint saved = persistent ? virDomainHasManagedSaveImage(domain, 0) : 0;
+		if (saved < 0) {
+			usbpass_libvirt_set_error(error, "cannot read the state of instance '%s'", name);
+			return NULL;
+		}
+		state = saved > 0 ? USBPASS_INSTANCE_STATE_SAVED : USBPASS_INSTANCE_STATE_SHUTOFF;
+		break;
+	}
+	case VIR_DOMAIN_CRASHED:
+		state = USBPASS_INSTANCE_STATE_CRASHED;
+		break;
+	default:
+		state = USBPASS_INSTANCE_STATE_UNKNOWN;
+		break;
+	}
+	return usbpass_instance_new_full(uuid, name, state, persistent == 1);
+}
+
+/* what attach and detach must touch */
+typedef struct {
+	gboolean active;
+	gboolean persistent;
+	gboolean saved;
+} UsbpassLibvirtScope;
+
+static gboolean
+usbpass_libvirt_domain_scope(virDomainPtr domain, const gchar *name, UsbpassLibvirtScope *scope, GError **error)
+{
+	gint active = virDomainIsActive(domain);
+	gint persistent = virDomainIsPersistent(domain);
+	gint saved = 0;
+
+	if (active < 0 || persistent < 0) {
+		usbpass_libvirt_set_error(error, "cannot read the state of instance '%s'", name);
+		return FALSE;
+	}
+	if (!active && persistent) {
+		saved = virDomainHasManagedSaveImage(domain, 0);
+		if (saved < 0) {
+			usbpass_libvirt_set_error(error, "cannot read the state of instance '%s'", name);
+			return FALSE;
+		}
+	}
+	scope->active = active == 1;
+	scope->persistent = persistent == 1;
+	scope->saved = saved > 0;
+	return TRUE;
+}
+
+static gchar *
+usbpass_libvirt_domain_xml(virDomainPtr domain, const gchar *name, guint flags, GError **error)
+{
+	g_autofree gchar *owned = NULL;
+	gchar *xml = virDomainGetXMLDesc(domain, flags);
+
+	if (xml == NULL) {
+		usbpass_libvirt_set_error(error, "cannot read the definition of instance '%s'", name);
+		return NULL;
+	}
+	/* libvirt allocates with malloc() */
+	owned = g_strdup(xml);
+	free(xml);
+	return g_steal_pointer(&owned);
+}
+
+static gchar *
+usbpass_libvirt_saved_xml(virDomainPtr domain, const gchar *name, GError **error)
+{
+	g_autofree gchar *owned = NULL;
+	gchar *xml = virDomainManagedSaveGetXMLDesc(domain, VIR_DOMAIN_SAVE_IMAGE_XML_SECURE);
+
+	if (xml == NULL) {
+		usbpass_libvirt_set_error(error, "cannot read the managed-save image of instance '%s'", name);
+		return NULL;
+	}
+	owned = g_strdup(xml);
+	free(xml);
+	return g_steal_pointer(&owned);
+}
+
+static gboolean
+usbpass_libvirt_define_saved(virDomainPtr domain,
+			     const gchar *name,
+			     const gchar *xml,
+			     const gchar *verb,
+			     GError **error)
+{
+	if (virDomainManagedSaveDefineXML(domain, xml, VIR_DOMAIN_SAVE_IMAGE_XML_SECURE) == 0)
+		return TRUE;
+	usbpass_libvirt_set_error(error,
+				  "instance '%s' has a managed-save image whose definition libvirt will not "
+				  "let usbpass %s the USB device in; start the instance or remove the image first",
+				  name,
+				  verb);
+	/* whatever libvirt's code was, the caller can act on this one */
+	if (error != NULL && *error != NULL)
+		(*error)->code = USBPASS_ERROR_NOT_SUPPORTED;
+	return FALSE;
+}
+
+/* ---- the driver interface ---------------------------------------------------------------- */
+
+static const gchar *
+usbpass_libvirt_driver_get_name(UsbpassDriver *driver)
+{
+	return "libvirt";
+}
+
+static gboolean
+usbpass_libvirt_driver_open(UsbpassDriver *driver, GError **error)
+{
+	UsbpassLibvirtDriver *self = USBPASS_LIBVIRT_DRIVER(driver);
+	g_autoptr(UsbpassLibvirtConnection) connection = NULL;
+
+	{
+		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->mutex);
+		if (self->conn != NULL)
+			return TRUE;
+		if (!self->event_loop_held) {
+			if (!usbpass_libvirt_event_loop_hold(error))
+				return FALSE;
+			self->event_loop_held = TRUE;
+		}
+		self->opened = TRUE;
+		/* a reconnect in flight will bring the connection */
+		if (self->connecting || self->reconnect_source != NULL) {
+			g_set_error(error,
+				    USBPASS_ERROR,
+				    USBPASS_ERROR_DRIVER,
+				    "not connected to libvirt at '%s' yet, retrying",
+				    self->uri);
+			return FALSE;
+		}
+	}
+	connection = usbpass_libvirt_connection_open(self, error);
+	if (connection != NULL) {
+		if (usbpass_libvirt_driver_install(self, g_steal_pointer(&connection)))
+			return TRUE;
+		g_set_error(error,
+			    USBPASS_ERROR,
+			    USBPASS_ERROR_DRIVER,
+			    "the connection to libvirt at '%s' closed at once",
+			    self->uri);
+	}
+	g_mutex_lock(&self->mutex);
+	usbpass_libvirt_driver_schedule_reconnect_locked(self);
+	g_mutex_unlock(&self->mutex);
+	return FALSE;
+}
+
+static gboolean
+usbpass_libvirt_driver_is_connected(UsbpassDriver *driver)
+{
+	UsbpassLibvirtDriver *self = USBPASS_LIBVIRT_DRIVER(driver);
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->mutex);
+	return self->conn != NULL;
+}
+
+static GPtrArray *
+usbpass_libvirt_driver_list_instances(UsbpassDriver *driver, GError **error)
+{
+	UsbpassLibvirtDriver *self = USBPASS_LIBVIRT_DRIVER(driver);
+	g_autoptr(virConnect) conn = usbpass_libvirt_driver_get_conn(self, error);
+	g_autoptr(GPtrArray) instances = NULL;
+	g_autoptr(GError) error_local = NULL;
+	virDomainPtr *domains = NULL;
+	gint n_domains;
+
+	if (conn == NULL)
+		return NULL;
+	n_domains = virConnectListAllDomains(conn, &domains, 0);
+	if (n_domains < 0) {
+		usbpass_libvirt_set_error(error, "cannot list the instances at '%s'", self->uri);
+		return NULL;
+	}
+	instances = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_instance_unref);
+	for (gint i = 0; i < n_domains; i++) {
+		UsbpassInstance *instance = NULL;
+		if (error_local == NULL) {
+			instance = usbpass_libvirt_instance_new(domains[i], &error_local);
+			/* a transient domain that stopped since the listing is just gone */
+			if (g_error_matches(error_local, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND))
+				g_clear_error(&error_local);
+		}
+		if (instance != NULL)
+			g_ptr_array_add(instances, instance);
+		virDomainFree(domains[i]);
+	}
+	free(domains);
+	if (error_local != NULL) {
+		g_propagate_error(error, g_steal_pointer(&error_local));
+		return NULL;
+	}
+	return g_steal_pointer(&instances);
+}
+
+static UsbpassInstance *
+usbpass_libvirt_driver_lookup_instance(UsbpassDriver *driver, const gchar *uuid_or_name, GError **error)
+{
+	UsbpassLibvirtDriver *self = USBPASS_LIBVIRT_DRIVER(driver);
+	g_autoptr(virConnect) conn = usbpass_libvirt_driver_get_conn(self, error);
+	g_autoptr(virDomain) domain = NULL;
+
+	if (conn == NULL)
+		return NULL;
+	domain = usbpass_libvirt_lookup_domain(conn, uuid_or_name, error);
+	if (domain == NULL)
+		return NULL;
+	return usbpass_libvirt_instance_new(domain, error);
+}
+
+static GPtrArray *
+usbpass_libvirt_driver_list_hostdevs(UsbpassDriver *driver, const gchar *uuid, GError **error)
+{
+	UsbpassLibvirtDriver *self = USBPASS_LIBVIRT_DRIVER(driver);
+	g_autoptr(virConnect) conn = usbpass_libvirt_driver_get_conn(self, error);
+	g_autoptr(virDomain) domain = NULL;
+	g_autoptr(GPtrArray) live = NULL;
+	g_autoptr(GPtrArray) persistent = NULL;
+	g_autofree gchar *name = NULL;
+	UsbpassLibvirtScope scope = {0};
+
+	if (conn == NULL)
+		return NULL;
+	domain = usbpass_libvirt_lookup_domain(conn, uuid, error);
+	if (domain == NULL)
+		return NULL;
+	name = usbpass_libvirt_domain_name(domain);
+	if (!usbpass_libvirt_domain_scope(domain, name, &scope, error))
+		return NULL;
+	if (scope.active) {
+		g_autofree gchar *xml = usbpass_libvirt_domain_xml(domain, name, 0, error);
+		if (xml == NULL)
+			return NULL;
+		live = usbpass_libvirt_xml_parse_hostdevs(xml, TRUE, error);
+		if (live == NULL) {
+			g_prefix_error(error, "live definition of instance '%s': ", name);
+			return NULL;
+		}
+	}
+	if (scope.persistent) {
+		g_autofree gchar *xml = usbpass_libvirt_domain_xml(domain, name, VIR_DOMAIN_XML_INACTIVE, error);
+		if (xml == NULL)
+			return NULL;
+		persistent = usbpass_libvirt_xml_parse_hostdevs(xml, FALSE, error);
+		if (persistent == NULL) {
+			g_prefix_error(error, "persistent definition of instance '%s': ", name);
+			return NULL;
+		}
+	}
+	return usbpass_driver_merge_hostdevs(live, persistent);
+}
+
+/* libvirt accepts an optional device it cannot find and marks it missing;
+ * after a live attach, such an entry means the host does not have the device */
+static gboolean
+usbpass_libvirt_attach_check_live(virDomainPtr domain,
+				  const gchar *name,
+				  const UsbpassHostdev *hostdev,
+				  guint flags,
+				  GError **error)
+{
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *xml = usbpass_libvirt_domain_xml(domain, name, 0, &error_local);
+	g_autoptr(GPtrArray) live = NULL;
+	g_autoptr(GPtrArray) elements = NULL;
+	g_autofree gchar *shown = usbpass_hostdev_to_string(hostdev);
+	gboolean missing = FALSE;
+
+	if (xml != NULL)
+		live = usbpass_libvirt_xml_parse_hostdevs(xml, TRUE, &error_local);
+	if (live == NULL) {
+		/* the attach went through; whether the host has the device is unknown */
+		g_debug("cannot check USB device %s in instance '%s': %s, ignoring",
+			shown,
+			name,
+			error_local->message);
+		return TRUE;
+	}
+	for (guint i = 0; i < live->len; i++) {
+		UsbpassHostdev *entry = g_ptr_array_index(live, i);
+		if (entry->missing && usbpass_hostdev_matches(entry, hostdev))
+			missing = TRUE;
+	}
+	if (!missing)
+		return TRUE;
+
+	elements = usbpass_libvirt_xml_find_hostdevs(xml, hostdev, &error_local);
+	if (elements == NULL || elements->len == 0 ||
+	    virDomainDetachDeviceFlags(domain, g_ptr_array_index(elements, elements->len - 1), flags) < 0) {
+		usbpass_libvirt_set_error(error,
+					  "cannot attach USB device %s to instance '%s': Did not find USB "
+					  "device %04x:%04x bus:%u device:%u, and removing its missing entry "
+					  "failed",
+					  shown,
+					  name,
+					  hostdev->vendor_id,
+					  hostdev->product_id,
+					  hostdev->bus,
+					  hostdev->device);
+		return FALSE;
+	}
+	g_set_error(error,
+		    USBPASS_ERROR,
+		    USBPASS_ERROR_DRIVER,
+		    "cannot attach USB device %s to instance '%s': Did not find USB device "
+		    "%04x:%04x bus:%u device:%u",
+		    shown,
+		    name,
+		    hostdev->vendor_id,
+		    hostdev->product_id,
+		    hostdev->bus,
+		    hostdev->device);
+	return FALSE;
+}
+
+static gboolean
+usbpass_libvirt_driver_attach(UsbpassDriver *driver, const gchar *uuid, const UsbpassHostdev *hostdev, GError **error)
+{
+	UsbpassLibvirtDriver *self = USBPASS_LIBVIRT_DRIVER(driver);
+	g_autoptr(virConnect) conn = usbpass_libvirt_driver_get_conn(self, error);
+	g_autoptr(virDomain) domain = NULL;
+	g_autofree gchar *element = NULL;
+	g_autofree gchar *name = NULL;
+	g_autofree gchar *shown = usbpass_hostdev_to_string(hostdev);
+	g_autofree gchar *saved_xml = NULL;
+	UsbpassLibvirtScope scope = {0};
+	guint flags = 0;
+
+	if (conn == NULL)
+		return FALSE;
+	element = usbpass_libvirt_xml_build_hostdev(hostdev, error);
+	if (element == NULL)
+		return FALSE;
+	domain = usbpass_libvirt_lookup_domain(conn, uuid, error);
+	if (domain == NULL)
+		return FALSE;
+	name = usbpass_libvirt_domain_name(domain);
+	if (!usbpass_libvirt_domain_scope(domain, name, &scope, error))
+		return FALSE;
+	if (scope.active)
+		flags |= VIR_DOMAIN_AFFECT_LIVE;
+	if (scope.persistent)
+		flags |= VIR_DOMAIN_AFFECT_CONFIG;
+
+	/* the saved image first: it is what libvirt most likely refuses */
+	if (scope.saved) {
+		g_autofree gchar *changed = NULL;
+		saved_xml = usbpass_libvirt_saved_xml(domain, name, error);
+		if (saved_xml == NULL)
+			return FALSE;
+		changed = usbpass_libvirt_xml_add_hostdev(saved_xml, hostdev, error);
+		if (changed == NULL)
+			return FALSE;
+		if (!usbpass_libvirt_define_saved(domain, name, changed, "add", error))
+			return FALSE;
+	}
+	if (virDomainAttachDeviceFlags(domain, element, flags) < 0) {
+		usbpass_libvirt_set_error(error, "cannot attach USB device %s to instance '%s'", shown, name);
+		if (saved_xml != NULL && virDomainManagedSaveDefineXML(domain, saved_xml, VIR_DOMAIN_SAVE_IMAGE_XML_SECURE) < 0) {
+			g_prefix_error(error, "restoring the managed-save image failed too (%s); ", virGetLastErrorMessage());
+			virResetLastError();
+		}
+		return FALSE;
+	}
+	if (scope.active)
+		return usbpass_libvirt_attach_check_live(domain, name, hostdev, flags, error);
+	return TRUE;
+}
+
+static gboolean
+usbpass_libvirt_detach_elements(virDomainPtr domain,
+				const gchar *name,
+				const gchar *shown,
+				GPtrArray *elements,
+				guint flags,
+				GError **error)
+{
+	for (guint i = 0; elements != NULL && i < elements->len; i++) {
+		if (virDomainDetachDeviceFlags(domain, g_ptr_array_index(elements, i), flags) < 0) {
+			usbpass_libvirt_set_error(error,
+						  "cannot detach USB device %s from the %s definition of instance '%s'",
+						  shown,
+						  flags == VIR_DOMAIN_AFFECT_LIVE ? "live" : "persistent",
+						  name);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static gboolean
+usbpass_libvirt_driver_detach(UsbpassDriver *driver, const gchar *uuid, const UsbpassHostdev *hostdev, GError **error)
+{
+	UsbpassLibvirtDriver *self = USBPASS_LIBVIRT_DRIVER(driver);
+	g_autoptr(virConnect) conn = usbpass_libvirt_driver_get_conn(self, error);
+	g_autoptr(virDomain) domain = NULL;
+	g_autoptr(GPtrArray) live = NULL;
+	g_autoptr(GPtrArray) persistent = NULL;
+	g_autofree gchar *name = NULL;
+	g_autofree gchar *shown = usbpass_hostdev_to_string(hostdev);
+	g_autofree gchar *saved_changed = NULL;
+	UsbpassLibvirtScope scope = {0};
+	guint n_saved = 0;
+
+	if (conn == NULL)
+		return FALSE;
+	domain = usbpass_libvirt_lookup_domain(conn, uuid, error);
+	if (domain == NULL)
+		return FALSE;
+	name = usbpass_libvirt_domain_name(domain);
+	if (!usbpass_libvirt_domain_scope(domain, name, &scope, error))
+		return FALSE;
+	if (scope.active) {
+		g_autofree gchar *xml = usbpass_libvirt_domain_xml(domain, name, 0, error);
+		if (xml == NULL)
+			return FALSE;
+		live = usbpass_libvirt_xml_find_hostdevs(xml, hostdev, error);
+		if (live == NULL)
+			return FALSE;
+	}
+	if (scope.persistent) {
+		g_autofree gchar *xml = usbpass_libvirt_domain_xml(domain, name, VIR_DOMAIN_XML_INACTIVE, error);
+		if (xml == NULL)
+			return FALSE;
+		persistent = usbpass_libvirt_xml_find_hostdevs(xml, hostdev, error);
+		if (persistent == NULL)
+			return FALSE;
+	}
+	if (scope.saved) {
+		g_autofree gchar *saved_xml = usbpass_libvirt_saved_xml(domain, name, error);
+		if (saved_xml == NULL)
+			return FALSE;
+		saved_changed = usbpass_libvirt_xml_remove_hostdevs(saved_xml, hostdev, &n_saved, error);
+		if (saved_changed == NULL)
+			return FALSE;
+	}
+	if ((live == NULL || live->len == 0) && (persistent == NULL || persistent->len == 0) && n_saved == 0) {
+		g_set_error(error,
+			    USBPASS_ERROR,
+			    USBPASS_ERROR_NOT_FOUND,
+			    "USB device %s is not attached to instance '%s'",
+			    shown,
+			    name);
+		return FALSE;
+	}
+	if (n_saved > 0 && !usbpass_libvirt_define_saved(domain, name, saved_changed, "remove", error))
+		return FALSE;
+	/* live first: if QEMU refuses, the definitions still say what the guest has */
+	if (!usbpass_libvirt_detach_elements(domain, name, shown, live, VIR_DOMAIN_AFFECT_LIVE, error))
+		return FALSE;
+	return usbpass_libvirt_detach_elements(domain, name, shown, persistent, VIR_DOMAIN_AFFECT_CONFIG, error);
+}
+
+static void
+usbpass_libvirt_driver_iface_init(UsbpassDriverInterface *iface)
+{
+	iface->get_name = usbpass_libvirt_driver_get_name;
+	iface->open = usbpass_libvirt_driver_open;
+	iface->is_connected = usbpass_libvirt_driver_is_connected;
+	iface->list_instances = usbpass_libvirt_driver_list_instances;
+	iface->lookup_instance = usbpass_libvirt_driver_lookup_instance;
+	iface->list_hostdevs = usbpass_libvirt_driver_list_hostdevs;
+	iface->attach = usbpass_libvirt_driver_attach;
+	iface->detach = usbpass_libvirt_driver_detach;
+}
+
+/* ---- the object ------------------------------------------------------------------------- */
+
+/**
+ * usbpass_libvirt_driver_get_uri:
+ * @self: a libvirt driver
+ *
+ * Returns: the URI it connects to
+ */
+const gchar *
+usbpass_libvirt_driver_get_uri(UsbpassLibvirtDriver *self)
+{
+	g_return_val_if_fail(USBPASS_IS_LIBVIRT_DRIVER(self), NULL);
+	return self->uri;
+}
+
+/**
+ * usbpass_libvirt_driver_set_reconnect_delays:
+ * @self: a libvirt driver
+ * @min_ms: the delay before the first retry, at least 1
+ * @max_ms: the longest delay, at least @min_ms
+ *
+ * Sets the reconnect back-off (250 ms to 30 s by default).
+ */
+void
+usbpass_libvirt_driver_set_reconnect_delays(UsbpassLibvirtDriver *self, guint min_ms, guint max_ms)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+
+	g_return_if_fail(USBPASS_IS_LIBVIRT_DRIVER(self));
+	g_return_if_fail(min_ms >= 1);
+	g_return_if_fail(max_ms >= min_ms);
+
+	locker = g_mutex_locker_new(&self->mutex);
+	self->min_delay_ms = min_ms;
+	self->max_delay_ms = max_ms;
+	self->delay_ms = min_ms;
+}
+
+static void
+usbpass_libvirt_driver_dispose(GObject *object)
+{
+	UsbpassLibvirtDriver *self = USBPASS_LIBVIRT_DRIVER(object);
+	gboolean release_loop;
+
+	g_cancellable_cancel(self->cancellable);
+	g_mutex_lock(&self->mutex);
+	self->disposed = TRUE;
+	if (self->reconnect_source != NULL) {
+		g_source_destroy(self->reconnect_source);
+		g_clear_pointer(&self->reconnect_source, g_source_unref);
+	}
+	g_mutex_unlock(&self->mutex);
+	usbpass_libvirt_driver_uninstall(self, NULL);
+
+	g_mutex_lock(&self->mutex);
+	release_loop = self->event_loop_held;
+	self->event_loop_held = FALSE;
+	g_mutex_unlock(&self->mutex);
+	/* after the connection is gone: its callbacks are freed by then */
+	if (release_loop)
+		usbpass_libvirt_event_loop_release();
+
+	G_OBJECT_CLASS(usbpass_libvirt_driver_parent_class)->dispose(object);
+}
+
+static void
+usbpass_libvirt_driver_finalize(GObject *object)
+{
+	UsbpassLibvirtDriver *self = USBPASS_LIBVIRT_DRIVER(object);
+
+	g_free(self->uri);
+	g_clear_object(&self->cancellable);
+	g_main_context_unref(self->context);
+	g_mutex_clear(&self->mutex);
+	G_OBJECT_CLASS(usbpass_libvirt_driver_parent_class)->finalize(object);
+}
+
+static void
+usbpass_libvirt_driver_class_init(UsbpassLibvirtDriverClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+
+	object_class->dispose = usbpass_libvirt_driver_dispose;
+	object_class->finalize = usbpass_libvirt_driver_finalize;
+
+	/* libvirt's own process-wide set-up, once, before any thread uses it */
+	if (virInitialize() < 0)
+		g_debug("virInitialize() failed, ignoring");
+	virSetErrorFunc(NULL, usbpass_libvirt_silent_error_func);
+}
+
+static void
+usbpass_libvirt_driver_init(UsbpassLibvirtDriver *self)
+{
+	g_mutex_init(&self->mutex);
+	self->context = g_main_context_ref_thread_default();
+	self->cancellable = g_cancellable_new();
+	self->min_delay_ms = RECONNECT_MIN_MS_DEFAULT;
+	self->max_delay_ms = RECONNECT_MAX_MS_DEFAULT;
+	self->delay_ms = RECONNECT_MIN_MS_DEFAULT;
+	for (guint i = 0; i < CALLBACK_LAST; i++)
+		self->callback_ids[i] = -1;
+	usbpass_driver_set_main_context(USBPASS_DRIVER(self), self->context);
+}
+
+/**
+ * usbpass_libvirt_driver_new:
+ * @uri: (nullable): a libvirt URI, %NULL for "qemu:///system"
+ *
+ * Connects nothing yet: usbpass_driver_open() does.
+ *
+ * Returns: (transfer full): a libvirt driver whose signals are emitted in the
+ * calling thread's default main context
+ */
+UsbpassLibvirtDriver *
+usbpass_libvirt_driver_new(const gchar *uri)
+{
+	UsbpassLibvirtDriver *self = g_object_new(USBPASS_TYPE_LIBVIRT_DRIVER, NULL);
+	self->uri = g_strdup(uri != NULL ? uri : USBPASS_LIBVIRT_DRIVER_DEFAULT_URI);
+	return self;
+}
