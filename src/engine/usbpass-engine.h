@@ -28,6 +28,8 @@
  */
 #pragma once
 
+#include <gio/gio.h>
+
 #include "drivers/usbpass-driver.h"
 #include "inventory/usbpass-inventory.h"
 #include "store/usbpass-store.h"
@@ -49,6 +51,8 @@ UsbpassEngineDevice *
 usbpass_engine_device_ref(UsbpassEngineDevice *self) USBPASS_NONNULL(1);
 void
 usbpass_engine_device_unref(UsbpassEngineDevice *self);
+GType
+usbpass_engine_device_get_type(void);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassEngineDevice, usbpass_engine_device_unref)
 
 UsbpassEngine *

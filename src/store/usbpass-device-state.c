@@ -61,16 +61,19 @@ usbpass_device_state_from_string(const gchar *str)
 static const gboolean transitions[USBPASS_DEVICE_STATE_LAST][USBPASS_DEVICE_STATE_LAST] = {
     /* reconcile imports a hostdev found in an instance's definition */
     [A] = {[T] = TRUE, [M] = TRUE},
-    /* attach succeeded, failed, or reconcile rolled back a crashed attach */
-    [I] = {[T] = TRUE, [F] = TRUE, [A] = TRUE},
-    /* detach, unplug, failed re-attach, release (instance undefined) */
-    [T] = {[D] = TRUE, [M] = TRUE, [F] = TRUE, [A] = TRUE, [T] = TRUE},
+    /* attach succeeded, failed, or reconcile rolled back a crashed attach
+     * (to missing: a crashed re-attach keeps its assignment) */
+    [I] = {[T] = TRUE, [F] = TRUE, [A] = TRUE, [M] = TRUE},
+    /* detach, unplug, failed re-attach, release (instance undefined), and
+     * re-attach at a new address, which keeps the assignment */
+    [T] = {[D] = TRUE, [M] = TRUE, [F] = TRUE, [A] = TRUE, [T] = TRUE, [I] = TRUE},
     /* detach succeeded, failed, or reconcile found it still attached */
     [D] = {[A] = TRUE, [F] = TRUE, [T] = TRUE},
     /* release, reconcile found it attached after all, unplug */
     [F] = {[D] = TRUE, [A] = TRUE, [T] = TRUE, [M] = TRUE, [F] = TRUE},
-    /* re-plug re-attached or failed to, detach or release while unplugged */
-    [M] = {[T] = TRUE, [F] = TRUE, [D] = TRUE, [A] = TRUE, [M] = TRUE},
+    /* re-plug re-attached (through attaching, so a crash in the middle is
+     * reconciled like any attach) or failed to, detach or release while unplugged */
+    [M] = {[T] = TRUE, [F] = TRUE, [D] = TRUE, [A] = TRUE, [M] = TRUE, [I] = TRUE},
 };
 
 #undef A
@@ -85,7 +88,9 @@ static const gboolean transitions[USBPASS_DEVICE_STATE_LAST][USBPASS_DEVICE_STAT
  * @from: the state a row is in
  * @to: the state wanted
  *
- * "attaching" is never a target: only usbpass_store_claim_device() reaches it.
+ * "attaching" is reached from "available" or "failed" only by
+ * usbpass_store_claim_device(); a transition reaches it only from "attached"
+ * or "missing", for a re-attach that keeps the row's instance.
  *
  * Returns: %TRUE when usbpass_store_transition() accepts the move
  */

@@ -886,7 +886,7 @@ usbpass_sqlite_store_transition(UsbpassStore *store,
 			    shown,
 			    usbpass_device_state_to_string(from),
 			    usbpass_device_state_to_string(to),
-			    to == USBPASS_DEVICE_STATE_ATTACHING ? ": only a claim attaches" : "");
+			    to == USBPASS_DEVICE_STATE_ATTACHING ? ": only a claim or a re-attach attaches" : "");
 		return FALSE;
 	}
 	if (to == USBPASS_DEVICE_STATE_AVAILABLE && instance_uuid != NULL) {
