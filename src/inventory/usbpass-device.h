@@ -60,6 +60,7 @@ typedef struct {
 	gchar *speed;	  /* the kernel's text, e.g. "1.5", "480" */
 	gboolean is_hub;
 	gboolean is_root_hub;
+	guint num_ports; /* downstream ports of a hub (sysfs maxchild), 0 otherwise */
 
 	gchar *controller_pci_address; /* "0000:00:14.0", NULL when not on PCI */
 	gchar *controller_name;	       /* "Intel Corporation ... xHCI Host Controller" */
@@ -69,6 +70,7 @@ typedef struct {
 
 	/*< private >*/
 	gint refcount;
+	gpointer json_cache; /* sealed JsonNode of usbpass_device_to_json_node(), built once */
 } UsbpassDevice;
 
 GType
@@ -83,11 +85,26 @@ void
 usbpass_device_unref(UsbpassDevice *self);
 UsbpassDevice *
 usbpass_device_copy(const UsbpassDevice *self) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+/* drops derived caches (the JSON form); call after changing a record not yet shared */
+void
+usbpass_device_invalidate(UsbpassDevice *self) USBPASS_NONNULL(1);
 
 UsbpassInterface *
 usbpass_interface_new(void) G_GNUC_WARN_UNUSED_RESULT;
+UsbpassInterface *
+usbpass_interface_copy(const UsbpassInterface *self) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 void
 usbpass_interface_free(UsbpassInterface *self);
+
+/* TRUE when every field of @a and @b is the same (the refcount aside) */
+gboolean
+usbpass_device_equal(const UsbpassDevice *a, const UsbpassDevice *b) USBPASS_NONNULL(1, 2);
+/* the inventory's order: bus, then port path compared number by number
+ * ("1-1.2" < "1-1.10"), a root hub before the devices of its bus */
+gint
+usbpass_device_compare(const UsbpassDevice *a, const UsbpassDevice *b) USBPASS_NONNULL(1, 2);
+gint
+usbpass_port_compare(const gchar *a, const gchar *b);
 
 /* "0781:5567" */
 gchar *
@@ -101,6 +118,9 @@ gboolean
 usbpass_device_has_class(const UsbpassDevice *self, guint8 usb_class) USBPASS_NONNULL(1);
 const gchar *
 usbpass_usb_class_to_string(guint8 usb_class);
+/* the kernel's speed text ("1.5", "480", "5000") in Mb/s (1.5 gives 1), 0 when unknown */
+guint
+usbpass_usb_speed_to_mbps(const gchar *speed);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassDevice, usbpass_device_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassInterface, usbpass_interface_free)

@@ -50,6 +50,10 @@ typedef struct {
 
 GType
 usbpass_inventory_event_get_type(void);
+#define USBPASS_TYPE_INVENTORY_EVENT (usbpass_inventory_event_get_type())
+UsbpassInventoryEvent *
+usbpass_inventory_event_new(UsbpassInventoryEventKind kind, UsbpassDevice *device)
+    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(2);
 UsbpassInventoryEvent *
 usbpass_inventory_event_copy(const UsbpassInventoryEvent *self) USBPASS_NONNULL(1);
 void
@@ -99,5 +103,9 @@ usbpass_inventory_find(UsbpassInventory *self, const gchar *spec, GError **error
 /* a counter bumped by each applied batch: an ETag for the set */
 guint64
 usbpass_inventory_get_generation(UsbpassInventory *self) USBPASS_NONNULL(1);
+
+/* how many devices the live set holds */
+guint
+usbpass_inventory_get_size(UsbpassInventory *self) USBPASS_NONNULL(1);
 
 G_END_DECLS
