@@ -387,7 +387,7 @@ run_cli(Fixture *fx, const gchar *const *env, const gchar *const *args, gchar **
 	g_assert_true(g_spawn_sync(NULL,
 				   (gchar **)argv->pdata,
 				   envp,
-				   G_SPAWN_DEFAULT,
+				   G_SPAWN_SEARCH_PATH,
 				   NULL,
 				   NULL,
 				   &stdout_text,

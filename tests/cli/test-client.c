@@ -446,6 +446,8 @@ test_load_token(TokenFixture *fx, gconstpointer user_data)
 	g_autofree gchar *binary = write_file(fx, "binary", "upt\0secret", 10);
 	g_autofree gchar *missing = g_build_filename(fx->tmpdir, "missing", NULL);
 	g_autofree gchar *config_dir = g_build_filename(g_get_user_config_dir(), "usbpass", NULL);
+
+	g_assert_cmpstr(g_get_user_config_dir(), ==, g_getenv("XDG_CONFIG_HOME"));
 	g_autofree gchar *config_file = g_build_filename(config_dir, "token", NULL);
 	g_autoptr(GError) error = NULL;
 	gchar *token;
@@ -520,7 +522,15 @@ test_unreachable(TokenFixture *fx, gconstpointer user_data)
 int
 main(int argc, char **argv)
 {
-	g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+	g_autofree gchar *config_home = NULL;
+	int rc;
+
+	/* GLib caches the config dir: point it at an empty directory before any use
+	 * (G_TEST_OPTION_ISOLATE_DIRS would do it, but leaks in GLib 2.74) */
+	config_home = g_dir_make_tmp("usbpass-client-config-XXXXXX", NULL);
+	g_assert_nonnull(config_home);
+	g_setenv("XDG_CONFIG_HOME", config_home, TRUE);
+	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/usbpass/client/json", test_json);
 	g_test_add_func("/usbpass/client/json{depth}", test_json_depth);
 	g_test_add_func("/usbpass/client/escape", test_escape);
@@ -540,5 +550,7 @@ main(int argc, char **argv)
 		   token_fixture_set_up,
 		   test_unreachable,
 		   token_fixture_tear_down);
-	return g_test_run();
+	rc = g_test_run();
+	g_rmdir(config_home);
+	return rc;
 }
