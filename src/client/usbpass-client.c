@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "usbpass-client-private.h"
+#include "usbpass-device-json.h"
 #include "usbpass-error.h"
 #include "usbpass-string.h"
 
@@ -885,6 +886,113 @@ usbpass_client_get_device(UsbpassClient *self,
 	if (path == NULL)
 		return NULL;
 	return usbpass_client_call_object(self, "GET", path, NULL, cancellable, error);
+}
+
+/* one Device object of an answer as a record, or a protocol error */
+static UsbpassDevice *
+usbpass_client_device_record(UsbpassClient *self, JsonNode *node, GError **error)
+{
+	g_autoptr(GError) error_local = NULL;
+	UsbpassDevice *device;
+
+	if (!JSON_NODE_HOLDS_OBJECT(node)) {
+		g_set_error(error,
+			    USBPASS_CLIENT_ERROR,
+			    USBPASS_CLIENT_ERROR_PROTOCOL,
+			    "usbpassd at '%s' sent %s instead of a device",
+			    self->location,
+			    usbpass_client_json_kind(node));
+		return NULL;
+	}
+	device = usbpass_device_from_json(json_node_get_object(node), &error_local);
+	if (device == NULL) {
+		g_set_error(error,
+			    USBPASS_CLIENT_ERROR,
+			    USBPASS_CLIENT_ERROR_PROTOCOL,
+			    "usbpassd at '%s' sent a garbled device: %s",
+			    self->location,
+			    error_local->message);
+		return NULL;
+	}
+	return device;
+}
+
+/**
+ * usbpass_client_list_device_records:
+ * @self: a #UsbpassClient
+ * @filter: (nullable): what to list, %NULL for every device
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): the error, see usbpass-client.h
+ *
+ * GET /v1/devices, read into records: the inventory's fields only (the
+ * assignment state is in the JSON of usbpass_client_list_devices()).
+ *
+ * Returns: (transfer container) (element-type UsbpassDevice): the devices in
+ * the order of the answer, or %NULL
+ */
+GPtrArray *
+usbpass_client_list_device_records(UsbpassClient *self,
+				   const UsbpassClientDeviceFilter *filter,
+				   GCancellable *cancellable,
+				   GError **error)
+{
+	g_autoptr(JsonObject) answer = NULL;
+	g_autoptr(GPtrArray) devices = NULL;
+	JsonNode *array;
+
+	g_return_val_if_fail(USBPASS_IS_CLIENT(self), NULL);
+
+	answer = usbpass_client_list_devices(self, filter, cancellable, error);
+	if (answer == NULL)
+		return NULL;
+	array = json_object_get_member(answer, "devices");
+	if (array == NULL || !JSON_NODE_HOLDS_ARRAY(array)) {
+		g_set_error(error,
+			    USBPASS_CLIENT_ERROR,
+			    USBPASS_CLIENT_ERROR_PROTOCOL,
+			    "usbpassd at '%s' answered GET /v1/devices without a \"devices\" array",
+			    self->location);
+		return NULL;
+	}
+	devices = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_device_unref);
+	for (guint i = 0; i < json_array_get_length(json_node_get_array(array)); i++) {
+		JsonNode *node = json_array_get_element(json_node_get_array(array), i);
+		UsbpassDevice *device = usbpass_client_device_record(self, node, error);
+		if (device == NULL)
+			return NULL;
+		g_ptr_array_add(devices, device);
+	}
+	return g_steal_pointer(&devices);
+}
+
+/**
+ * usbpass_client_get_device_record:
+ * @self: a #UsbpassClient
+ * @device: an identity, "BUS:DEVICE" or a port path
+ * @cancellable: (nullable): a #GCancellable
+ * @error: (nullable): the error, see usbpass-client.h
+ *
+ * GET /v1/devices/{device}, read into a record.
+ *
+ * Returns: (transfer full): the device, or %NULL
+ */
+UsbpassDevice *
+usbpass_client_get_device_record(UsbpassClient *self,
+				 const gchar *device,
+				 GCancellable *cancellable,
+				 GError **error)
+{
+	g_autoptr(JsonObject) answer = NULL;
+	g_autoptr(JsonNode) node = NULL;
+
+	g_return_val_if_fail(USBPASS_IS_CLIENT(self), NULL);
+	g_return_val_if_fail(device != NULL, NULL);
+
+	answer = usbpass_client_get_device(self, device, cancellable, error);
+	if (answer == NULL)
+		return NULL;
+	node = json_node_init_object(json_node_alloc(), answer);
+	return usbpass_client_device_record(self, node, error);
 }
 
 /**

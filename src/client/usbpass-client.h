@@ -17,6 +17,10 @@
  *
  * The JSON handed out is the server's, unchanged: its strings are untrusted and
  * must be sanitised (usbpass_string_sanitize()) before they reach a terminal.
+ * The *_record() variants read devices into UsbpassDevice records instead
+ * (usbpass_device_from_json(): every member type-checked, every string
+ * sanitised); a device that does not follow docs/inventory-json.md fails the
+ * call with USBPASS_CLIENT_ERROR_PROTOCOL.
  *
  * Threading: a client and the JSON it returned belong to the thread that
  * created the client (libsoup's sync API); use one client per thread.
@@ -27,6 +31,7 @@
 #include <json-glib/json-glib.h>
 
 #include "usbpass-common.h"
+#include "usbpass-device.h"
 
 G_BEGIN_DECLS
 
@@ -113,6 +118,16 @@ usbpass_client_get_device(UsbpassClient *self,
 			  const gchar *device,
 			  GCancellable *cancellable,
 			  GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+GPtrArray *
+usbpass_client_list_device_records(UsbpassClient *self,
+				   const UsbpassClientDeviceFilter *filter,
+				   GCancellable *cancellable,
+				   GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+UsbpassDevice *
+usbpass_client_get_device_record(UsbpassClient *self,
+				 const gchar *device,
+				 GCancellable *cancellable,
+				 GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
 JsonObject *
 usbpass_client_check_policy(UsbpassClient *self,
 			    const gchar *device,

@@ -1187,6 +1187,66 @@ test_client_timeout(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(error->message, ==, expected);
 }
 
+static void
+test_client_records(Fixture *fx, gconstpointer user_data)
+{
+	g_autoptr(UsbpassClient) client = usbpass_client_new_for_socket(fx->socket_path);
+	g_autoptr(GPtrArray) devices = NULL;
+	g_autoptr(UsbpassDevice) device = NULL;
+	g_autoptr(GError) error = NULL;
+	const struct {
+		const gchar *body;
+		const gchar *message;
+	} bad[] = {
+	    {"{\"devices\": [{\"id\": 7, \"vendor_id\": \"0781\", \"product_id\": \"5567\"}]}",
+	     "sent a garbled device: member 'id'"},
+	    {"{\"devices\": [" DEVICE_AVAILABLE ", 3]}", "sent a number instead of a device"},
+	    {"{\"devices\": {}}", "without a \"devices\" array"},
+	    {"{\"devices\": [{\"id\": \"0781:5567:s:X\", \"vendor_id\": \"XYZ\", \"product_id\": \"5567\"}]}",
+	     "member 'vendor_id' must be 4 lower-case hex digits"},
+	};
+
+	fixture_route(fx,
+		      "GET /v1/devices?state=attached",
+		      200,
+		      "{\"generation\": 3, \"devices\": [" DEVICE_ATTACHED ", " DEVICE_AVAILABLE "]}");
+	fixture_route(fx, "GET /v1/devices/1:5", 200, DEVICE_ATTACHED);
+	{
+		UsbpassClientDeviceFilter filter = {.state = "attached"};
+		devices = usbpass_client_list_device_records(client, &filter, NULL, &error);
+	}
+	g_assert_no_error(error);
+	g_assert_cmpuint(devices->len, ==, 2);
+	device = usbpass_device_ref(g_ptr_array_index(devices, 0));
+	g_assert_cmpstr(device->id, ==, SANDISK_ID);
+	g_assert_cmpstr(device->port, ==, "1-1.1");
+	g_assert_cmpuint(device->bus, ==, 1);
+	g_assert_cmpuint(device->device, ==, 5);
+	g_assert_cmpuint(device->vendor_id, ==, 0x0781);
+	g_assert_cmpuint(device->product_id, ==, 0x5567);
+	g_assert_cmpstr(device->serial, ==, "4C530001230123456789");
+	g_clear_pointer(&device, usbpass_device_unref);
+
+	device = usbpass_client_get_device_record(client, "1:5", NULL, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(device->name, ==, "SanDisk Cruzer Blade");
+	g_clear_pointer(&device, usbpass_device_unref);
+
+	g_assert_null(usbpass_client_get_device_record(client, "9-9", NULL, &error));
+	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
+
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autoptr(GError) error_bad = NULL;
+		g_autoptr(GPtrArray) none = NULL;
+		fixture_route(fx, "GET /v1/devices", 200, bad[i].body);
+		none = usbpass_client_list_device_records(client, NULL, NULL, &error_bad);
+		g_test_message("%s", error_bad != NULL ? error_bad->message : "no error");
+		g_assert_null(none);
+		g_assert_error(error_bad, USBPASS_CLIENT_ERROR, USBPASS_CLIENT_ERROR_PROTOCOL);
+		g_assert_nonnull(strstr(error_bad->message, bad[i].message));
+	}
+}
+
 typedef struct {
 	GPtrArray *events; /* of gchar */
 	GCancellable *cancellable;
@@ -1250,6 +1310,7 @@ main(int argc, char **argv)
 	g_test_add("/usbpass/cli/limit{depth}", Fixture, NULL, fixture_set_up, test_too_deep, fixture_tear_down);
 	g_test_add("/usbpass/cli/client/errors", Fixture, NULL, fixture_set_up, test_client_errors, fixture_tear_down);
 	g_test_add("/usbpass/cli/client/requests", Fixture, NULL, fixture_set_up, test_client_requests, fixture_tear_down);
+	g_test_add("/usbpass/cli/client/records", Fixture, NULL, fixture_set_up, test_client_records, fixture_tear_down);
 	g_test_add("/usbpass/cli/client/limits", Fixture, NULL, fixture_set_up, test_client_limits, fixture_tear_down);
 	g_test_add("/usbpass/cli/client/timeout", Fixture, NULL, fixture_set_up, test_client_timeout, fixture_tear_down);
 	g_test_add("/usbpass/cli/client/watch", Fixture, NULL, fixture_set_up, test_client_watch, fixture_tear_down);
