@@ -28,8 +28,8 @@
 #include "usbpass-inventory-private.h"
 #include "usbpass-mock-usb.h"
 
-#define SEED	     20240601
-#define ROUNDS	     5
+#define SEED         20240601
+#define ROUNDS       5
 #define HOTPLUG_REPS 400
 
 typedef struct {
@@ -68,7 +68,7 @@ run_child(const gchar *const *argv, RunResult *result, GError **error)
 	gint out_fd = -1;
 	GPid pid = 0;
 	gint status = 0;
-	struct rusage usage = {0};
+	struct rusage usage = { 0 };
 	g_autoptr(GString) out = g_string_new(NULL);
 	gint64 start;
 	gchar buf[4096];
@@ -76,16 +76,17 @@ run_child(const gchar *const *argv, RunResult *result, GError **error)
 	envp = g_environ_setenv(envp, "LD_PRELOAD", "libumockdev-preload.so.0", TRUE);
 	start = g_get_monotonic_time();
 	if (!g_spawn_async_with_pipes(NULL,
-				      (gchar **)argv,
-				      envp,
-				      G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL,
-				      NULL,
-				      NULL,
-				      &pid,
-				      NULL,
-				      &out_fd,
-				      NULL,
-				      error))
+	                              (gchar **)argv,
+	                              envp,
+	                              G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
+	                                G_SPAWN_STDERR_TO_DEV_NULL,
+	                              NULL,
+	                              NULL,
+	                              &pid,
+	                              NULL,
+	                              &out_fd,
+	                              NULL,
+	                              error))
 		return FALSE;
 	for (;;) {
 		gssize got = read(out_fd, buf, sizeof(buf));
@@ -102,7 +103,12 @@ run_child(const gchar *const *argv, RunResult *result, GError **error)
 	result->maxrss_kib = usage.ru_maxrss;
 	result->out = g_string_free(g_steal_pointer(&out), FALSE);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		g_set_error(error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "%s failed (status %d)", argv[0], status);
+		g_set_error(error,
+		            G_SPAWN_ERROR,
+		            G_SPAWN_ERROR_FAILED,
+		            "%s failed (status %d)",
+		            argv[0],
+		            status);
 		return FALSE;
 	}
 	return TRUE;
@@ -157,8 +163,8 @@ bench_enumeration(const gchar *self_exe, const gchar *lsusb, guint n_devices)
 	glong lsusb_rss = 0;
 	guint inventory_devices = 0;
 	guint lsusb_devices = 0;
-	const gchar *enumerate_argv[] = {self_exe, "--enumerate", NULL};
-	const gchar *lsusb_argv[] = {lsusb, NULL};
+	const gchar *enumerate_argv[] = { self_exe, "--enumerate", NULL };
+	const gchar *lsusb_argv[] = { lsusb, NULL };
 
 	testbed = umockdev_testbed_new();
 	if (!load_testbed(testbed, record, &error)) {
@@ -166,7 +172,7 @@ bench_enumeration(const gchar *self_exe, const gchar *lsusb, guint n_devices)
 		return;
 	}
 	for (guint round = 0; round < ROUNDS; round++) {
-		RunResult result = {0};
+		RunResult result = { 0 };
 		if (!run_child(enumerate_argv, &result, &error)) {
 			g_printerr("%s\n", error->message);
 			run_result_clear(&result);
@@ -192,7 +198,8 @@ bench_enumeration(const gchar *self_exe, const gchar *lsusb, guint n_devices)
 	}
 
 	printf("inventory_enum_%u_ms=%.1f\n", n_devices, median(inventory_ms, ROUNDS));
-	printf("inventory_enum_%u_process_ms=%.1f\n", n_devices, median(inventory_process_ms, ROUNDS));
+	printf(
+	  "inventory_enum_%u_process_ms=%.1f\n", n_devices, median(inventory_process_ms, ROUNDS));
 	printf("inventory_enum_%u_devices=%u\n", n_devices, inventory_devices);
 	if (n_devices >= 1000)
 		printf("inventory_peak_rss_kib=%ld\n", inventory_rss);
@@ -245,7 +252,8 @@ static UsbpassDevice *
 pick_leaf(GPtrArray *devices, GRand *rand)
 {
 	for (;;) {
-		UsbpassDevice *device = g_ptr_array_index(devices, g_rand_int_range(rand, 0, devices->len));
+		UsbpassDevice *device =
+		  g_ptr_array_index(devices, g_rand_int_range(rand, 0, devices->len));
 		if (!device->is_hub)
 			return device;
 	}
@@ -295,7 +303,8 @@ child_live(void)
 	 * for a moment), then comes back and is read again; each applied alone */
 	for (guint i = 0; i < HOTPLUG_REPS; i += 2) {
 		UsbpassDevice *device = pick_leaf(devices, rand);
-		g_autoptr(GUdevDevice) udev_device = g_udev_client_query_by_sysfs_path(client, device->syspath);
+		g_autoptr(GUdevDevice) udev_device =
+		  g_udev_client_query_by_sysfs_path(client, device->syspath);
 		gint64 start;
 
 		usbpass_inventory_queue_uevent(inventory, "remove", udev_device);
@@ -311,7 +320,8 @@ child_live(void)
 	/* a "change" that changes nothing: read again, compared, no event */
 	for (guint i = 0; i < G_N_ELEMENTS(change_us); i++) {
 		UsbpassDevice *device = pick_leaf(devices, rand);
-		g_autoptr(GUdevDevice) udev_device = g_udev_client_query_by_sysfs_path(client, device->syspath);
+		g_autoptr(GUdevDevice) udev_device =
+		  g_udev_client_query_by_sysfs_path(client, device->syspath);
 		gint64 start;
 		usbpass_inventory_queue_uevent(inventory, "change", udev_device);
 		start = g_get_monotonic_time();
@@ -350,7 +360,8 @@ main(int argc, char **argv)
 		self_exe = g_strdup(argv[0]);
 	lsusb = g_find_program_in_path("lsusb");
 
-	printf("# inventory: %u rounds each, usbpass and lsusb alternately, seed %u\n", ROUNDS, SEED);
+	printf(
+	  "# inventory: %u rounds each, usbpass and lsusb alternately, seed %u\n", ROUNDS, SEED);
 	fflush(stdout);
 	bench_enumeration(self_exe, lsusb, 100);
 	bench_enumeration(self_exe, lsusb, 1000);
@@ -358,9 +369,10 @@ main(int argc, char **argv)
 		g_autoptr(UMockdevTestbed) testbed = umockdev_testbed_new();
 		g_autofree gchar *record = usbpass_mock_generate_host(1000, SEED);
 		g_autoptr(GError) error = NULL;
-		const gchar *live_argv[] = {self_exe, "--live", NULL};
-		RunResult result = {0};
-		if (!load_testbed(testbed, record, &error) || !run_child(live_argv, &result, &error)) {
+		const gchar *live_argv[] = { self_exe, "--live", NULL };
+		RunResult result = { 0 };
+		if (!load_testbed(testbed, record, &error) ||
+		    !run_child(live_argv, &result, &error)) {
 			g_printerr("live inventory: %s\n", error->message);
 		} else {
 			fputs(result.out, stdout);

@@ -15,7 +15,7 @@
 /* USB allows 32 interfaces per configuration */
 #define INTERFACES_MAX 32
 /* longer texts than a descriptor string: a name joins two, messages list problems */
-#define TEXT_MAX_BYTES	  1024
+#define TEXT_MAX_BYTES    1024
 #define SYSPATH_MAX_BYTES 4096
 
 static void
@@ -95,7 +95,8 @@ usbpass_device_to_json(const UsbpassDevice *device, JsonBuilder *builder)
 		add_int(builder, "class", iface->interface_class);
 		add_int(builder, "subclass", iface->interface_subclass);
 		add_int(builder, "protocol", iface->interface_protocol);
-		add_string(builder, "class_name", usbpass_usb_class_to_string(iface->interface_class));
+		add_string(
+		  builder, "class_name", usbpass_usb_class_to_string(iface->interface_class));
 		add_string(builder, "driver", iface->driver);
 		json_builder_end_object(builder);
 	}
@@ -177,7 +178,8 @@ usbpass_inventory_devices_to_json(GPtrArray *devices)
 	/* the devices' cached sealed nodes are shared, not copied */
 	array = json_array_sized_new(devices->len);
 	for (guint i = 0; i < devices->len; i++)
-		json_array_add_element(array, usbpass_device_to_json_node(g_ptr_array_index(devices, i)));
+		json_array_add_element(array,
+		                       usbpass_device_to_json_node(g_ptr_array_index(devices, i)));
 	object = json_object_new();
 	json_object_set_array_member(object, "devices", array);
 	root = json_node_init_object(json_node_alloc(), object);
@@ -204,10 +206,10 @@ read_string(JsonObject *object, const gchar *member, gsize max_bytes, gchar **va
 		return TRUE;
 	if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "member '%s' must be a string or null",
-			    member);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "member '%s' must be a string or null",
+		            member);
 		return FALSE;
 	}
 	g_free(*value);
@@ -224,21 +226,22 @@ read_uint(JsonObject *object, const gchar *member, guint64 max, guint64 *value, 
 		return TRUE;
 	if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_INT64) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "member '%s' must be an integer",
-			    member);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "member '%s' must be an integer",
+		            member);
 		return FALSE;
 	}
 	number = json_node_get_int(node);
 	if (number < 0 || (guint64)number > max) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "member '%s' must be from 0 to %" G_GUINT64_FORMAT ", not %" G_GINT64_FORMAT,
-			    member,
-			    max,
-			    number);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "member '%s' must be from 0 to %" G_GUINT64_FORMAT
+		            ", not %" G_GINT64_FORMAT,
+		            member,
+		            max,
+		            number);
 		return FALSE;
 	}
 	*value = (guint64)number;
@@ -253,10 +256,10 @@ read_bool(JsonObject *object, const gchar *member, gboolean *value, GError **err
 		return TRUE;
 	if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_BOOLEAN) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "member '%s' must be true or false",
-			    member);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "member '%s' must be true or false",
+		            member);
 		return FALSE;
 	}
 	*value = json_node_get_boolean(node);
@@ -264,7 +267,11 @@ read_bool(JsonObject *object, const gchar *member, gboolean *value, GError **err
 }
 
 static gboolean
-read_hex16(JsonObject *object, const gchar *member, gboolean required, guint16 *value, GError **error)
+read_hex16(JsonObject *object,
+           const gchar *member,
+           gboolean required,
+           guint16 *value,
+           GError **error)
 {
 	JsonNode *node = get_member(object, member);
 	const gchar *text;
@@ -273,15 +280,19 @@ read_hex16(JsonObject *object, const gchar *member, gboolean required, guint16 *
 	if (node == NULL) {
 		if (!required)
 			return TRUE;
-		g_set_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA, "member '%s' is missing", member);
+		g_set_error(error,
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "member '%s' is missing",
+		            member);
 		return FALSE;
 	}
 	if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "member '%s' must be a string of 4 hex digits",
-			    member);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "member '%s' must be a string of 4 hex digits",
+		            member);
 		return FALSE;
 	}
 	text = json_node_get_string(node);
@@ -295,11 +306,11 @@ read_hex16(JsonObject *object, const gchar *member, gboolean required, guint16 *
 	    !usbpass_string_parse_uint(text, 16, 0, G_MAXUINT16, &number, NULL)) {
 		g_autofree gchar *shown = usbpass_string_sanitize(text, -1, 16);
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "member '%s' must be 4 lower-case hex digits, not '%s'",
-			    member,
-			    shown != NULL ? shown : "");
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "member '%s' must be 4 lower-case hex digits, not '%s'",
+		            member,
+		            shown != NULL ? shown : "");
 		return FALSE;
 	}
 	*value = (guint16)number;
@@ -318,9 +329,9 @@ interface_from_json(JsonNode *node, GError **error)
 
 	if (!JSON_NODE_HOLDS_OBJECT(node)) {
 		g_set_error_literal(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "an interface must be an object");
+		                    USBPASS_ERROR,
+		                    USBPASS_ERROR_INVALID_DATA,
+		                    "an interface must be an object");
 		return NULL;
 	}
 	object = json_node_get_object(node);
@@ -349,23 +360,24 @@ read_interfaces(JsonObject *object, UsbpassDevice *device, GError **error)
 		return TRUE;
 	if (!JSON_NODE_HOLDS_ARRAY(node)) {
 		g_set_error_literal(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "member 'interfaces' must be an array");
+		                    USBPASS_ERROR,
+		                    USBPASS_ERROR_INVALID_DATA,
+		                    "member 'interfaces' must be an array");
 		return FALSE;
 	}
 	array = json_node_get_array(node);
 	if (json_array_get_length(array) > INTERFACES_MAX) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "member 'interfaces' holds %u entries, at most %u are allowed",
-			    json_array_get_length(array),
-			    (guint)INTERFACES_MAX);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "member 'interfaces' holds %u entries, at most %u are allowed",
+		            json_array_get_length(array),
+		            (guint)INTERFACES_MAX);
 		return FALSE;
 	}
 	for (guint i = 0; i < json_array_get_length(array); i++) {
-		UsbpassInterface *iface = interface_from_json(json_array_get_element(array, i), error);
+		UsbpassInterface *iface =
+		  interface_from_json(json_array_get_element(array, i), error);
 		if (iface == NULL)
 			return FALSE;
 		g_ptr_array_add(device->interfaces, iface);
@@ -383,17 +395,17 @@ read_controller(JsonObject *object, UsbpassDevice *device, GError **error)
 		return TRUE;
 	if (!JSON_NODE_HOLDS_OBJECT(node)) {
 		g_set_error_literal(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "member 'controller' must be an object or null");
+		                    USBPASS_ERROR,
+		                    USBPASS_ERROR_INVALID_DATA,
+		                    "member 'controller' must be an object or null");
 		return FALSE;
 	}
 	controller = json_node_get_object(node);
 	if (!read_string(controller,
-			 "pci_address",
-			 USBPASS_STRING_MAX_BYTES,
-			 &device->controller_pci_address,
-			 error) ||
+	                 "pci_address",
+	                 USBPASS_STRING_MAX_BYTES,
+	                 &device->controller_pci_address,
+	                 error) ||
 	    !read_string(controller, "name", TEXT_MAX_BYTES, &device->controller_name, error)) {
 		g_prefix_error(error, "controller: ");
 		return FALSE;
@@ -429,45 +441,48 @@ usbpass_device_from_json(JsonObject *object, GError **error)
 		gsize max_bytes;
 		gchar **field;
 	} strings[] = {
-	    {"id", USBPASS_STRING_MAX_BYTES, &device->id},
-	    {"id_kind", USBPASS_STRING_MAX_BYTES, &device->id_kind},
-	    {"id_conflict", TEXT_MAX_BYTES, &device->id_conflict},
-	    {"syspath", SYSPATH_MAX_BYTES, &device->syspath},
-	    {"port", USBPASS_STRING_MAX_BYTES, &device->port},
-	    {"parent_port", USBPASS_STRING_MAX_BYTES, &device->parent_port},
-	    {"manufacturer", USBPASS_STRING_MAX_BYTES, &device->manufacturer},
-	    {"product", USBPASS_STRING_MAX_BYTES, &device->product},
-	    {"serial", USBPASS_STRING_MAX_BYTES, &device->serial},
-	    {"vendor_name", USBPASS_STRING_MAX_BYTES, &device->vendor_name},
-	    {"product_name", USBPASS_STRING_MAX_BYTES, &device->product_name},
-	    {"name", TEXT_MAX_BYTES, &device->name},
-	    {"speed", USBPASS_STRING_MAX_BYTES, &device->speed},
-	    {"error", TEXT_MAX_BYTES, &device->error},
+		{ "id", USBPASS_STRING_MAX_BYTES, &device->id },
+		{ "id_kind", USBPASS_STRING_MAX_BYTES, &device->id_kind },
+		{ "id_conflict", TEXT_MAX_BYTES, &device->id_conflict },
+		{ "syspath", SYSPATH_MAX_BYTES, &device->syspath },
+		{ "port", USBPASS_STRING_MAX_BYTES, &device->port },
+		{ "parent_port", USBPASS_STRING_MAX_BYTES, &device->parent_port },
+		{ "manufacturer", USBPASS_STRING_MAX_BYTES, &device->manufacturer },
+		{ "product", USBPASS_STRING_MAX_BYTES, &device->product },
+		{ "serial", USBPASS_STRING_MAX_BYTES, &device->serial },
+		{ "vendor_name", USBPASS_STRING_MAX_BYTES, &device->vendor_name },
+		{ "product_name", USBPASS_STRING_MAX_BYTES, &device->product_name },
+		{ "name", TEXT_MAX_BYTES, &device->name },
+		{ "speed", USBPASS_STRING_MAX_BYTES, &device->speed },
+		{ "error", TEXT_MAX_BYTES, &device->error },
 	};
 
 	g_return_val_if_fail(object != NULL, NULL);
 
 	for (guint i = 0; i < G_N_ELEMENTS(strings); i++) {
-		if (!read_string(object, strings[i].member, strings[i].max_bytes, strings[i].field, error))
+		if (!read_string(
+		      object, strings[i].member, strings[i].max_bytes, strings[i].field, error))
 			return NULL;
 	}
 	if (device->id == NULL) {
-		g_set_error_literal(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA, "member 'id' is missing");
+		g_set_error_literal(
+		  error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA, "member 'id' is missing");
 		return NULL;
 	}
 	if (!usbpass_identity_split(device->id, NULL, NULL, error)) {
 		g_prefix_error(error, "member 'id': ");
 		return NULL;
 	}
-	if (device->id_kind != NULL && g_strcmp0(device->id_kind, USBPASS_IDENTITY_KIND_SERIAL) != 0 &&
+	if (device->id_kind != NULL &&
+	    g_strcmp0(device->id_kind, USBPASS_IDENTITY_KIND_SERIAL) != 0 &&
 	    g_strcmp0(device->id_kind, USBPASS_IDENTITY_KIND_PORT) != 0) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "member 'id_kind' must be '%s' or '%s', not '%s'",
-			    USBPASS_IDENTITY_KIND_SERIAL,
-			    USBPASS_IDENTITY_KIND_PORT,
-			    device->id_kind);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "member 'id_kind' must be '%s' or '%s', not '%s'",
+		            USBPASS_IDENTITY_KIND_SERIAL,
+		            USBPASS_IDENTITY_KIND_PORT,
+		            device->id_kind);
 		return NULL;
 	}
 	if (!read_hex16(object, "vendor_id", TRUE, &device->vendor_id, error) ||

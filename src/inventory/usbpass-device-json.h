@@ -23,10 +23,12 @@ usbpass_device_to_json(const UsbpassDevice *device, JsonBuilder *builder) USBPAS
  * node; built on the first call and cached in the record, so serving the live
  * inventory again costs only the text generation */
 JsonNode *
-usbpass_device_to_json_node(const UsbpassDevice *device) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_device_to_json_node(const UsbpassDevice *device) G_GNUC_WARN_UNUSED_RESULT
+  USBPASS_NONNULL(1);
 /* Returns: (transfer full): the device, or NULL with USBPASS_ERROR_INVALID_DATA */
 UsbpassDevice *
-usbpass_device_from_json(JsonObject *object, GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_device_from_json(JsonObject *object, GError **error) G_GNUC_WARN_UNUSED_RESULT
+  USBPASS_NONNULL(1);
 /* Returns: (transfer full): {"devices": [...]} for @devices (of UsbpassDevice) */
 JsonNode *
 usbpass_inventory_devices_to_json(GPtrArray *devices) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);

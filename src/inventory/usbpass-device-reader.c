@@ -19,7 +19,7 @@
 /* the device descriptor plus configurations of up to 64 KiB each; more is garbage */
 #define DESCRIPTORS_MAX (18 + 4 * 65535)
 /* USB allows 32 interfaces per configuration */
-#define INTERFACES_MAX 32
+#define INTERFACES_MAX      32
 #define SYS_BUS_USB_DEVICES "/sys/bus/usb/devices"
 
 typedef struct {
@@ -78,10 +78,8 @@ usbpass_device_reader_new(GUdevClient *client, UsbpassNames *names)
 	self = g_new0(UsbpassDeviceReader, 1);
 	self->client = g_object_ref(client);
 	self->names = names;
-	self->controllers = g_hash_table_new_full(g_str_hash,
-						  g_str_equal,
-						  g_free,
-						  (GDestroyNotify)usbpass_controller_free);
+	self->controllers = g_hash_table_new_full(
+	  g_str_hash, g_str_equal, g_free, (GDestroyNotify)usbpass_controller_free);
 	return self;
 }
 
@@ -181,13 +179,13 @@ usbpass_read_string(UsbpassReadContext *ctx, const gchar *name)
 /* a required number from an attribute file of @dir; a problem when missing or garbled */
 static gboolean
 usbpass_read_uint(UsbpassReadContext *ctx,
-		  const gchar *dir,
-		  const gchar *label,
-		  const gchar *name,
-		  guint base,
-		  guint64 min,
-		  guint64 max,
-		  guint64 *value)
+                  const gchar *dir,
+                  const gchar *label,
+                  const gchar *name,
+                  guint base,
+                  guint64 min,
+                  guint64 max,
+                  guint64 *value)
 {
 	gsize len = 0;
 	g_autofree guint8 *raw = usbpass_sysfs_read(dir, name, TEXT_ATTR_MAX, &len);
@@ -211,11 +209,11 @@ usbpass_read_uint(UsbpassReadContext *ctx,
  * which libudev has read already; the attribute file is the fallback */
 static gboolean
 usbpass_read_address(UsbpassReadContext *ctx,
-		     GUdevDevice *udev_device,
-		     const gchar *property,
-		     const gchar *attribute,
-		     guint64 max,
-		     guint64 *value)
+                     GUdevDevice *udev_device,
+                     const gchar *property,
+                     const gchar *attribute,
+                     guint64 max,
+                     guint64 *value)
 {
 	const gchar *text = g_udev_device_get_property(udev_device, property);
 	g_autoptr(GError) error = NULL;
@@ -252,11 +250,12 @@ usbpass_parse_interfaces(const guint8 *config, gsize total, GPtrArray *interface
 		guint8 length = desc[0];
 		if (length < 2 || offset + length > total) {
 			g_set_error(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "descriptor of length %u at offset %" G_GSIZE_FORMAT " overruns its configuration",
-				    length,
-				    offset);
+			            USBPASS_ERROR,
+			            USBPASS_ERROR_INVALID_DATA,
+			            "descriptor of length %u at offset %" G_GSIZE_FORMAT
+			            " overruns its configuration",
+			            length,
+			            offset);
 			return FALSE;
 		}
 		if (desc[1] == 4 && length >= 9) {
@@ -270,10 +269,10 @@ usbpass_parse_interfaces(const guint8 *config, gsize total, GPtrArray *interface
 				UsbpassInterface *iface;
 				if (interfaces->len >= INTERFACES_MAX) {
 					g_set_error(error,
-						    USBPASS_ERROR,
-						    USBPASS_ERROR_INVALID_DATA,
-						    "more than %u interfaces",
-						    (guint)INTERFACES_MAX);
+					            USBPASS_ERROR,
+					            USBPASS_ERROR_INVALID_DATA,
+					            "more than %u interfaces",
+					            (guint)INTERFACES_MAX);
 					return FALSE;
 				}
 				iface = usbpass_interface_new();
@@ -293,10 +292,10 @@ usbpass_parse_interfaces(const guint8 *config, gsize total, GPtrArray *interface
  * the raw descriptors of every configuration; one read instead of a dozen */
 static gboolean
 usbpass_parse_descriptors(UsbpassReadContext *ctx,
-			  const guint8 *data,
-			  gsize len,
-			  guint *config_value,
-			  GError **error)
+                          const guint8 *data,
+                          gsize len,
+                          guint *config_value,
+                          GError **error)
 {
 	UsbpassDevice *device = ctx->device;
 	g_autoptr(GPtrArray) interfaces = NULL;
@@ -306,10 +305,10 @@ usbpass_parse_descriptors(UsbpassReadContext *ctx,
 
 	if (len < 18 || data[0] != 18 || data[1] != 1) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "no device descriptor in %" G_GSIZE_FORMAT " bytes",
-			    len);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "no device descriptor in %" G_GSIZE_FORMAT " bytes",
+		            len);
 		return FALSE;
 	}
 	num_configs = data[17];
@@ -317,9 +316,10 @@ usbpass_parse_descriptors(UsbpassReadContext *ctx,
 	if (num_configs > 1) {
 		gsize text_len = 0;
 		g_autofree guint8 *text =
-		    usbpass_sysfs_read(ctx->syspath, "bConfigurationValue", TEXT_ATTR_MAX, &text_len);
+		  usbpass_sysfs_read(ctx->syspath, "bConfigurationValue", TEXT_ATTR_MAX, &text_len);
 		if (text != NULL)
-			(void)usbpass_string_parse_uint((const gchar *)text, 10, 1, 255, &active, NULL);
+			(void)usbpass_string_parse_uint(
+			  (const gchar *)text, 10, 1, 255, &active, NULL);
 	}
 
 	interfaces = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_interface_free);
@@ -328,21 +328,21 @@ usbpass_parse_descriptors(UsbpassReadContext *ctx,
 		gsize total;
 		if (offset + 9 > len || config[0] < 9 || config[1] != 2) {
 			g_set_error(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "malformed configuration descriptor at offset %" G_GSIZE_FORMAT,
-				    offset);
+			            USBPASS_ERROR,
+			            USBPASS_ERROR_INVALID_DATA,
+			            "malformed configuration descriptor at offset %" G_GSIZE_FORMAT,
+			            offset);
 			return FALSE;
 		}
 		total = usbpass_le16(config + 2);
 		if (total < config[0] || offset + total > len) {
 			g_set_error(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "configuration of %" G_GSIZE_FORMAT " bytes at offset %" G_GSIZE_FORMAT
-				    " is truncated",
-				    total,
-				    offset);
+			            USBPASS_ERROR,
+			            USBPASS_ERROR_INVALID_DATA,
+			            "configuration of %" G_GSIZE_FORMAT
+			            " bytes at offset %" G_GSIZE_FORMAT " is truncated",
+			            total,
+			            offset);
 			return FALSE;
 		}
 		if ((num_configs <= 1 && n == 0) || (active != 0 && config[5] == active)) {
@@ -382,7 +382,8 @@ usbpass_read_driver(const gchar *dir)
 	if (target == NULL)
 		return NULL;
 	base = strrchr(target, '/');
-	return usbpass_string_sanitize(base != NULL ? base + 1 : target, -1, USBPASS_STRING_MAX_BYTES);
+	return usbpass_string_sanitize(
+	  base != NULL ? base + 1 : target, -1, USBPASS_STRING_MAX_BYTES);
 }
 
 /* without usable descriptors: one attribute file per field, interfaces from
@@ -397,12 +398,12 @@ usbpass_read_attributes(UsbpassReadContext *ctx)
 		gpointer field;
 		gsize size;
 	} fields[] = {
-	    {"idVendor", G_MAXUINT16, &device->vendor_id, sizeof(guint16)},
-	    {"idProduct", G_MAXUINT16, &device->product_id, sizeof(guint16)},
-	    {"bcdDevice", G_MAXUINT16, &device->bcd_device, sizeof(guint16)},
-	    {"bDeviceClass", G_MAXUINT8, &device->device_class, sizeof(guint8)},
-	    {"bDeviceSubClass", G_MAXUINT8, &device->device_subclass, sizeof(guint8)},
-	    {"bDeviceProtocol", G_MAXUINT8, &device->device_protocol, sizeof(guint8)},
+		{ "idVendor", G_MAXUINT16, &device->vendor_id, sizeof(guint16) },
+		{ "idProduct", G_MAXUINT16, &device->product_id, sizeof(guint16) },
+		{ "bcdDevice", G_MAXUINT16, &device->bcd_device, sizeof(guint16) },
+		{ "bDeviceClass", G_MAXUINT8, &device->device_class, sizeof(guint8) },
+		{ "bDeviceSubClass", G_MAXUINT8, &device->device_subclass, sizeof(guint8) },
+		{ "bDeviceProtocol", G_MAXUINT8, &device->device_protocol, sizeof(guint8) },
 	};
 	g_autofree gchar *prefix = NULL;
 	g_autoptr(GDir) dir = NULL;
@@ -410,7 +411,8 @@ usbpass_read_attributes(UsbpassReadContext *ctx)
 
 	for (guint i = 0; i < G_N_ELEMENTS(fields); i++) {
 		guint64 value = 0;
-		if (!usbpass_read_uint(ctx, ctx->syspath, NULL, fields[i].name, 16, 0, fields[i].max, &value))
+		if (!usbpass_read_uint(
+		      ctx, ctx->syspath, NULL, fields[i].name, 16, 0, fields[i].max, &value))
 			continue;
 		if (fields[i].size == sizeof(guint16))
 			*(guint16 *)fields[i].field = (guint16)value;
@@ -419,7 +421,7 @@ usbpass_read_attributes(UsbpassReadContext *ctx)
 	}
 
 	prefix = device->is_root_hub ? g_strdup_printf("%s-0:", device->port + 3)
-				     : g_strdup_printf("%s:", device->port);
+	                             : g_strdup_printf("%s:", device->port);
 	dir = g_dir_open(ctx->syspath, 0, NULL);
 	while (dir != NULL && (entry = g_dir_read_name(dir)) != NULL) {
 		g_autofree gchar *child = NULL;
@@ -440,9 +442,12 @@ usbpass_read_attributes(UsbpassReadContext *ctx)
 		child = g_strconcat(ctx->syspath, "/", entry, NULL);
 		label = usbpass_string_sanitize(entry, -1, USBPASS_STRING_MAX_BYTES);
 		ok &= usbpass_read_uint(ctx, child, label, "bInterfaceNumber", 16, 0, 255, &number);
-		ok &= usbpass_read_uint(ctx, child, label, "bInterfaceClass", 16, 0, 255, &iface_class);
-		ok &= usbpass_read_uint(ctx, child, label, "bInterfaceSubClass", 16, 0, 255, &subclass);
-		ok &= usbpass_read_uint(ctx, child, label, "bInterfaceProtocol", 16, 0, 255, &protocol);
+		ok &=
+		  usbpass_read_uint(ctx, child, label, "bInterfaceClass", 16, 0, 255, &iface_class);
+		ok &=
+		  usbpass_read_uint(ctx, child, label, "bInterfaceSubClass", 16, 0, 255, &subclass);
+		ok &=
+		  usbpass_read_uint(ctx, child, label, "bInterfaceProtocol", 16, 0, 255, &protocol);
 		iface = usbpass_interface_new();
 		iface->number = (guint8)number;
 		iface->interface_class = (guint8)iface_class;
@@ -506,15 +511,17 @@ usbpass_device_reader_lookup_controller(UsbpassDeviceReader *self, const gchar *
 	if (current != NULL) {
 		guint16 vendor_id = 0;
 		guint16 device_id = 0;
-		controller->pci_address =
-		    usbpass_string_sanitize(g_udev_device_get_name(current), -1, USBPASS_STRING_MAX_BYTES);
-		if (usbpass_parse_pci_id(g_udev_device_get_sysfs_attr(current, "vendor"), &vendor_id) &&
-		    usbpass_parse_pci_id(g_udev_device_get_sysfs_attr(current, "device"), &device_id)) {
+		controller->pci_address = usbpass_string_sanitize(
+		  g_udev_device_get_name(current), -1, USBPASS_STRING_MAX_BYTES);
+		if (usbpass_parse_pci_id(g_udev_device_get_sysfs_attr(current, "vendor"),
+		                         &vendor_id) &&
+		    usbpass_parse_pci_id(g_udev_device_get_sysfs_attr(current, "device"),
+		                         &device_id)) {
 			controller->name =
-			    g_strdup(usbpass_names_get_pci_device(self->names, vendor_id, device_id));
+			  g_strdup(usbpass_names_get_pci_device(self->names, vendor_id, device_id));
 		} else {
 			controller->problem = g_strdup("controller: PCI vendor or device attribute "
-						       "missing or garbled");
+			                               "missing or garbled");
 		}
 	}
 	g_hash_table_insert(self->controllers, g_strdup(path), controller);
@@ -550,7 +557,7 @@ usbpass_device_reader_read(UsbpassDeviceReader *self, GUdevDevice *udev_device, 
 {
 	g_autoptr(UsbpassDevice) device = NULL;
 	g_autoptr(GPtrArray) problems = NULL;
-	UsbpassReadContext ctx = {NULL};
+	UsbpassReadContext ctx = { NULL };
 	const gchar *syspath;
 	const gchar *name;
 	g_autofree guint8 *descriptors = NULL;
@@ -568,10 +575,10 @@ usbpass_device_reader_read(UsbpassDeviceReader *self, GUdevDevice *udev_device, 
 	    g_strcmp0(g_udev_device_get_devtype(udev_device), "usb_device") != 0 || name == NULL) {
 		g_autofree gchar *shown = usbpass_string_sanitize(syspath, -1, 512);
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "'%s' is not a USB device",
-			    shown != NULL ? shown : "");
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "'%s' is not a USB device",
+		            shown != NULL ? shown : "");
 		return NULL;
 	}
 
@@ -592,7 +599,8 @@ usbpass_device_reader_read(UsbpassDeviceReader *self, GUdevDevice *udev_device, 
 	descriptors = usbpass_sysfs_read(syspath, "descriptors", DESCRIPTORS_MAX, &descriptors_len);
 	if (descriptors != NULL) {
 		g_autoptr(GError) error_local = NULL;
-		if (!usbpass_parse_descriptors(&ctx, descriptors, descriptors_len, &config_value, &error_local)) {
+		if (!usbpass_parse_descriptors(
+		      &ctx, descriptors, descriptors_len, &config_value, &error_local)) {
 			usbpass_read_context_add_problem(&ctx, "descriptors", error_local->message);
 			g_clear_pointer(&descriptors, g_free);
 		}
@@ -605,7 +613,8 @@ usbpass_device_reader_read(UsbpassDeviceReader *self, GUdevDevice *udev_device, 
 	} else {
 		for (guint i = 0; i < device->interfaces->len; i++) {
 			UsbpassInterface *iface = g_ptr_array_index(device->interfaces, i);
-			g_autofree gchar *iface_name = usbpass_interface_name(device, config_value, iface->number);
+			g_autofree gchar *iface_name =
+			  usbpass_interface_name(device, config_value, iface->number);
 			g_autofree gchar *iface_path = g_strconcat(syspath, "/", iface_name, NULL);
 			iface->driver = usbpass_read_driver(iface_path);
 		}
@@ -617,15 +626,19 @@ usbpass_device_reader_read(UsbpassDeviceReader *self, GUdevDevice *udev_device, 
 
 	{
 		gsize len = 0;
-		g_autofree guint8 *speed = usbpass_sysfs_read(syspath, "speed", TEXT_ATTR_MAX, &len);
+		g_autofree guint8 *speed =
+		  usbpass_sysfs_read(syspath, "speed", TEXT_ATTR_MAX, &len);
 		if (speed == NULL) {
-			usbpass_read_context_add_problem(&ctx, "speed", usbpass_errno_reason(errno));
+			usbpass_read_context_add_problem(
+			  &ctx, "speed", usbpass_errno_reason(errno));
 		} else {
-			device->speed = usbpass_string_sanitize((const gchar *)speed, (gssize)len, 16);
+			device->speed =
+			  usbpass_string_sanitize((const gchar *)speed, (gssize)len, 16);
 			device->speed_mbps = usbpass_usb_speed_to_mbps(device->speed);
 			if (device->speed_mbps == 0 && g_strcmp0(device->speed, "unknown") != 0) {
-				g_autofree gchar *why = g_strdup_printf("'%s' is not a speed",
-									device->speed != NULL ? device->speed : "");
+				g_autofree gchar *why =
+				  g_strdup_printf("'%s' is not a speed",
+				                  device->speed != NULL ? device->speed : "");
 				usbpass_read_context_add_problem(&ctx, "speed", why);
 			}
 		}
@@ -638,7 +651,8 @@ usbpass_device_reader_read(UsbpassDeviceReader *self, GUdevDevice *udev_device, 
 
 	controller_path = usbpass_controller_path(syspath);
 	if (controller_path != NULL) {
-		UsbpassController *controller = usbpass_device_reader_lookup_controller(self, controller_path);
+		UsbpassController *controller =
+		  usbpass_device_reader_lookup_controller(self, controller_path);
 		device->controller_pci_address = g_strdup(controller->pci_address);
 		device->controller_name = g_strdup(controller->name);
 		if (controller->problem != NULL) {
@@ -679,10 +693,10 @@ usbpass_device_reader_read_syspath(UsbpassDeviceReader *self, const gchar *syspa
 	if (udev_device == NULL) {
 		g_autofree gchar *shown = usbpass_string_sanitize(syspath, -1, 512);
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_NOT_FOUND,
-			    "no USB device at '%s'",
-			    shown != NULL ? shown : "");
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_NOT_FOUND,
+		            "no USB device at '%s'",
+		            shown != NULL ? shown : "");
 		return NULL;
 	}
 	return usbpass_device_reader_read(self, udev_device, error);
@@ -691,7 +705,8 @@ usbpass_device_reader_read_syspath(UsbpassDeviceReader *self, const gchar *syspa
 static gint
 usbpass_device_compare_ptr(gconstpointer a, gconstpointer b)
 {
-	return usbpass_device_compare(*(const UsbpassDevice *const *)a, *(const UsbpassDevice *const *)b);
+	return usbpass_device_compare(*(const UsbpassDevice *const *)a,
+	                              *(const UsbpassDevice *const *)b);
 }
 
 /* the slow path: libudev's own enumeration, when /sys/bus/usb/devices cannot be listed */

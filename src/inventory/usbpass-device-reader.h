@@ -32,7 +32,7 @@ typedef struct _UsbpassDeviceReader UsbpassDeviceReader;
 /* @client: (transfer none): the client to read through; @names: (transfer none) */
 UsbpassDeviceReader *
 usbpass_device_reader_new(GUdevClient *client, UsbpassNames *names) G_GNUC_WARN_UNUSED_RESULT
-    USBPASS_NONNULL(1, 2);
+  USBPASS_NONNULL(1, 2);
 void
 usbpass_device_reader_free(UsbpassDeviceReader *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassDeviceReader, usbpass_device_reader_free)
@@ -40,16 +40,18 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassDeviceReader, usbpass_device_reader_free)
 /* Returns: (transfer full): the record of a "usb_device", or NULL (with
  * USBPASS_ERROR_INVALID_DATA) when @udev_device is not one */
 UsbpassDevice *
-usbpass_device_reader_read(UsbpassDeviceReader *self, GUdevDevice *udev_device, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+usbpass_device_reader_read(UsbpassDeviceReader *self,
+                           GUdevDevice *udev_device,
+                           GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
 /* Returns: (transfer full): the record at @syspath, or NULL with NOT_FOUND when it is gone */
 UsbpassDevice *
-usbpass_device_reader_read_syspath(UsbpassDeviceReader *self, const gchar *syspath, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+usbpass_device_reader_read_syspath(UsbpassDeviceReader *self,
+                                   const gchar *syspath,
+                                   GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
 /* Returns: (transfer container) (element-type UsbpassDevice): every USB device, ordered */
 GPtrArray *
-usbpass_device_reader_enumerate(UsbpassDeviceReader *self, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_device_reader_enumerate(UsbpassDeviceReader *self, GError **error) G_GNUC_WARN_UNUSED_RESULT
+  USBPASS_NONNULL(1);
 /* forgets cached controllers (a PCI device may have gone) */
 void
 usbpass_device_reader_clear_cache(UsbpassDeviceReader *self) USBPASS_NONNULL(1);

@@ -140,8 +140,9 @@ usbpass_device_copy(const UsbpassDevice *self)
 	copy->device_protocol = self->device_protocol;
 	if (self->interfaces != NULL) {
 		for (guint i = 0; i < self->interfaces->len; i++)
-			g_ptr_array_add(copy->interfaces,
-					usbpass_interface_copy(g_ptr_array_index(self->interfaces, i)));
+			g_ptr_array_add(
+			  copy->interfaces,
+			  usbpass_interface_copy(g_ptr_array_index(self->interfaces, i)));
 	}
 	copy->speed_mbps = self->speed_mbps;
 	copy->speed = g_strdup(self->speed);
@@ -244,8 +245,8 @@ usbpass_device_equal(const UsbpassDevice *a, const UsbpassDevice *b)
 	    g_strcmp0(a->manufacturer, b->manufacturer) != 0 ||
 	    g_strcmp0(a->product, b->product) != 0 || g_strcmp0(a->serial, b->serial) != 0 ||
 	    g_strcmp0(a->vendor_name, b->vendor_name) != 0 ||
-	    g_strcmp0(a->product_name, b->product_name) != 0 ||
-	    g_strcmp0(a->name, b->name) != 0 || g_strcmp0(a->speed, b->speed) != 0 ||
+	    g_strcmp0(a->product_name, b->product_name) != 0 || g_strcmp0(a->name, b->name) != 0 ||
+	    g_strcmp0(a->speed, b->speed) != 0 ||
 	    g_strcmp0(a->controller_pci_address, b->controller_pci_address) != 0 ||
 	    g_strcmp0(a->controller_name, b->controller_name) != 0 ||
 	    g_strcmp0(a->error, b->error) != 0)
@@ -256,7 +257,7 @@ usbpass_device_equal(const UsbpassDevice *a, const UsbpassDevice *b)
 		return FALSE;
 	for (guint i = 0; i < a_len; i++) {
 		if (!usbpass_interface_equal(g_ptr_array_index(a->interfaces, i),
-					     g_ptr_array_index(b->interfaces, i)))
+		                             g_ptr_array_index(b->interfaces, i)))
 			return FALSE;
 	}
 	return TRUE;
@@ -344,32 +345,32 @@ static const struct {
 	guint8 usb_class;
 	const gchar *name;
 } usb_classes[] = {
-    {0x00, "(Defined at Interface level)"},
-    {0x01, "Audio"},
-    {0x02, "Communications"},
-    {0x03, "Human Interface Device"},
-    {0x05, "Physical Interface Device"},
-    {0x06, "Imaging"},
-    {0x07, "Printer"},
-    {0x08, "Mass Storage"},
-    {0x09, "Hub"},
-    {0x0a, "CDC Data"},
-    {0x0b, "Chip/SmartCard"},
-    {0x0d, "Content Security"},
-    {0x0e, "Video"},
-    {0x0f, "Personal Healthcare"},
-    {0x10, "Audio/Video"},
-    {0x11, "Billboard"},
-    {0x12, "Type-C Bridge"},
-    {0x13, "Bulk Display"},
-    {0x14, "MCTCP over USB"},
-    {0x3c, "I3C"},
-    {0x58, "Xbox"},
-    {0xdc, "Diagnostic"},
-    {0xe0, "Wireless"},
-    {0xef, "Miscellaneous Device"},
-    {0xfe, "Application Specific Interface"},
-    {0xff, "Vendor Specific Class"},
+	{ 0x00, "(Defined at Interface level)" },
+	{ 0x01, "Audio" },
+	{ 0x02, "Communications" },
+	{ 0x03, "Human Interface Device" },
+	{ 0x05, "Physical Interface Device" },
+	{ 0x06, "Imaging" },
+	{ 0x07, "Printer" },
+	{ 0x08, "Mass Storage" },
+	{ 0x09, "Hub" },
+	{ 0x0a, "CDC Data" },
+	{ 0x0b, "Chip/SmartCard" },
+	{ 0x0d, "Content Security" },
+	{ 0x0e, "Video" },
+	{ 0x0f, "Personal Healthcare" },
+	{ 0x10, "Audio/Video" },
+	{ 0x11, "Billboard" },
+	{ 0x12, "Type-C Bridge" },
+	{ 0x13, "Bulk Display" },
+	{ 0x14, "MCTCP over USB" },
+	{ 0x3c, "I3C" },
+	{ 0x58, "Xbox" },
+	{ 0xdc, "Diagnostic" },
+	{ 0xe0, "Wireless" },
+	{ 0xef, "Miscellaneous Device" },
+	{ 0xfe, "Application Specific Interface" },
+	{ 0xff, "Vendor Specific Class" },
 };
 
 /**

@@ -35,21 +35,21 @@ typedef struct {
 	/* set when the identity could not be made unique on this host: says why */
 	gchar *id_conflict;
 
-	gchar *syspath;	    /* /sys/devices/pci0000:00/0000:00:14.0/usb1/1-1 */
-	gchar *port;	    /* kernel name: "1-1.4", or "usb1" for a root hub */
+	gchar *syspath;     /* /sys/devices/pci0000:00/0000:00:14.0/usb1/1-1 */
+	gchar *port;        /* kernel name: "1-1.4", or "usb1" for a root hub */
 	gchar *parent_port; /* port of the parent hub, NULL for a root hub */
-	guint bus;	    /* busnum, 1..255 */
-	guint device;	    /* devnum, 1..127; changes on re-plug */
+	guint bus;          /* busnum, 1..255 */
+	guint device;       /* devnum, 1..127; changes on re-plug */
 
 	guint16 vendor_id;
 	guint16 product_id;
 	guint16 bcd_device;
 	gchar *manufacturer; /* descriptor string, NULL when absent */
-	gchar *product;	     /* descriptor string, NULL when absent */
-	gchar *serial;	     /* descriptor string, NULL when absent */
+	gchar *product;      /* descriptor string, NULL when absent */
+	gchar *serial;       /* descriptor string, NULL when absent */
 	gchar *vendor_name;  /* as lsusb shows it: descriptor, else hwdb, else fallback */
 	gchar *product_name; /* as lsusb shows it: descriptor, else hwdb, else fallback */
-	gchar *name;	     /* "vendor_name product_name", for people */
+	gchar *name;         /* "vendor_name product_name", for people */
 
 	guint8 device_class;
 	guint8 device_subclass;
@@ -57,13 +57,13 @@ typedef struct {
 	GPtrArray *interfaces; /* of UsbpassInterface, ordered by number */
 
 	guint speed_mbps; /* 1 (1.5 Mb/s is stored as 1), 12, 480, 5000, ...; 0 unknown */
-	gchar *speed;	  /* the kernel's text, e.g. "1.5", "480" */
+	gchar *speed;     /* the kernel's text, e.g. "1.5", "480" */
 	gboolean is_hub;
 	gboolean is_root_hub;
 	guint num_ports; /* downstream ports of a hub (sysfs maxchild), 0 otherwise */
 
 	gchar *controller_pci_address; /* "0000:00:14.0", NULL when not on PCI */
-	gchar *controller_name;	       /* "Intel Corporation ... xHCI Host Controller" */
+	gchar *controller_name;        /* "Intel Corporation ... xHCI Host Controller" */
 
 	/* set when sysfs was half-broken: what could not be read; the rest is best effort */
 	gchar *error;

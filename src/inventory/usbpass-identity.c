@@ -116,7 +116,8 @@ usbpass_identity_is_valid(const gchar *id)
 static gchar *
 usbpass_identity_serial_key(const UsbpassDevice *device)
 {
-	return g_strdup_printf("%04x:%04x:%s", device->vendor_id, device->product_id, device->serial);
+	return g_strdup_printf(
+	  "%04x:%04x:%s", device->vendor_id, device->product_id, device->serial);
 }
 
 /**
@@ -161,10 +162,10 @@ usbpass_identity_count_serials(GPtrArray *devices)
  */
 void
 usbpass_identity_compute(const UsbpassDevice *device,
-			 GHashTable *serial_counts,
-			 gchar **id,
-			 gchar **id_kind,
-			 gchar **id_conflict)
+                         GHashTable *serial_counts,
+                         gchar **id,
+                         gchar **id_kind,
+                         gchar **id_conflict)
 {
 	guint count = 0;
 	const gchar *port;
@@ -178,7 +179,8 @@ usbpass_identity_compute(const UsbpassDevice *device,
 		count = GPOINTER_TO_UINT(g_hash_table_lookup(serial_counts, key));
 	}
 	if (device->serial != NULL && !device->is_root_hub && count <= 1) {
-		*id = usbpass_identity_for_serial(device->vendor_id, device->product_id, device->serial);
+		*id = usbpass_identity_for_serial(
+		  device->vendor_id, device->product_id, device->serial);
 		*id_kind = g_strdup(USBPASS_IDENTITY_KIND_SERIAL);
 		*id_conflict = NULL;
 		return;
@@ -188,12 +190,13 @@ usbpass_identity_compute(const UsbpassDevice *device,
 	*id = usbpass_identity_for_port(device->vendor_id, device->product_id, port);
 	*id_kind = g_strdup(USBPASS_IDENTITY_KIND_PORT);
 	if (device->serial != NULL && !device->is_root_hub) {
-		*id_conflict = g_strdup_printf("serial '%s' is shared by %u devices %04x:%04x on this "
-					       "host; they are told apart by port",
-					       device->serial,
-					       count,
-					       device->vendor_id,
-					       device->product_id);
+		*id_conflict =
+		  g_strdup_printf("serial '%s' is shared by %u devices %04x:%04x on this "
+		                  "host; they are told apart by port",
+		                  device->serial,
+		                  count,
+		                  device->vendor_id,
+		                  device->product_id);
 	} else {
 		*id_conflict = NULL;
 	}
@@ -219,7 +222,8 @@ usbpass_identity_assign(GPtrArray *devices)
 		g_free(device->id);
 		g_free(device->id_kind);
 		g_free(device->id_conflict);
-		usbpass_identity_compute(device, counts, &device->id, &device->id_kind, &device->id_conflict);
+		usbpass_identity_compute(
+		  device, counts, &device->id, &device->id_kind, &device->id_conflict);
 		usbpass_device_invalidate(device);
 	}
 }
@@ -271,20 +275,20 @@ usbpass_identity_split(const gchar *qualified, gchar **host, gchar **id, GError 
 		if (!usbpass_identity_host_is_valid(host_part)) {
 			g_autofree gchar *shown = usbpass_string_sanitize(host_part, -1, 64);
 			g_set_error(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "host '%s' is not a host name",
-				    shown != NULL ? shown : "");
+			            USBPASS_ERROR,
+			            USBPASS_ERROR_INVALID_DATA,
+			            "host '%s' is not a host name",
+			            shown != NULL ? shown : "");
 			return FALSE;
 		}
 	}
 	if (!usbpass_identity_is_valid(id_part)) {
 		g_autofree gchar *shown = usbpass_string_sanitize(id_part, -1, 96);
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "'%s' is not a USB device identity",
-			    shown != NULL ? shown : "");
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "'%s' is not a USB device identity",
+		            shown != NULL ? shown : "");
 		return FALSE;
 	}
 	if (host != NULL)

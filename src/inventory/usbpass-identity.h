@@ -32,11 +32,13 @@ G_BEGIN_DECLS
 gchar *
 usbpass_identity_encode_serial(const gchar *serial) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 gchar *
-usbpass_identity_for_serial(guint16 vendor_id, guint16 product_id, const gchar *serial)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(3);
+usbpass_identity_for_serial(guint16 vendor_id,
+                            guint16 product_id,
+                            const gchar *serial) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(3);
 gchar *
-usbpass_identity_for_port(guint16 vendor_id, guint16 product_id, const gchar *port)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(3);
+usbpass_identity_for_port(guint16 vendor_id,
+                          guint16 product_id,
+                          const gchar *port) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(3);
 gboolean
 usbpass_identity_is_valid(const gchar *id);
 
@@ -46,19 +48,20 @@ GHashTable *
 usbpass_identity_count_serials(GPtrArray *devices) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 void
 usbpass_identity_compute(const UsbpassDevice *device,
-			 GHashTable *serial_counts,
-			 gchar **id,
-			 gchar **id_kind,
-			 gchar **id_conflict) USBPASS_NONNULL(1, 2, 3, 4, 5);
+                         GHashTable *serial_counts,
+                         gchar **id,
+                         gchar **id_kind,
+                         gchar **id_conflict) USBPASS_NONNULL(1, 2, 3, 4, 5);
 /* sets id, id_kind and id_conflict of every record of @devices, which must not
  * have been handed out yet (records are immutable once shared) */
 void
 usbpass_identity_assign(GPtrArray *devices) USBPASS_NONNULL(1);
 
 gchar *
-usbpass_identity_qualify(const gchar *host, const gchar *id) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+usbpass_identity_qualify(const gchar *host, const gchar *id) G_GNUC_WARN_UNUSED_RESULT
+  USBPASS_NONNULL(1, 2);
 gboolean
 usbpass_identity_split(const gchar *qualified, gchar **host, gchar **id, GError **error)
-    USBPASS_NONNULL(1);
+  USBPASS_NONNULL(1);
 
 G_END_DECLS

@@ -36,7 +36,8 @@ usbpass_inventory_get_pending(UsbpassInventory *self) USBPASS_NONNULL(1);
 
 /* feeds one uevent as GUdevClient would deliver it (tests and benchmarks) */
 void
-usbpass_inventory_queue_uevent(UsbpassInventory *self, const gchar *action, GUdevDevice *udev_device)
-    USBPASS_NONNULL(1, 2, 3);
+usbpass_inventory_queue_uevent(UsbpassInventory *self,
+                               const gchar *action,
+                               GUdevDevice *udev_device) USBPASS_NONNULL(1, 2, 3);
 
 G_END_DECLS

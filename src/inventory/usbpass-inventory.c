@@ -52,25 +52,25 @@ struct _UsbpassInventory {
 	GUdevClient *monitor; /* uevents, NULL until start_monitor() */
 	UsbpassNames *names;
 	UsbpassDeviceReader *reader;
-	GPtrArray *sorted;	 /* of UsbpassDevice (owned), by bus then port */
-	GHashTable *by_key;	 /* syspath (else port) -> UsbpassDevice (borrowed) */
-	GHashTable *by_id;	 /* identity -> UsbpassDevice (borrowed) */
-	GPtrArray *pending;	 /* of UsbpassPendingUevent */
+	GPtrArray *sorted;  /* of UsbpassDevice (owned), by bus then port */
+	GHashTable *by_key; /* syspath (else port) -> UsbpassDevice (borrowed) */
+	GHashTable *by_id;  /* identity -> UsbpassDevice (borrowed) */
+	GPtrArray *pending; /* of UsbpassPendingUevent */
 	gboolean pending_overflow;
 	GSource *idle_source;
-	GHashTable *removed;	 /* identity -> UsbpassRemoved */
-	GQueue removed_order;	 /* identities, oldest first (owned) */
+	GHashTable *removed;  /* identity -> UsbpassRemoved */
+	GQueue removed_order; /* identities, oldest first (owned) */
 	guint64 generation;
 };
 
 G_DEFINE_TYPE(UsbpassInventory, usbpass_inventory, G_TYPE_OBJECT)
 
 enum { SIGNAL_EVENT, SIGNAL_CHANGED, SIGNAL_LAST };
-static guint signals[SIGNAL_LAST] = {0};
+static guint signals[SIGNAL_LAST] = { 0 };
 
 /* --- events --- */
 
-static const gchar *event_kind_names[] = {"added", "removed", "changed"};
+static const gchar *event_kind_names[] = { "added", "removed", "changed" };
 G_STATIC_ASSERT(G_N_ELEMENTS(event_kind_names) == USBPASS_INVENTORY_EVENT_LAST);
 
 /**
@@ -159,9 +159,9 @@ usbpass_inventory_event_free(UsbpassInventoryEvent *self)
 }
 
 G_DEFINE_BOXED_TYPE(UsbpassInventoryEvent,
-		    usbpass_inventory_event,
-		    usbpass_inventory_event_copy,
-		    usbpass_inventory_event_free)
+                    usbpass_inventory_event,
+                    usbpass_inventory_event_copy,
+                    usbpass_inventory_event_free)
 
 /* --- small records --- */
 
@@ -247,19 +247,22 @@ static void
 usbpass_inventory_insert_record(UsbpassInventory *self, UsbpassDevice *device)
 {
 	g_ptr_array_insert(self->sorted,
-			   (gint)usbpass_inventory_lower_bound(self, device),
-			   usbpass_device_ref(device));
+	                   (gint)usbpass_inventory_lower_bound(self, device),
+	                   usbpass_device_ref(device));
 	g_hash_table_replace(self->by_key, g_strdup(usbpass_inventory_key(device)), device);
 }
 
 /* @replacement differs from @device only in its identity, so it keeps its place */
 static void
-usbpass_inventory_replace_record(UsbpassInventory *self, UsbpassDevice *device, UsbpassDevice *replacement)
+usbpass_inventory_replace_record(UsbpassInventory *self,
+                                 UsbpassDevice *device,
+                                 UsbpassDevice *replacement)
 {
 	guint index = 0;
 	if (device->id != NULL && g_hash_table_lookup(self->by_id, device->id) == device)
 		g_hash_table_remove(self->by_id, device->id);
-	g_hash_table_replace(self->by_key, g_strdup(usbpass_inventory_key(replacement)), replacement);
+	g_hash_table_replace(
+	  self->by_key, g_strdup(usbpass_inventory_key(replacement)), replacement);
 	g_hash_table_replace(self->by_id, g_strdup(replacement->id), replacement);
 	if (usbpass_inventory_find_index(self, device, &index)) {
 		usbpass_device_unref(g_ptr_array_index(self->sorted, index));
@@ -285,7 +288,8 @@ usbpass_inventory_remember_removed(UsbpassInventory *self, const UsbpassDevice *
 	if (device->id == NULL)
 		return;
 	if (g_hash_table_contains(self->removed, device->id)) {
-		GList *link = g_queue_find_custom(&self->removed_order, device->id, (GCompareFunc)g_strcmp0);
+		GList *link =
+		  g_queue_find_custom(&self->removed_order, device->id, (GCompareFunc)g_strcmp0);
 		if (link != NULL) {
 			g_free(link->data);
 			g_queue_delete_link(&self->removed_order, link);
@@ -331,7 +335,10 @@ usbpass_inventory_recall_removed(UsbpassInventory *self, UsbpassInventoryEvent *
 /* --- applying a batch --- */
 
 static gboolean
-usbpass_same_identity(const UsbpassDevice *device, const gchar *id, const gchar *kind, const gchar *conflict)
+usbpass_same_identity(const UsbpassDevice *device,
+                      const gchar *id,
+                      const gchar *kind,
+                      const gchar *conflict)
 {
 	return g_strcmp0(device->id, id) == 0 && g_strcmp0(device->id_kind, kind) == 0 &&
 	       g_strcmp0(device->id_conflict, conflict) == 0;
@@ -341,9 +348,9 @@ usbpass_same_identity(const UsbpassDevice *device, const gchar *id, const gchar 
  * in @touched: a serial's uniqueness is only ever decided within such a group */
 static void
 usbpass_inventory_update_identities(UsbpassInventory *self,
-				    GHashTable *touched,
-				    GHashTable *fresh,
-				    GPtrArray *identity_changes)
+                                    GHashTable *touched,
+                                    GHashTable *fresh,
+                                    GPtrArray *identity_changes)
 {
 	g_autoptr(GPtrArray) group = g_ptr_array_new();
 	g_autoptr(GHashTable) counts = NULL;
@@ -414,9 +421,9 @@ usbpass_inventory_apply_changes(UsbpassInventory *self, GPtrArray *changes)
 	g_autoptr(GHashTable) touched = g_hash_table_new(g_direct_hash, g_direct_equal);
 	g_autoptr(GHashTable) fresh = g_hash_table_new(g_direct_hash, g_direct_equal);
 	g_autoptr(GPtrArray) identity_changes =
-	    g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_change_free);
+	  g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_change_free);
 	g_autoptr(GPtrArray) events =
-	    g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_inventory_event_free);
+	  g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_inventory_event_free);
 
 	/* the set first, so that identities are computed over what is present now */
 	for (guint i = 0; i < changes->len; i++) {
@@ -444,9 +451,8 @@ usbpass_inventory_apply_changes(UsbpassInventory *self, GPtrArray *changes)
 		if (change->new != NULL && !usbpass_address_differs(change->old, change->new))
 			continue;
 		g_ptr_array_add(events,
-				usbpass_inventory_event_for(USBPASS_INVENTORY_EVENT_REMOVED,
-							    change->old,
-							    change->usec));
+		                usbpass_inventory_event_for(
+		                  USBPASS_INVENTORY_EVENT_REMOVED, change->old, change->usec));
 		usbpass_inventory_remember_removed(self, change->old);
 	}
 	for (guint i = 0; i < changes->len; i++) {
@@ -456,7 +462,8 @@ usbpass_inventory_apply_changes(UsbpassInventory *self, GPtrArray *changes)
 			continue;
 		if (change->old != NULL && !usbpass_address_differs(change->old, change->new))
 			continue;
-		event = usbpass_inventory_event_for(USBPASS_INVENTORY_EVENT_ADDED, change->new, change->usec);
+		event = usbpass_inventory_event_for(
+		  USBPASS_INVENTORY_EVENT_ADDED, change->new, change->usec);
 		usbpass_inventory_recall_removed(self, event);
 		g_ptr_array_add(events, event);
 	}
@@ -467,16 +474,14 @@ usbpass_inventory_apply_changes(UsbpassInventory *self, GPtrArray *changes)
 		    usbpass_device_equal(change->old, change->new))
 			continue;
 		g_ptr_array_add(events,
-				usbpass_inventory_event_for(USBPASS_INVENTORY_EVENT_CHANGED,
-							    change->new,
-							    change->usec));
+		                usbpass_inventory_event_for(
+		                  USBPASS_INVENTORY_EVENT_CHANGED, change->new, change->usec));
 	}
 	for (guint i = 0; i < identity_changes->len; i++) {
 		UsbpassChange *change = g_ptr_array_index(identity_changes, i);
 		g_ptr_array_add(events,
-				usbpass_inventory_event_for(USBPASS_INVENTORY_EVENT_CHANGED,
-							    change->new,
-							    change->usec));
+		                usbpass_inventory_event_for(
+		                  USBPASS_INVENTORY_EVENT_CHANGED, change->new, change->usec));
 	}
 
 	if (events->len == 0)
@@ -495,7 +500,8 @@ usbpass_inventory_apply_changes(UsbpassInventory *self, GPtrArray *changes)
 static guint
 usbpass_inventory_apply_set(UsbpassInventory *self, GPtrArray *devices, gint64 usec)
 {
-	g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_change_free);
+	g_autoptr(GPtrArray) changes =
+	  g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_change_free);
 	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
 
 	for (guint i = 0; i < devices->len; i++) {
@@ -541,7 +547,8 @@ static guint
 usbpass_inventory_apply_pending(UsbpassInventory *self)
 {
 	g_autoptr(GPtrArray) pending = self->pending;
-	g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_change_free);
+	g_autoptr(GPtrArray) changes =
+	  g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_change_free);
 	g_autoptr(GPtrArray) order = g_ptr_array_new();
 	g_autoptr(GHashTable) states = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
 	UsbpassDeviceReader *reader = usbpass_inventory_get_reader(self);
@@ -581,7 +588,8 @@ usbpass_inventory_apply_pending(UsbpassInventory *self)
 		g_autoptr(UsbpassDevice) new = NULL;
 		UsbpassChange *change;
 
-		/* in a remove the sysfs directory is gone already: what we knew is kept by syspath */
+		/* in a remove the sysfs directory is gone already: what we knew is kept by syspath
+		 */
 		if (!state->remove)
 			new = usbpass_device_reader_read_syspath(reader, key, NULL);
 		if (old == NULL && new == NULL)
@@ -601,7 +609,8 @@ usbpass_inventory_apply_pending(UsbpassInventory *self)
 				UsbpassChange *child_change;
 				UsbpassPendingState *child_state;
 				const gchar *child_key = usbpass_inventory_key(child);
-				if (strncmp(child_key, key, key_len) != 0 || child_key[key_len] != '/' ||
+				if (strncmp(child_key, key, key_len) != 0 ||
+				    child_key[key_len] != '/' ||
 				    g_hash_table_contains(states, child_key))
 					continue;
 				child_change = g_new0(UsbpassChange, 1);
@@ -651,7 +660,9 @@ usbpass_inventory_schedule(UsbpassInventory *self)
  * "uevent" signal does once usbpass_inventory_start_monitor() was called.
  */
 void
-usbpass_inventory_queue_uevent(UsbpassInventory *self, const gchar *action, GUdevDevice *udev_device)
+usbpass_inventory_queue_uevent(UsbpassInventory *self,
+                               const gchar *action,
+                               GUdevDevice *udev_device)
 {
 	const gchar *syspath;
 	const gchar *devtype;
@@ -692,7 +703,10 @@ usbpass_inventory_queue_uevent(UsbpassInventory *self, const gchar *action, GUde
 }
 
 static void
-usbpass_inventory_uevent_cb(GUdevClient *client, const gchar *action, GUdevDevice *udev_device, gpointer user_data)
+usbpass_inventory_uevent_cb(GUdevClient *client,
+                            const gchar *action,
+                            GUdevDevice *udev_device,
+                            gpointer user_data)
 {
 	usbpass_inventory_queue_uevent(USBPASS_INVENTORY(user_data), action, udev_device);
 }
@@ -813,7 +827,7 @@ usbpass_inventory_enumerate(UsbpassInventory *self, GError **error)
 gboolean
 usbpass_inventory_start_monitor(UsbpassInventory *self, GError **error)
 {
-	const gchar *subsystems[] = {"usb", NULL};
+	const gchar *subsystems[] = { "usb", NULL };
 
 	g_return_val_if_fail(USBPASS_IS_INVENTORY(self), FALSE);
 
@@ -836,7 +850,8 @@ usbpass_inventory_start_monitor(UsbpassInventory *self, GError **error)
 void
 usbpass_inventory_apply_snapshot(UsbpassInventory *self, GPtrArray *devices)
 {
-	g_autoptr(GPtrArray) copies = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_device_unref);
+	g_autoptr(GPtrArray) copies =
+	  g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_device_unref);
 
 	g_return_if_fail(USBPASS_IS_INVENTORY(self));
 	g_return_if_fail(devices != NULL);
@@ -904,10 +919,10 @@ usbpass_inventory_find_by_id(UsbpassInventory *self, const gchar *id, GError **e
 	if (device == NULL) {
 		g_autofree gchar *shown = usbpass_string_sanitize(id, -1, 96);
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_NOT_FOUND,
-			    "no USB device with identity '%s' on this host",
-			    shown != NULL ? shown : "");
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_NOT_FOUND,
+		            "no USB device with identity '%s' on this host",
+		            shown != NULL ? shown : "");
 		return NULL;
 	}
 	return usbpass_device_ref(device);
@@ -933,11 +948,11 @@ usbpass_inventory_find_by_address(UsbpassInventory *self, guint bus, guint devic
 			return usbpass_device_ref(candidate);
 	}
 	g_set_error(error,
-		    USBPASS_ERROR,
-		    USBPASS_ERROR_NOT_FOUND,
-		    "no USB device at bus %03u device %03u on this host",
-		    bus,
-		    device);
+	            USBPASS_ERROR,
+	            USBPASS_ERROR_NOT_FOUND,
+	            "no USB device at bus %03u device %03u on this host",
+	            bus,
+	            device);
 	return NULL;
 }
 
@@ -989,11 +1004,12 @@ usbpass_inventory_find(UsbpassInventory *self, const gchar *spec, GError **error
 	}
 	{
 		g_autofree gchar *shown = usbpass_string_sanitize(spec, -1, 96);
-		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_NOT_FOUND,
-			    "no USB device '%s' on this host (give an identity, BUS:DEVICE or a port)",
-			    shown != NULL ? shown : "");
+		g_set_error(
+		  error,
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_NOT_FOUND,
+		  "no USB device '%s' on this host (give an identity, BUS:DEVICE or a port)",
+		  shown != NULL ? shown : "");
 	}
 	return NULL;
 }
@@ -1057,10 +1073,8 @@ usbpass_inventory_init(UsbpassInventory *self)
 	self->by_key = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	self->by_id = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	self->pending = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_pending_uevent_free);
-	self->removed = g_hash_table_new_full(g_str_hash,
-					      g_str_equal,
-					      g_free,
-					      (GDestroyNotify)usbpass_removed_free);
+	self->removed = g_hash_table_new_full(
+	  g_str_hash, g_str_equal, g_free, (GDestroyNotify)usbpass_removed_free);
 	g_queue_init(&self->removed_order);
 }
 
@@ -1073,23 +1087,24 @@ usbpass_inventory_class_init(UsbpassInventoryClass *klass)
 	object_class->finalize = usbpass_inventory_finalize;
 
 	/* static scope: handlers that keep the event copy it */
-	signals[SIGNAL_EVENT] = g_signal_new("event",
-					     G_TYPE_FROM_CLASS(klass),
-					     G_SIGNAL_RUN_LAST,
-					     0,
-					     NULL,
-					     NULL,
-					     NULL,
-					     G_TYPE_NONE,
-					     1,
-					     USBPASS_TYPE_INVENTORY_EVENT | G_SIGNAL_TYPE_STATIC_SCOPE);
+	signals[SIGNAL_EVENT] =
+	  g_signal_new("event",
+	               G_TYPE_FROM_CLASS(klass),
+	               G_SIGNAL_RUN_LAST,
+	               0,
+	               NULL,
+	               NULL,
+	               NULL,
+	               G_TYPE_NONE,
+	               1,
+	               USBPASS_TYPE_INVENTORY_EVENT | G_SIGNAL_TYPE_STATIC_SCOPE);
 	signals[SIGNAL_CHANGED] = g_signal_new("changed",
-					       G_TYPE_FROM_CLASS(klass),
-					       G_SIGNAL_RUN_LAST,
-					       0,
-					       NULL,
-					       NULL,
-					       NULL,
-					       G_TYPE_NONE,
-					       0);
+	                                       G_TYPE_FROM_CLASS(klass),
+	                                       G_SIGNAL_RUN_LAST,
+	                                       0,
+	                                       NULL,
+	                                       NULL,
+	                                       NULL,
+	                                       G_TYPE_NONE,
+	                                       0);
 }

@@ -40,20 +40,20 @@ usbpass_inventory_event_kind_from_string(const gchar *str) USBPASS_NONNULL(1);
 /* one applied change; emitted by the "event" signal */
 typedef struct {
 	UsbpassInventoryEventKind kind;
-	UsbpassDevice *device;	/* the device as it is now; for REMOVED, as it was */
-	gboolean replugged;	/* ADDED: this identity was seen before, since removed */
-	guint previous_bus;	/* ADDED+replugged: the address it had, else 0 */
+	UsbpassDevice *device; /* the device as it is now; for REMOVED, as it was */
+	gboolean replugged;    /* ADDED: this identity was seen before, since removed */
+	guint previous_bus;    /* ADDED+replugged: the address it had, else 0 */
 	guint previous_device;
-	gchar *previous_port;	/* ADDED+replugged: NULL when unchanged */
-	gint64 uevent_usec;	/* g_get_monotonic_time() when the uevent arrived */
+	gchar *previous_port; /* ADDED+replugged: NULL when unchanged */
+	gint64 uevent_usec;   /* g_get_monotonic_time() when the uevent arrived */
 } UsbpassInventoryEvent;
 
 GType
 usbpass_inventory_event_get_type(void);
 #define USBPASS_TYPE_INVENTORY_EVENT (usbpass_inventory_event_get_type())
 UsbpassInventoryEvent *
-usbpass_inventory_event_new(UsbpassInventoryEventKind kind, UsbpassDevice *device)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(2);
+usbpass_inventory_event_new(UsbpassInventoryEventKind kind,
+                            UsbpassDevice *device) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(2);
 UsbpassInventoryEvent *
 usbpass_inventory_event_copy(const UsbpassInventoryEvent *self) USBPASS_NONNULL(1);
 void
@@ -89,16 +89,18 @@ usbpass_inventory_get_devices(UsbpassInventory *self) G_GNUC_WARN_UNUSED_RESULT 
 
 /* Returns: (transfer full): the device, or NULL with USBPASS_ERROR_NOT_FOUND */
 UsbpassDevice *
-usbpass_inventory_find_by_id(UsbpassInventory *self, const gchar *id, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+usbpass_inventory_find_by_id(UsbpassInventory *self,
+                             const gchar *id,
+                             GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
 /* Returns: (transfer full): the device at @bus:@device, or NULL with NOT_FOUND */
 UsbpassDevice *
 usbpass_inventory_find_by_address(UsbpassInventory *self, guint bus, guint device, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+  G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 /* accepts an identity, "BUS:DEVICE" ("1:4", "001:004") or a port ("1-1.4") */
 UsbpassDevice *
-usbpass_inventory_find(UsbpassInventory *self, const gchar *spec, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+usbpass_inventory_find(UsbpassInventory *self,
+                       const gchar *spec,
+                       GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
 
 /* a counter bumped by each applied batch: an ETag for the set */
 guint64

@@ -148,9 +148,8 @@ usbpass_names_get_usb_product(UsbpassNames *self, guint16 vendor_id, guint16 pro
 	usbpass_names_query(self, modalias, &vendor, &model);
 	/* the same answer names the vendor: saves the second lookup */
 	if (!g_hash_table_contains(self->usb_vendors, GUINT_TO_POINTER((guint)vendor_id)))
-		g_hash_table_insert(self->usb_vendors,
-				    GUINT_TO_POINTER((guint)vendor_id),
-				    g_steal_pointer(&vendor));
+		g_hash_table_insert(
+		  self->usb_vendors, GUINT_TO_POINTER((guint)vendor_id), g_steal_pointer(&vendor));
 	g_hash_table_insert(self->usb_products, key, model);
 	return model;
 }
@@ -240,16 +239,19 @@ usbpass_names_apply(UsbpassNames *self, UsbpassDevice *device)
 	} else {
 		/* the product lookup also answers the vendor, so ask it first */
 		if (device->product == NULL)
-			(void)usbpass_names_get_usb_product(self, device->vendor_id, device->product_id);
-		device->vendor_name = g_strdup(usbpass_names_get_usb_vendor(self, device->vendor_id));
+			(void)usbpass_names_get_usb_product(
+			  self, device->vendor_id, device->product_id);
+		device->vendor_name =
+		  g_strdup(usbpass_names_get_usb_vendor(self, device->vendor_id));
 		if (device->vendor_name == NULL)
-			device->vendor_name = g_strdup_printf("Unknown vendor %04x", device->vendor_id);
+			device->vendor_name =
+			  g_strdup_printf("Unknown vendor %04x", device->vendor_id);
 	}
 	if (device->product != NULL) {
 		device->product_name = g_strdup(device->product);
 	} else {
-		device->product_name =
-		    g_strdup(usbpass_names_get_usb_product(self, device->vendor_id, device->product_id));
+		device->product_name = g_strdup(
+		  usbpass_names_get_usb_product(self, device->vendor_id, device->product_id));
 		if (device->product_name == NULL)
 			device->product_name = g_strdup_printf("Device %04x", device->product_id);
 	}

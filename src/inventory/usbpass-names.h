@@ -31,10 +31,12 @@ usbpass_names_has_hwdb(UsbpassNames *self) USBPASS_NONNULL(1);
 const gchar *
 usbpass_names_get_usb_vendor(UsbpassNames *self, guint16 vendor_id) USBPASS_NONNULL(1);
 const gchar *
-usbpass_names_get_usb_product(UsbpassNames *self, guint16 vendor_id, guint16 product_id) USBPASS_NONNULL(1);
+usbpass_names_get_usb_product(UsbpassNames *self, guint16 vendor_id, guint16 product_id)
+  USBPASS_NONNULL(1);
 /* "Intel Corporation Cannon Lake PCH USB 3.1 xHCI Host Controller", never NULL */
 const gchar *
-usbpass_names_get_pci_device(UsbpassNames *self, guint16 vendor_id, guint16 device_id) USBPASS_NONNULL(1);
+usbpass_names_get_pci_device(UsbpassNames *self, guint16 vendor_id, guint16 device_id)
+  USBPASS_NONNULL(1);
 
 /* sets vendor_name, product_name and name of @device from its descriptor
  * strings, the hwdb and the fallbacks; @device must not be shared yet */

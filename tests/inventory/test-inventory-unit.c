@@ -19,13 +19,19 @@
 /* --- helpers --- */
 
 static UsbpassDevice *
-make_device(guint bus, guint address, const gchar *port, guint16 vendor_id, guint16 product_id, const gchar *serial)
+make_device(guint bus,
+            guint address,
+            const gchar *port,
+            guint16 vendor_id,
+            guint16 product_id,
+            const gchar *serial)
 {
 	UsbpassDevice *device = usbpass_device_new();
 	device->bus = bus;
 	device->device = address;
 	device->port = g_strdup(port);
-	device->syspath = g_strdup_printf("/sys/devices/pci0000:00/0000:00:14.0/usb%u/%s", bus, port);
+	device->syspath =
+	  g_strdup_printf("/sys/devices/pci0000:00/0000:00:14.0/usb%u/%s", bus, port);
 	device->is_root_hub = g_str_has_prefix(port, "usb");
 	device->vendor_id = vendor_id;
 	device->product_id = product_id;
@@ -84,18 +90,18 @@ test_class_names(void)
 		guint8 usb_class;
 		const gchar *name;
 	} cases[] = {
-	    {0x00, "(Defined at Interface level)"},
-	    {0x03, "Human Interface Device"},
-	    {0x08, "Mass Storage"},
-	    {0x09, "Hub"},
-	    {0x0b, "Chip/SmartCard"},
-	    {0x0e, "Video"},
-	    {0xe0, "Wireless"},
-	    {0xef, "Miscellaneous Device"},
-	    {0xff, "Vendor Specific Class"},
-	    /* failure cases: codes without a name */
-	    {0x04, "[unknown]"},
-	    {0x42, "[unknown]"},
+		{ 0x00, "(Defined at Interface level)" },
+		{ 0x03, "Human Interface Device" },
+		{ 0x08, "Mass Storage" },
+		{ 0x09, "Hub" },
+		{ 0x0b, "Chip/SmartCard" },
+		{ 0x0e, "Video" },
+		{ 0xe0, "Wireless" },
+		{ 0xef, "Miscellaneous Device" },
+		{ 0xff, "Vendor Specific Class" },
+		/* failure cases: codes without a name */
+		{ 0x04, "[unknown]" },
+		{ 0x42, "[unknown]" },
 	};
 	g_autoptr(UsbpassDevice) composite = make_device(1, 2, "1-1", 0x1050, 0x0407, NULL);
 	g_autoptr(UsbpassDevice) bare = make_device(1, 3, "1-2", 0x1050, 0x0407, NULL);
@@ -126,21 +132,21 @@ test_speed(void)
 		const gchar *text;
 		guint mbps;
 	} cases[] = {
-	    {"1.5", 1},
-	    {"12", 12},
-	    {"480", 480},
-	    {"5000", 5000},
-	    {"10000", 10000},
-	    {"20000", 20000},
-	    {"480\n", 480},
-	    /* failure cases */
-	    {"", 0},
-	    {"fast", 0},
-	    {"-12", 0},
-	    {"1.5x", 0},
-	    {"0x1e0", 0},
-	    {"99999999999", 0},
-	    {NULL, 0},
+		{ "1.5", 1 },
+		{ "12", 12 },
+		{ "480", 480 },
+		{ "5000", 5000 },
+		{ "10000", 10000 },
+		{ "20000", 20000 },
+		{ "480\n", 480 },
+		/* failure cases */
+		{ "", 0 },
+		{ "fast", 0 },
+		{ "-12", 0 },
+		{ "1.5x", 0 },
+		{ "0x1e0", 0 },
+		{ "99999999999", 0 },
+		{ NULL, 0 },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++)
 		g_assert_cmpuint(usbpass_usb_speed_to_mbps(cases[i].text), ==, cases[i].mbps);
@@ -154,13 +160,9 @@ test_port_order(void)
 		const gchar *b;
 		gint sign;
 	} cases[] = {
-	    {"usb1", "1-1", -1},
-	    {"1-1", "1-1.1", -1},
-	    {"1-1.2", "1-1.10", -1},
-	    {"1-2", "1-1.4", 1},
-	    {"1-10", "1-9.7", 1},
-	    {"1-4.1", "1-4.1", 0},
-	    {NULL, "1-1", -1},
+		{ "usb1", "1-1", -1 }, { "1-1", "1-1.1", -1 }, { "1-1.2", "1-1.10", -1 },
+		{ "1-2", "1-1.4", 1 }, { "1-10", "1-9.7", 1 }, { "1-4.1", "1-4.1", 0 },
+		{ NULL, "1-1", -1 },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		gint got = usbpass_port_compare(cases[i].a, cases[i].b);
@@ -180,51 +182,102 @@ test_port_order(void)
 
 typedef void (*DeviceMutator)(UsbpassDevice *device);
 
-static void mutate_bus(UsbpassDevice *d) { d->bus++; }
-static void mutate_address(UsbpassDevice *d) { d->device++; }
-static void mutate_vendor(UsbpassDevice *d) { d->vendor_id++; }
-static void mutate_bcd(UsbpassDevice *d) { d->bcd_device++; }
-static void mutate_class(UsbpassDevice *d) { d->device_protocol++; }
-static void mutate_hub(UsbpassDevice *d) { d->num_ports++; }
-static void mutate_speed(UsbpassDevice *d) { d->speed_mbps = 12; }
-static void mutate_id(UsbpassDevice *d) { g_free(d->id); d->id = g_strdup("0781:5567:p:3-1"); }
-static void mutate_conflict(UsbpassDevice *d) { g_clear_pointer(&d->id_conflict, g_free); }
-static void mutate_product(UsbpassDevice *d) { g_free(d->product); d->product = g_strdup("Other"); }
-static void mutate_serial(UsbpassDevice *d) { g_clear_pointer(&d->serial, g_free); }
-static void mutate_error(UsbpassDevice *d) { g_clear_pointer(&d->error, g_free); }
-static void mutate_controller(UsbpassDevice *d) { g_free(d->controller_name); d->controller_name = NULL; }
-static void mutate_driver(UsbpassDevice *d)
+static void
+mutate_bus(UsbpassDevice *d)
+{
+	d->bus++;
+}
+static void
+mutate_address(UsbpassDevice *d)
+{
+	d->device++;
+}
+static void
+mutate_vendor(UsbpassDevice *d)
+{
+	d->vendor_id++;
+}
+static void
+mutate_bcd(UsbpassDevice *d)
+{
+	d->bcd_device++;
+}
+static void
+mutate_class(UsbpassDevice *d)
+{
+	d->device_protocol++;
+}
+static void
+mutate_hub(UsbpassDevice *d)
+{
+	d->num_ports++;
+}
+static void
+mutate_speed(UsbpassDevice *d)
+{
+	d->speed_mbps = 12;
+}
+static void
+mutate_id(UsbpassDevice *d)
+{
+	g_free(d->id);
+	d->id = g_strdup("0781:5567:p:3-1");
+}
+static void
+mutate_conflict(UsbpassDevice *d)
+{
+	g_clear_pointer(&d->id_conflict, g_free);
+}
+static void
+mutate_product(UsbpassDevice *d)
+{
+	g_free(d->product);
+	d->product = g_strdup("Other");
+}
+static void
+mutate_serial(UsbpassDevice *d)
+{
+	g_clear_pointer(&d->serial, g_free);
+}
+static void
+mutate_error(UsbpassDevice *d)
+{
+	g_clear_pointer(&d->error, g_free);
+}
+static void
+mutate_controller(UsbpassDevice *d)
+{
+	g_free(d->controller_name);
+	d->controller_name = NULL;
+}
+static void
+mutate_driver(UsbpassDevice *d)
 {
 	UsbpassInterface *iface = g_ptr_array_index(d->interfaces, 1);
 	iface->driver = g_strdup("vfio");
 }
-static void mutate_interfaces(UsbpassDevice *d) { g_ptr_array_remove_index(d->interfaces, 1); }
+static void
+mutate_interfaces(UsbpassDevice *d)
+{
+	g_ptr_array_remove_index(d->interfaces, 1);
+}
 
 static void
 test_device_copy_equal(void)
 {
-	const DeviceMutator mutators[] = {mutate_bus,
-					  mutate_address,
-					  mutate_vendor,
-					  mutate_bcd,
-					  mutate_class,
-					  mutate_hub,
-					  mutate_speed,
-					  mutate_id,
-					  mutate_conflict,
-					  mutate_product,
-					  mutate_serial,
-					  mutate_error,
-					  mutate_controller,
-					  mutate_driver,
-					  mutate_interfaces};
+	const DeviceMutator mutators[] = { mutate_bus,        mutate_address, mutate_vendor,
+		                           mutate_bcd,        mutate_class,   mutate_hub,
+		                           mutate_speed,      mutate_id,      mutate_conflict,
+		                           mutate_product,    mutate_serial,  mutate_error,
+		                           mutate_controller, mutate_driver,  mutate_interfaces };
 	g_autoptr(UsbpassDevice) device = make_full_device();
 	g_autoptr(UsbpassDevice) copy = usbpass_device_copy(device);
 
 	g_assert_true(usbpass_device_equal(device, copy));
 	g_assert_true(copy != device);
 	g_assert_cmpuint(copy->interfaces->len, ==, 2);
-	g_assert_cmpstr(((UsbpassInterface *)g_ptr_array_index(copy->interfaces, 0))->driver, ==, "usb-storage");
+	g_assert_cmpstr(
+	  ((UsbpassInterface *)g_ptr_array_index(copy->interfaces, 0))->driver, ==, "usb-storage");
 	for (guint i = 0; i < G_N_ELEMENTS(mutators); i++) {
 		g_autoptr(UsbpassDevice) changed = usbpass_device_copy(device);
 		mutators[i](changed);
@@ -248,23 +301,23 @@ test_identity_encode(void)
 		const gchar *serial;
 		gboolean kept;
 	} cases[] = {
-	    {"4C530001231122117043", TRUE},
-	    {"A50285BI", TRUE},
-	    {"0.1_a-b", TRUE},
-	    {"x0123456789abcdef0123456789ABCDEF", TRUE},
-	    {"xyz", TRUE},
-	    /* 64 characters: still kept */
-	    {"0123456789012345678901234567890123456789012345678901234567890123", TRUE},
-	    /* failure cases: encoded */
-	    {"01234567890123456789012345678901234567890123456789012345678901234", FALSE},
-	    {"with space", FALSE},
-	    {"a/b", FALSE},
-	    {"a:b", FALSE},
-	    {"\u00e9t\u00e9", FALSE},
-	    {"\"quoted\"", FALSE},
-	    {"", FALSE},
-	    /* looks like an encoded serial: encoded, so that the mapping stays one-to-one */
-	    {"x0123456789abcdef0123456789abcdef", FALSE},
+		{ "4C530001231122117043", TRUE },
+		{ "A50285BI", TRUE },
+		{ "0.1_a-b", TRUE },
+		{ "x0123456789abcdef0123456789ABCDEF", TRUE },
+		{ "xyz", TRUE },
+		/* 64 characters: still kept */
+		{ "0123456789012345678901234567890123456789012345678901234567890123", TRUE },
+		/* failure cases: encoded */
+		{ "01234567890123456789012345678901234567890123456789012345678901234", FALSE },
+		{ "with space", FALSE },
+		{ "a/b", FALSE },
+		{ "a:b", FALSE },
+		{ "\u00e9t\u00e9", FALSE },
+		{ "\"quoted\"", FALSE },
+		{ "", FALSE },
+		/* looks like an encoded serial: encoded, so that the mapping stays one-to-one */
+		{ "x0123456789abcdef0123456789abcdef", FALSE },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autofree gchar *encoded = usbpass_identity_encode_serial(cases[i].serial);
@@ -305,22 +358,22 @@ test_identity_valid(void)
 		const gchar *id;
 		gboolean valid;
 	} cases[] = {
-	    {"0781:5567:s:4C530001231122117043", TRUE},
-	    {"0781:5567:p:1-1.4", TRUE},
-	    {"1d6b:0002:p:usb1", TRUE},
-	    /* failure cases */
-	    {"0781:5567", FALSE},
-	    {"0781:5567:s:", FALSE},
-	    {"0781:5567:q:abc", FALSE},
-	    {"0781-5567:s:abc", FALSE},
-	    {"078G:5567:s:abc", FALSE},
-	    {"0781:5567:S:abc", FALSE},
-	    {"0781:55AB:s:abc", FALSE},
-	    {"0781:5567:s:a b", FALSE},
-	    {"0781:5567:s:a/b", FALSE},
-	    {"host/0781:5567:s:abc", FALSE},
-	    {"", FALSE},
-	    {NULL, FALSE},
+		{ "0781:5567:s:4C530001231122117043", TRUE },
+		{ "0781:5567:p:1-1.4", TRUE },
+		{ "1d6b:0002:p:usb1", TRUE },
+		/* failure cases */
+		{ "0781:5567", FALSE },
+		{ "0781:5567:s:", FALSE },
+		{ "0781:5567:q:abc", FALSE },
+		{ "0781-5567:s:abc", FALSE },
+		{ "078G:5567:s:abc", FALSE },
+		{ "0781:5567:S:abc", FALSE },
+		{ "0781:55AB:s:abc", FALSE },
+		{ "0781:5567:s:a b", FALSE },
+		{ "0781:5567:s:a/b", FALSE },
+		{ "host/0781:5567:s:abc", FALSE },
+		{ "", FALSE },
+		{ NULL, FALSE },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++)
 		g_assert_cmpint(usbpass_identity_is_valid(cases[i].id), ==, cases[i].valid);
@@ -329,7 +382,8 @@ test_identity_valid(void)
 static void
 test_identity_assign(void)
 {
-	g_autoptr(GPtrArray) devices = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_device_unref);
+	g_autoptr(GPtrArray) devices =
+	  g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_device_unref);
 	UsbpassDevice *root = make_device(1, 1, "usb1", 0x1d6b, 0x0002, "0000:00:14.0");
 	UsbpassDevice *stick = make_device(1, 9, "1-3", 0x0781, 0x5567, "4C530001231122117043");
 	UsbpassDevice *ch340_a = make_device(1, 6, "1-4.3", 0x1a86, 0x7523, NULL);
@@ -385,18 +439,18 @@ test_identity_split(void)
 		const gchar *host;
 		const gchar *id;
 	} good[] = {
-	    {"node1/0781:5567:s:ABC", "node1", "0781:5567:s:ABC"},
-	    {"rack-2.example.org/1d6b:0002:p:usb1", "rack-2.example.org", "1d6b:0002:p:usb1"},
-	    {"0781:5567:p:1-1.4", NULL, "0781:5567:p:1-1.4"},
+		{ "node1/0781:5567:s:ABC", "node1", "0781:5567:s:ABC" },
+		{ "rack-2.example.org/1d6b:0002:p:usb1", "rack-2.example.org", "1d6b:0002:p:usb1" },
+		{ "0781:5567:p:1-1.4", NULL, "0781:5567:p:1-1.4" },
 	};
 	const gchar *bad[] = {
-	    "/0781:5567:s:ABC",
-	    "a b/0781:5567:s:ABC",
-	    "node1/",
-	    "node1/not-an-id",
-	    "node1/0781:5567:s:ABC/x",
-	    "a/b/c",
-	    "",
+		"/0781:5567:s:ABC",
+		"a b/0781:5567:s:ABC",
+		"node1/",
+		"node1/not-an-id",
+		"node1/0781:5567:s:ABC/x",
+		"a/b/c",
+		"",
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(good); i++) {
 		g_autofree gchar *host = NULL;
@@ -433,14 +487,14 @@ test_names_join(void)
 		const gchar *product;
 		const gchar *name;
 	} cases[] = {
-	    {"SanDisk", "Cruzer Blade", "SanDisk Cruzer Blade"},
-	    {"Dell", "Dell KB216 Wired Keyboard", "Dell KB216 Wired Keyboard"},
-	    {"dell", "DELL KB216", "DELL KB216"},
-	    {"Dell", "Dellwood", "Dell Dellwood"},
-	    {"Logitech", "Logitech", "Logitech"},
-	    {NULL, "Cruzer Blade", "Cruzer Blade"},
-	    {"SanDisk", NULL, "SanDisk"},
-	    {NULL, NULL, NULL},
+		{ "SanDisk", "Cruzer Blade", "SanDisk Cruzer Blade" },
+		{ "Dell", "Dell KB216 Wired Keyboard", "Dell KB216 Wired Keyboard" },
+		{ "dell", "DELL KB216", "DELL KB216" },
+		{ "Dell", "Dellwood", "Dell Dellwood" },
+		{ "Logitech", "Logitech", "Logitech" },
+		{ NULL, "Cruzer Blade", "Cruzer Blade" },
+		{ "SanDisk", NULL, "SanDisk" },
+		{ NULL, NULL, NULL },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autofree gchar *name = usbpass_names_join(cases[i].vendor, cases[i].product);
@@ -462,17 +516,59 @@ test_names_apply(void)
 		const gchar *product_name;
 		const gchar *name;
 	} cases[] = {
-	    /* descriptor strings first */
-	    {0x0781, 0x5567, "SanDisk", "Cruzer Blade", FALSE, "SanDisk", "Cruzer Blade", "SanDisk Cruzer Blade"},
-	    {0xf055, 0x9999, "Maker", "Thing", FALSE, "Maker", "Thing", "Maker Thing"},
-	    /* then the hwdb */
-	    {0x0781, 0x5567, NULL, NULL, TRUE, "SanDisk Corp.", "Cruzer Blade", "SanDisk Corp. Cruzer Blade"},
-	    {0x1a86, 0x7523, NULL, "USB Serial", TRUE, "QinHeng Electronics", "USB Serial", "QinHeng Electronics USB Serial"},
-	    {0x413c, 0x2113, NULL, NULL, TRUE, "Dell Computer Corp.", "KB216 Wired Keyboard", "Dell Computer Corp. KB216 Wired Keyboard"},
-	    /* the hwdb knows the vendor only */
-	    {0x0c45, 0x636b, NULL, NULL, TRUE, "Microdia", "Device 636b", "Microdia Device 636b"},
-	    /* then the readable fallback */
-	    {0xf055, 0x9999, NULL, NULL, FALSE, "Unknown vendor f055", "Device 9999", "Unknown vendor f055 Device 9999"},
+		/* descriptor strings first */
+		{ 0x0781,
+		  0x5567,
+		  "SanDisk",
+		  "Cruzer Blade",
+		  FALSE,
+		  "SanDisk",
+		  "Cruzer Blade",
+		  "SanDisk Cruzer Blade" },
+		{ 0xf055, 0x9999, "Maker", "Thing", FALSE, "Maker", "Thing", "Maker Thing" },
+		/* then the hwdb */
+		{ 0x0781,
+		  0x5567,
+		  NULL,
+		  NULL,
+		  TRUE,
+		  "SanDisk Corp.",
+		  "Cruzer Blade",
+		  "SanDisk Corp. Cruzer Blade" },
+		{ 0x1a86,
+		  0x7523,
+		  NULL,
+		  "USB Serial",
+		  TRUE,
+		  "QinHeng Electronics",
+		  "USB Serial",
+		  "QinHeng Electronics USB Serial" },
+		{ 0x413c,
+		  0x2113,
+		  NULL,
+		  NULL,
+		  TRUE,
+		  "Dell Computer Corp.",
+		  "KB216 Wired Keyboard",
+		  "Dell Computer Corp. KB216 Wired Keyboard" },
+		/* the hwdb knows the vendor only */
+		{ 0x0c45,
+		  0x636b,
+		  NULL,
+		  NULL,
+		  TRUE,
+		  "Microdia",
+		  "Device 636b",
+		  "Microdia Device 636b" },
+		/* then the readable fallback */
+		{ 0xf055,
+		  0x9999,
+		  NULL,
+		  NULL,
+		  FALSE,
+		  "Unknown vendor f055",
+		  "Device 9999",
+		  "Unknown vendor f055 Device 9999" },
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -500,10 +596,12 @@ test_names_apply(void)
 	g_assert_null(usbpass_names_get_usb_vendor(names, 0xf055));
 	g_assert_null(usbpass_names_get_usb_product(names, 0xf055, 0x9999));
 	g_assert_cmpstr(usbpass_names_get_pci_device(names, 0x8086, 0xa36d),
-			==,
-			"Intel Corporation Cannon Lake PCH USB 3.1 xHCI Host Controller");
-	g_assert_cmpstr(usbpass_names_get_pci_device(names, 0x8086, 0xffff), ==, "Intel Corporation device ffff");
-	g_assert_cmpstr(usbpass_names_get_pci_device(names, 0x0bad, 0x0001), ==, "PCI device 0bad:0001");
+	                ==,
+	                "Intel Corporation Cannon Lake PCH USB 3.1 xHCI Host Controller");
+	g_assert_cmpstr(
+	  usbpass_names_get_pci_device(names, 0x8086, 0xffff), ==, "Intel Corporation device ffff");
+	g_assert_cmpstr(
+	  usbpass_names_get_pci_device(names, 0x0bad, 0x0001), ==, "PCI device 0bad:0001");
 }
 
 /* --- JSON --- */
@@ -542,16 +640,40 @@ test_json_round_trip(void)
 	g_autofree gchar *text = NULL;
 	g_autoptr(JsonParser) parser = json_parser_new();
 	JsonObject *object;
-	const gchar *members[] = {"id",		  "id_kind",	  "id_conflict",     "syspath",	    "port",
-				  "parent_port",  "bus",	  "device",	     "vendor_id",   "product_id",
-				  "bcd_device",	  "manufacturer", "product",	     "serial",	    "vendor_name",
-				  "product_name", "name",	  "device_class",    "device_subclass",
-				  "device_protocol", "class_name", "interfaces",     "speed",	    "speed_mbps",
-				  "is_hub",	  "is_root_hub",  "num_ports",	     "controller",  "error"};
+	const gchar *members[] = { "id",
+		                   "id_kind",
+		                   "id_conflict",
+		                   "syspath",
+		                   "port",
+		                   "parent_port",
+		                   "bus",
+		                   "device",
+		                   "vendor_id",
+		                   "product_id",
+		                   "bcd_device",
+		                   "manufacturer",
+		                   "product",
+		                   "serial",
+		                   "vendor_name",
+		                   "product_name",
+		                   "name",
+		                   "device_class",
+		                   "device_subclass",
+		                   "device_protocol",
+		                   "class_name",
+		                   "interfaces",
+		                   "speed",
+		                   "speed_mbps",
+		                   "is_hub",
+		                   "is_root_hub",
+		                   "num_ports",
+		                   "controller",
+		                   "error" };
 
 	/* a real identity, so that from_json accepts it */
 	g_free(device->id);
-	device->id = usbpass_identity_for_serial(device->vendor_id, device->product_id, device->serial);
+	device->id =
+	  usbpass_identity_for_serial(device->vendor_id, device->product_id, device->serial);
 	text = device_to_text(device);
 	for (const gchar *p = text; *p != '\0'; p++)
 		g_assert_cmpint((guchar)*p, >=, 0x20);
@@ -564,17 +686,19 @@ test_json_round_trip(void)
 	g_assert_cmpstr(json_object_get_string_member(object, "vendor_id"), ==, "0781");
 	g_assert_cmpstr(json_object_get_string_member(object, "bcd_device"), ==, "0100");
 	g_assert_cmpint(json_object_get_int_member(object, "bus"), ==, 3);
-	g_assert_cmpstr(json_object_get_string_member(object, "class_name"), ==, "Miscellaneous Device");
+	g_assert_cmpstr(
+	  json_object_get_string_member(object, "class_name"), ==, "Miscellaneous Device");
 	g_assert_cmpstr(json_object_get_string_member(object, "state"), ==, "available");
-	g_assert_cmpstr(json_object_get_string_member(json_object_get_object_member(object, "controller"),
-						      "pci_address"),
-			==,
-			"0000:00:14.0");
+	g_assert_cmpstr(json_object_get_string_member(
+	                  json_object_get_object_member(object, "controller"), "pci_address"),
+	                ==,
+	                "0000:00:14.0");
 	{
 		JsonArray *interfaces = json_object_get_array_member(object, "interfaces");
 		JsonObject *second = json_array_get_object_element(interfaces, 1);
 		g_assert_cmpuint(json_array_get_length(interfaces), ==, 2);
-		g_assert_cmpstr(json_object_get_string_member(second, "class_name"), ==, "Vendor Specific Class");
+		g_assert_cmpstr(
+		  json_object_get_string_member(second, "class_name"), ==, "Vendor Specific Class");
 		g_assert_true(json_object_get_null_member(second, "driver"));
 	}
 
@@ -605,41 +729,47 @@ test_json_round_trip(void)
 static void
 test_json_from_json_invalid(void)
 {
-	const gchar *base = "\"vendor_id\":\"0781\",\"product_id\":\"5567\",\"id\":\"0781:5567:p:1-1\"";
+	const gchar *base =
+	  "\"vendor_id\":\"0781\",\"product_id\":\"5567\",\"id\":\"0781:5567:p:1-1\"";
 	const struct {
 		const gchar *members;
 		const gchar *mentions;
 	} cases[] = {
-	    {"\"vendor_id\":\"0781\",\"product_id\":\"5567\"", "'id'"},
-	    {"\"id\":\"0781:5567:p:1-1\",\"product_id\":\"5567\"", "'vendor_id'"},
-	    {"\"id\":42,\"vendor_id\":\"0781\",\"product_id\":\"5567\"", "'id'"},
-	    {"\"id\":\"nope\",\"vendor_id\":\"0781\",\"product_id\":\"5567\"", "'id'"},
-	    {"\"id\":\"0781:5567:p:1-1\",\"vendor_id\":\"ZZZZ\",\"product_id\":\"5567\"", "'vendor_id'"},
-	    {"\"id\":\"0781:5567:p:1-1\",\"vendor_id\":\"781\",\"product_id\":\"5567\"", "'vendor_id'"},
-	    {"\"id\":\"0781:5567:p:1-1\",\"vendor_id\":\"05E3\",\"product_id\":\"5567\"", "'vendor_id'"},
-	    {"\"id\":\"0781:5567:p:1-1\",\"vendor_id\":\"0781\",\"product_id\":5567", "'product_id'"},
-	    {"\"bus\":-1", "'bus'"},
-	    {"\"bus\":256", "'bus'"},
-	    {"\"bus\":\"1\"", "'bus'"},
-	    {"\"device\":1.5", "'device'"},
-	    {"\"is_hub\":\"yes\"", "'is_hub'"},
-	    {"\"serial\":[1]", "'serial'"},
-	    {"\"manufacturer\":{}", "'manufacturer'"},
-	    {"\"id_kind\":\"magic\"", "'id_kind'"},
-	    {"\"interfaces\":{}", "'interfaces'"},
-	    {"\"interfaces\":[1]", "interface"},
-	    {"\"interfaces\":[{\"number\":0,\"class\":300}]", "'class'"},
-	    {"\"interfaces\":[{\"driver\":7}]", "'driver'"},
-	    {"\"controller\":\"0000:00:14.0\"", "'controller'"},
-	    {"\"controller\":{\"pci_address\":5}", "'pci_address'"},
-	    {"\"speed_mbps\":-5", "'speed_mbps'"},
+		{ "\"vendor_id\":\"0781\",\"product_id\":\"5567\"", "'id'" },
+		{ "\"id\":\"0781:5567:p:1-1\",\"product_id\":\"5567\"", "'vendor_id'" },
+		{ "\"id\":42,\"vendor_id\":\"0781\",\"product_id\":\"5567\"", "'id'" },
+		{ "\"id\":\"nope\",\"vendor_id\":\"0781\",\"product_id\":\"5567\"", "'id'" },
+		{ "\"id\":\"0781:5567:p:1-1\",\"vendor_id\":\"ZZZZ\",\"product_id\":\"5567\"",
+		  "'vendor_id'" },
+		{ "\"id\":\"0781:5567:p:1-1\",\"vendor_id\":\"781\",\"product_id\":\"5567\"",
+		  "'vendor_id'" },
+		{ "\"id\":\"0781:5567:p:1-1\",\"vendor_id\":\"05E3\",\"product_id\":\"5567\"",
+		  "'vendor_id'" },
+		{ "\"id\":\"0781:5567:p:1-1\",\"vendor_id\":\"0781\",\"product_id\":5567",
+		  "'product_id'" },
+		{ "\"bus\":-1", "'bus'" },
+		{ "\"bus\":256", "'bus'" },
+		{ "\"bus\":\"1\"", "'bus'" },
+		{ "\"device\":1.5", "'device'" },
+		{ "\"is_hub\":\"yes\"", "'is_hub'" },
+		{ "\"serial\":[1]", "'serial'" },
+		{ "\"manufacturer\":{}", "'manufacturer'" },
+		{ "\"id_kind\":\"magic\"", "'id_kind'" },
+		{ "\"interfaces\":{}", "'interfaces'" },
+		{ "\"interfaces\":[1]", "interface" },
+		{ "\"interfaces\":[{\"number\":0,\"class\":300}]", "'class'" },
+		{ "\"interfaces\":[{\"driver\":7}]", "'driver'" },
+		{ "\"controller\":\"0000:00:14.0\"", "'controller'" },
+		{ "\"controller\":{\"pci_address\":5}", "'pci_address'" },
+		{ "\"speed_mbps\":-5", "'speed_mbps'" },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autofree gchar *text = NULL;
 		g_autoptr(GError) error = NULL;
 		g_autoptr(UsbpassDevice) device = NULL;
 		/* the first cases replace the base, the others add one bad member to it */
-		if (g_str_has_prefix(cases[i].members, "\"id\"") || g_str_has_prefix(cases[i].members, "\"vendor_id\""))
+		if (g_str_has_prefix(cases[i].members, "\"id\"") ||
+		    g_str_has_prefix(cases[i].members, "\"vendor_id\""))
 			text = g_strdup_printf("{%s}", cases[i].members);
 		else
 			text = g_strdup_printf("{%s,%s}", base, cases[i].members);
@@ -665,9 +795,11 @@ test_json_from_json_invalid(void)
 		/* the minimum, with host-qualified id, nulls and unknown members */
 		g_autoptr(GError) error = NULL;
 		g_autoptr(UsbpassDevice) device = device_from_text(
-		    "{\"id\":\"node1/0781:5567:p:1-1\",\"vendor_id\":\"0781\",\"product_id\":\"5567\","
-		    "\"serial\":null,\"bus\":null,\"state\":\"available\",\"name\":\"a\\u001b[31mb\\u0007c\"}",
-		    &error);
+		  "{\"id\":\"node1/"
+		  "0781:5567:p:1-1\",\"vendor_id\":\"0781\",\"product_id\":\"5567\","
+		  "\"serial\":null,\"bus\":null,\"state\":\"available\",\"name\":\"a\\u001b["
+		  "31mb\\u0007c\"}",
+		  &error);
 		g_assert_no_error(error);
 		g_assert_nonnull(device);
 		g_assert_cmpuint(device->vendor_id, ==, 0x0781);
@@ -681,7 +813,8 @@ test_json_from_json_invalid(void)
 static void
 test_json_devices(void)
 {
-	g_autoptr(GPtrArray) devices = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_device_unref);
+	g_autoptr(GPtrArray) devices =
+	  g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_device_unref);
 	g_autoptr(JsonNode) first = NULL;
 	g_autoptr(JsonNode) second = NULL;
 	JsonArray *array;
@@ -694,15 +827,16 @@ test_json_devices(void)
 	g_assert_true(JSON_NODE_HOLDS_OBJECT(first));
 	array = json_object_get_array_member(json_node_get_object(first), "devices");
 	g_assert_cmpuint(json_array_get_length(array), ==, 2);
-	g_assert_cmpstr(json_object_get_string_member(json_array_get_object_element(array, 1), "id"),
-			==,
-			"0781:5567:s:S1");
+	g_assert_cmpstr(
+	  json_object_get_string_member(json_array_get_object_element(array, 1), "id"),
+	  ==,
+	  "0781:5567:s:S1");
 
 	/* the device objects are built once per record and shared */
 	second = usbpass_inventory_devices_to_json(devices);
 	g_assert_true(json_array_get_element(array, 0) ==
-		      json_array_get_element(
-			  json_object_get_array_member(json_node_get_object(second), "devices"), 0));
+	              json_array_get_element(
+	                json_object_get_array_member(json_node_get_object(second), "devices"), 0));
 	g_assert_true(json_node_is_immutable(json_array_get_element(array, 0)));
 	{
 		g_autofree gchar *a = json_to_string(first, FALSE);
@@ -744,11 +878,13 @@ static void
 snapshot_setup(SnapshotFixture *fixture, gconstpointer user_data)
 {
 	fixture->inventory = usbpass_inventory_new_for_testing();
-	fixture->events = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_inventory_event_free);
+	fixture->events =
+	  g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_inventory_event_free);
 	fixture->snapshot = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_device_unref);
 	g_signal_connect(fixture->inventory, "event", G_CALLBACK(on_event), fixture);
 	g_signal_connect(fixture->inventory, "changed", G_CALLBACK(on_changed), fixture);
-	g_ptr_array_add(fixture->snapshot, make_device(1, 1, "usb1", 0x1d6b, 0x0002, "0000:00:14.0"));
+	g_ptr_array_add(fixture->snapshot,
+	                make_device(1, 1, "usb1", 0x1d6b, 0x0002, "0000:00:14.0"));
 	g_ptr_array_add(fixture->snapshot, make_device(1, 2, "1-1", 0x0781, 0x5567, "4C530001"));
 	g_ptr_array_add(fixture->snapshot, make_device(1, 3, "1-2", 0x1a86, 0x7523, NULL));
 }
@@ -809,9 +945,12 @@ test_snapshot_add_remove(SnapshotFixture *fixture, gconstpointer user_data)
 	g_assert_cmpuint(generation, >, 0);
 	devices = usbpass_inventory_get_devices(fixture->inventory);
 	g_assert_cmpuint(devices->len, ==, 3);
-	g_assert_cmpstr(((UsbpassDevice *)g_ptr_array_index(devices, 0))->id, ==, "1d6b:0002:p:usb1");
-	g_assert_cmpstr(((UsbpassDevice *)g_ptr_array_index(devices, 1))->id, ==, "0781:5567:s:4C530001");
-	g_assert_cmpstr(((UsbpassDevice *)g_ptr_array_index(devices, 2))->id, ==, "1a86:7523:p:1-2");
+	g_assert_cmpstr(
+	  ((UsbpassDevice *)g_ptr_array_index(devices, 0))->id, ==, "1d6b:0002:p:usb1");
+	g_assert_cmpstr(
+	  ((UsbpassDevice *)g_ptr_array_index(devices, 1))->id, ==, "0781:5567:s:4C530001");
+	g_assert_cmpstr(
+	  ((UsbpassDevice *)g_ptr_array_index(devices, 2))->id, ==, "1a86:7523:p:1-2");
 
 	/* the same set again: no event, no new generation */
 	apply(fixture);
@@ -868,7 +1007,8 @@ test_snapshot_replug(SnapshotFixture *fixture, gconstpointer user_data)
 	/* within one batch: removed at one port, added at another */
 	{
 		g_autoptr(UsbpassDevice) stick = snapshot_take(fixture, "1-3");
-		g_ptr_array_add(fixture->snapshot, make_device(1, 9, "1-4", 0x0781, 0x5567, "4C530001"));
+		g_ptr_array_add(fixture->snapshot,
+		                make_device(1, 9, "1-4", 0x0781, 0x5567, "4C530001"));
 		apply(fixture);
 	}
 	g_assert_cmpuint(fixture->events->len, ==, 2);
@@ -883,7 +1023,8 @@ test_snapshot_replug(SnapshotFixture *fixture, gconstpointer user_data)
 	/* the same port with a new device number is a re-plug too, not a change */
 	{
 		g_autoptr(UsbpassDevice) stick = snapshot_take(fixture, "1-4");
-		g_ptr_array_add(fixture->snapshot, make_device(1, 10, "1-4", 0x0781, 0x5567, "4C530001"));
+		g_ptr_array_add(fixture->snapshot,
+		                make_device(1, 10, "1-4", 0x0781, 0x5567, "4C530001"));
 		apply(fixture);
 	}
 	g_assert_cmpuint(fixture->events->len, ==, 2);
@@ -900,7 +1041,8 @@ test_snapshot_replug_bounded(SnapshotFixture *fixture, gconstpointer user_data)
 	apply(fixture);
 	for (guint i = 0; i < 300; i++) {
 		g_autofree gchar *serial = g_strdup_printf("S%04u", i);
-		g_ptr_array_add(fixture->snapshot, make_device(2, 2 + i % 100, "2-1", 0x0781, 0x5567, serial));
+		g_ptr_array_add(fixture->snapshot,
+		                make_device(2, 2 + i % 100, "2-1", 0x0781, 0x5567, serial));
 		apply(fixture);
 		g_assert_cmpuint(fixture->events->len, ==, 1);
 		{
@@ -977,27 +1119,28 @@ test_snapshot_find(SnapshotFixture *fixture, gconstpointer user_data)
 		const gchar *spec;
 		const gchar *port; /* NULL: NOT_FOUND */
 	} cases[] = {
-	    {"0781:5567:s:4C530001", "1-1"},
-	    {"1d6b:0002:p:usb1", "usb1"},
-	    {"1:2", "1-1"},
-	    {"001:003", "1-2"},
-	    {"1-2", "1-2"},
-	    {"usb1", "usb1"},
-	    /* failure cases */
-	    {"0781:5567:s:NOPE", NULL},
-	    {"1:9", NULL},
-	    {"2:1", NULL},
-	    {"1:", NULL},
-	    {"1:2:3", NULL},
-	    {"1-9", NULL},
-	    {"", NULL},
-	    {"\x1b[31m", NULL},
+		{ "0781:5567:s:4C530001", "1-1" },
+		{ "1d6b:0002:p:usb1", "usb1" },
+		{ "1:2", "1-1" },
+		{ "001:003", "1-2" },
+		{ "1-2", "1-2" },
+		{ "usb1", "usb1" },
+		/* failure cases */
+		{ "0781:5567:s:NOPE", NULL },
+		{ "1:9", NULL },
+		{ "2:1", NULL },
+		{ "1:", NULL },
+		{ "1:2:3", NULL },
+		{ "1-9", NULL },
+		{ "", NULL },
+		{ "\x1b[31m", NULL },
 	};
 
 	apply(fixture);
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GError) error = NULL;
-		g_autoptr(UsbpassDevice) device = usbpass_inventory_find(fixture->inventory, cases[i].spec, &error);
+		g_autoptr(UsbpassDevice) device =
+		  usbpass_inventory_find(fixture->inventory, cases[i].spec, &error);
 		if (cases[i].port == NULL) {
 			g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
 			g_assert_null(device);
@@ -1010,13 +1153,15 @@ test_snapshot_find(SnapshotFixture *fixture, gconstpointer user_data)
 	}
 	{
 		g_autoptr(GError) error = NULL;
-		g_autoptr(UsbpassDevice) device = usbpass_inventory_find_by_address(fixture->inventory, 1, 3, &error);
+		g_autoptr(UsbpassDevice) device =
+		  usbpass_inventory_find_by_address(fixture->inventory, 1, 3, &error);
 		g_assert_no_error(error);
 		g_assert_cmpstr(device->port, ==, "1-2");
 	}
 	{
 		g_autoptr(GError) error = NULL;
-		g_autoptr(UsbpassDevice) device = usbpass_inventory_find_by_address(fixture->inventory, 7, 7, &error);
+		g_autoptr(UsbpassDevice) device =
+		  usbpass_inventory_find_by_address(fixture->inventory, 7, 7, &error);
 		g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
 		g_assert_null(device);
 	}
@@ -1029,12 +1174,16 @@ test_event_kinds(void)
 		const gchar *name = usbpass_inventory_event_kind_to_string(i);
 		g_assert_cmpint(usbpass_inventory_event_kind_from_string(name), ==, i);
 	}
-	g_assert_cmpstr(usbpass_inventory_event_kind_to_string(USBPASS_INVENTORY_EVENT_ADDED), ==, "added");
-	g_assert_cmpstr(usbpass_inventory_event_kind_to_string(USBPASS_INVENTORY_EVENT_LAST + 3), ==, "unknown");
-	g_assert_cmpint(usbpass_inventory_event_kind_from_string("plugged"), ==, USBPASS_INVENTORY_EVENT_LAST);
+	g_assert_cmpstr(
+	  usbpass_inventory_event_kind_to_string(USBPASS_INVENTORY_EVENT_ADDED), ==, "added");
+	g_assert_cmpstr(
+	  usbpass_inventory_event_kind_to_string(USBPASS_INVENTORY_EVENT_LAST + 3), ==, "unknown");
+	g_assert_cmpint(
+	  usbpass_inventory_event_kind_from_string("plugged"), ==, USBPASS_INVENTORY_EVENT_LAST);
 	{
 		g_autoptr(UsbpassDevice) device = make_device(1, 2, "1-1", 1, 2, NULL);
-		g_autoptr(UsbpassInventoryEvent) event = usbpass_inventory_event_new(USBPASS_INVENTORY_EVENT_ADDED, device);
+		g_autoptr(UsbpassInventoryEvent) event =
+		  usbpass_inventory_event_new(USBPASS_INVENTORY_EVENT_ADDED, device);
 		g_autoptr(UsbpassInventoryEvent) copy = NULL;
 		event->replugged = TRUE;
 		event->previous_port = g_strdup("1-4");
@@ -1065,34 +1214,34 @@ main(int argc, char **argv)
 	g_test_add_func("/usbpass/inventory/json{devices}", test_json_devices);
 	g_test_add_func("/usbpass/inventory/event{kinds}", test_event_kinds);
 	g_test_add("/usbpass/inventory/snapshot{add-remove}",
-		   SnapshotFixture,
-		   NULL,
-		   snapshot_setup,
-		   test_snapshot_add_remove,
-		   snapshot_teardown);
+	           SnapshotFixture,
+	           NULL,
+	           snapshot_setup,
+	           test_snapshot_add_remove,
+	           snapshot_teardown);
 	g_test_add("/usbpass/inventory/snapshot{replug}",
-		   SnapshotFixture,
-		   NULL,
-		   snapshot_setup,
-		   test_snapshot_replug,
-		   snapshot_teardown);
+	           SnapshotFixture,
+	           NULL,
+	           snapshot_setup,
+	           test_snapshot_replug,
+	           snapshot_teardown);
 	g_test_add("/usbpass/inventory/snapshot{replug-bounded}",
-		   SnapshotFixture,
-		   NULL,
-		   snapshot_setup,
-		   test_snapshot_replug_bounded,
-		   snapshot_teardown);
+	           SnapshotFixture,
+	           NULL,
+	           snapshot_setup,
+	           test_snapshot_replug_bounded,
+	           snapshot_teardown);
 	g_test_add("/usbpass/inventory/snapshot{change-conflict}",
-		   SnapshotFixture,
-		   NULL,
-		   snapshot_setup,
-		   test_snapshot_change_and_conflict,
-		   snapshot_teardown);
+	           SnapshotFixture,
+	           NULL,
+	           snapshot_setup,
+	           test_snapshot_change_and_conflict,
+	           snapshot_teardown);
 	g_test_add("/usbpass/inventory/snapshot{find}",
-		   SnapshotFixture,
-		   NULL,
-		   snapshot_setup,
-		   test_snapshot_find,
-		   snapshot_teardown);
+	           SnapshotFixture,
+	           NULL,
+	           snapshot_setup,
+	           test_snapshot_find,
+	           snapshot_teardown);
 	return g_test_run();
 }

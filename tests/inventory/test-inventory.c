@@ -56,7 +56,8 @@ fixture_setup(Fixture *fixture, gconstpointer user_data)
 
 	fixture->tmpdir = g_dir_make_tmp("usbpass-inventory-XXXXXX", &error);
 	g_assert_no_error(error);
-	fixture->events = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_inventory_event_free);
+	fixture->events =
+	  g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_inventory_event_free);
 	/* umockdev caches whether /sys is redirected: ask once a testbed exists */
 	fixture->testbed = umockdev_testbed_new();
 	if (!umockdev_in_mock_environment()) {
@@ -64,7 +65,8 @@ fixture_setup(Fixture *fixture, gconstpointer user_data)
 		return;
 	}
 	if (record != NULL) {
-		g_autofree gchar *path = g_build_filename(g_getenv("USBPASS_TEST_DATA"), record, NULL);
+		g_autofree gchar *path =
+		  g_build_filename(g_getenv("USBPASS_TEST_DATA"), record, NULL);
 		g_assert_true(umockdev_testbed_add_from_file(fixture->testbed, path, &error));
 		g_assert_no_error(error);
 	}
@@ -178,7 +180,8 @@ test_enumerate_demo(Fixture *fixture, gconstpointer user_data)
 	g_autoptr(GPtrArray) devices = NULL;
 	g_autoptr(UsbpassNames) names = usbpass_names_new();
 	gboolean hwdb = usbpass_names_has_hwdb(names);
-	const gchar *order[] = {"usb1", "1-1", "1-3", "1-4", "1-4.1", "1-4.2", "1-4.3", "1-4.4", "usb2", "usb3", "3-1", "3-1.1"};
+	const gchar *order[] = { "usb1",  "1-1",   "1-3",  "1-4",  "1-4.1", "1-4.2",
+		                 "1-4.3", "1-4.4", "usb2", "usb3", "3-1",   "3-1.1" };
 
 	if (skip_without_umockdev(fixture))
 		return;
@@ -229,9 +232,10 @@ test_enumerate_demo(Fixture *fixture, gconstpointer user_data)
 		g_assert_cmpuint(stick->num_ports, ==, 0);
 		g_assert_cmpstr(stick->controller_pci_address, ==, XHCI);
 		if (hwdb)
-			g_assert_cmpstr(stick->controller_name,
-					==,
-					"Intel Corporation Cannon Lake PCH USB 3.1 xHCI Host Controller");
+			g_assert_cmpstr(
+			  stick->controller_name,
+			  ==,
+			  "Intel Corporation Cannon Lake PCH USB 3.1 xHCI Host Controller");
 		else
 			g_assert_cmpstr(stick->controller_name, ==, "PCI device 8086:a36d");
 		g_assert_null(stick->error);
@@ -281,7 +285,8 @@ test_enumerate_demo(Fixture *fixture, gconstpointer user_data)
 		g_assert_cmpuint(keyboard->bus, ==, 3);
 		if (hwdb) {
 			g_assert_cmpstr(keyboard->vendor_name, ==, "Dell Computer Corp.");
-			g_assert_cmpstr(keyboard->name, ==, "Dell Computer Corp. Dell KB216 Wired Keyboard");
+			g_assert_cmpstr(
+			  keyboard->name, ==, "Dell Computer Corp. Dell KB216 Wired Keyboard");
 		} else {
 			g_assert_cmpstr(keyboard->vendor_name, ==, "Unknown vendor 413c");
 		}
@@ -438,20 +443,17 @@ test_enumerate_hostile(Fixture *fixture, gconstpointer user_data)
 	g_assert_cmpuint(devices->len, ==, 4);
 	for (guint i = 0; i < devices->len; i++) {
 		UsbpassDevice *device = g_ptr_array_index(devices, i);
-		const gchar *strings[] = {device->manufacturer,
-					  device->product,
-					  device->serial,
-					  device->vendor_name,
-					  device->product_name,
-					  device->name,
-					  device->id,
-					  device->id_conflict,
-					  device->error};
+		const gchar *strings[] = { device->manufacturer, device->product,
+			                   device->serial,       device->vendor_name,
+			                   device->product_name, device->name,
+			                   device->id,           device->id_conflict,
+			                   device->error };
 		for (guint j = 0; j < G_N_ELEMENTS(strings); j++)
 			assert_safe_string(strings[j]);
 		g_assert_true(usbpass_identity_is_valid(device->id));
 		if (device->manufacturer != NULL)
-			g_assert_cmpuint(strlen(device->manufacturer), <=, USBPASS_STRING_MAX_BYTES);
+			g_assert_cmpuint(
+			  strlen(device->manufacturer), <=, USBPASS_STRING_MAX_BYTES);
 		if (device->product != NULL)
 			g_assert_cmpuint(strlen(device->product), <=, USBPASS_STRING_MAX_BYTES);
 		if (device->serial != NULL)
@@ -460,7 +462,8 @@ test_enumerate_hostile(Fixture *fixture, gconstpointer user_data)
 	{
 		g_autoptr(UsbpassDevice) evil = find(fixture, "1-1");
 		g_assert_cmpstr(evil->manufacturer, ==, "Evil \"Corp\" <b>&amp;</b> 'x'\\");
-		/* newlines, escape sequences and the NUL became spaces or U+FFFD, nothing was cut off */
+		/* newlines, escape sequences and the NUL became spaces or U+FFFD, nothing was cut
+		 * off */
 		g_assert_true(g_str_has_prefix(evil->product, "line1 line2"));
 		g_assert_nonnull(strstr(evil->product, "[31mred"));
 		g_assert_true(g_str_has_suffix(evil->product, "hidden"));
@@ -492,10 +495,12 @@ test_enumerate_hostile(Fixture *fixture, gconstpointer user_data)
 		g_assert_true((guchar)*p >= 0x20 || *p == '\n');
 	g_assert_true(json_parser_load_from_data(parser, text, -1, &error));
 	g_assert_no_error(error);
-	array = json_object_get_array_member(json_node_get_object(json_parser_get_root(parser)), "devices");
+	array = json_object_get_array_member(json_node_get_object(json_parser_get_root(parser)),
+	                                     "devices");
 	g_assert_cmpuint(json_array_get_length(array), ==, devices->len);
 	for (guint i = 0; i < devices->len; i++) {
-		g_autoptr(UsbpassDevice) back = usbpass_device_from_json(json_array_get_object_element(array, i), &error);
+		g_autoptr(UsbpassDevice) back =
+		  usbpass_device_from_json(json_array_get_object_element(array, i), &error);
 		g_assert_no_error(error);
 		g_assert_true(usbpass_device_equal(g_ptr_array_index(devices, i), back));
 	}
@@ -518,7 +523,8 @@ test_enumerate_broken(Fixture *fixture, gconstpointer user_data)
 		g_assert_nonnull(garbled->error);
 		g_assert_nonnull(strstr(garbled->error, "busnum: missing"));
 		g_assert_nonnull(strstr(garbled->error, "devnum: 'abc' is not a decimal number"));
-		g_assert_nonnull(strstr(garbled->error, "idVendor: 'zzzz' is not a hexadecimal number"));
+		g_assert_nonnull(
+		  strstr(garbled->error, "idVendor: 'zzzz' is not a hexadecimal number"));
 		g_assert_cmpuint(garbled->bus, ==, 0);
 		g_assert_cmpuint(garbled->device, ==, 0);
 		g_assert_cmpuint(garbled->vendor_id, ==, 0);
@@ -539,7 +545,8 @@ test_enumerate_broken(Fixture *fixture, gconstpointer user_data)
 	{
 		/* a truncated descriptors attribute, no bcdDevice, a garbled speed */
 		g_autoptr(UsbpassDevice) truncated = find(fixture, "1-3");
-		g_assert_nonnull(strstr(truncated->error, "descriptors: no device descriptor in 3 bytes"));
+		g_assert_nonnull(
+		  strstr(truncated->error, "descriptors: no device descriptor in 3 bytes"));
 		g_assert_nonnull(strstr(truncated->error, "bcdDevice: missing"));
 		g_assert_nonnull(strstr(truncated->error, "speed: 'warp' is not a speed"));
 		g_assert_cmpuint(truncated->vendor_id, ==, 0x0781);
@@ -568,7 +575,7 @@ test_enumerate_names_lsusb(Fixture *fixture, gconstpointer user_data)
 	g_autofree gchar *lsusb = g_find_program_in_path("lsusb");
 	g_autofree gchar *out = NULL;
 	g_autoptr(GError) error = NULL;
-	const gchar *argv[] = {NULL, NULL};
+	const gchar *argv[] = { NULL, NULL };
 	gint status = 0;
 
 	if (skip_without_umockdev(fixture))
@@ -585,20 +592,22 @@ test_enumerate_names_lsusb(Fixture *fixture, gconstpointer user_data)
 	devices = usbpass_inventory_get_devices(fixture->inventory);
 	/* lsusb runs in our testbed: the preload and UMOCKDEV_DIR are inherited */
 	argv[0] = lsusb;
-	g_assert_true(g_spawn_sync(NULL, (gchar **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status, &error));
+	g_assert_true(g_spawn_sync(
+	  NULL, (gchar **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status, &error));
 	g_assert_no_error(error);
 	for (guint i = 0; i < devices->len; i++) {
 		UsbpassDevice *device = g_ptr_array_index(devices, i);
 		g_autofree gchar *prefix = g_strdup_printf("Bus %03u Device %03u: ID %04x:%04x ",
-							   device->bus,
-							   device->device,
-							   device->vendor_id,
-							   device->product_id);
+		                                           device->bus,
+		                                           device->device,
+		                                           device->vendor_id,
+		                                           device->product_id);
 		const gchar *line = strstr(out, prefix);
 		g_autofree gchar *rest = NULL;
 		g_assert_nonnull(line);
 		rest = g_strndup(line + strlen(prefix), strcspn(line + strlen(prefix), "\n"));
-		/* lsusb 014 shows the hwdb names: where we have no descriptor string we show the same */
+		/* lsusb 014 shows the hwdb names: where we have no descriptor string we show the
+		 * same */
 		if (device->manufacturer == NULL)
 			g_assert_true(g_str_has_prefix(rest, device->vendor_name));
 		if (device->product == NULL)
@@ -635,18 +644,18 @@ unplug(Fixture *fixture, const gchar *pci_address, guint bus, const gchar *port,
 }
 
 static const UsbpassMockDevice sandisk = {
-    .bus = 1,
-    .devnum = 10,
-    .port = "1-2",
-    .vendor_id = 0x0781,
-    .product_id = 0x5567,
-    .bcd_device = 0x0100,
-    .manufacturer = "SanDisk",
-    .product = "Cruzer Blade",
-    .serial = "20060266531A8A31C3B1",
-    .speed = "480",
-    .n_interfaces = 1,
-    .interfaces = {{8, 6, 0x50, "usb-storage"}},
+	.bus = 1,
+	.devnum = 10,
+	.port = "1-2",
+	.vendor_id = 0x0781,
+	.product_id = 0x5567,
+	.bcd_device = 0x0100,
+	.manufacturer = "SanDisk",
+	.product = "Cruzer Blade",
+	.serial = "20060266531A8A31C3B1",
+	.speed = "480",
+	.n_interfaces = 1,
+	.interfaces = { { 8, 6, 0x50, "usb-storage" } },
 };
 
 static void
@@ -718,7 +727,8 @@ test_hotplug_change(Fixture *fixture, gconstpointer user_data)
 	if (skip_without_umockdev(fixture))
 		return;
 	enumerate(fixture);
-	umockdev_testbed_set_attribute(fixture->testbed, syspath, "product", "Unifying Receiver II\n");
+	umockdev_testbed_set_attribute(
+	  fixture->testbed, syspath, "product", "Unifying Receiver II\n");
 	umockdev_testbed_uevent(fixture->testbed, syspath, "change");
 	wait_for_batches(fixture, 1);
 	g_assert_cmpuint(fixture->events->len, ==, 1);
@@ -737,7 +747,8 @@ test_hotplug_change(Fixture *fixture, gconstpointer user_data)
 		g_autofree gchar *link = g_build_filename(root, iface, "driver", NULL);
 		g_assert_cmpint(g_unlink(link), ==, 0);
 	}
-	umockdev_testbed_set_attribute_link(fixture->testbed, iface, "driver", "../../../../../../bus/usb/drivers/vfio-usb");
+	umockdev_testbed_set_attribute_link(
+	  fixture->testbed, iface, "driver", "../../../../../../bus/usb/drivers/vfio-usb");
 	umockdev_testbed_uevent(fixture->testbed, iface, "bind");
 	wait_for_batches(fixture, 1);
 	g_assert_cmpuint(fixture->events->len, ==, 1);
@@ -758,19 +769,19 @@ static void
 test_hotplug_burst(Fixture *fixture, gconstpointer user_data)
 {
 	UsbpassMockDevice hub = {
-	    .bus = 1,
-	    .devnum = 20,
-	    .port = "1-2",
-	    .vendor_id = 0x05e3,
-	    .product_id = 0x0610,
-	    .bcd_device = 0x6060,
-	    .device_class = 9,
-	    .manufacturer = "GenesysLogic",
-	    .product = "USB2.0 Hub",
-	    .speed = "480",
-	    .maxchild = 7,
-	    .n_interfaces = 1,
-	    .interfaces = {{9, 0, 0, "hub"}},
+		.bus = 1,
+		.devnum = 20,
+		.port = "1-2",
+		.vendor_id = 0x05e3,
+		.product_id = 0x0610,
+		.bcd_device = 0x6060,
+		.device_class = 9,
+		.manufacturer = "GenesysLogic",
+		.product = "USB2.0 Hub",
+		.speed = "480",
+		.maxchild = 7,
+		.n_interfaces = 1,
+		.interfaces = { { 9, 0, 0, "hub" } },
 	};
 
 	if (skip_without_umockdev(fixture))
@@ -837,32 +848,34 @@ test_hotplug_replug(Fixture *fixture, gconstpointer user_data)
 {
 	UsbpassInventoryEvent *event;
 	UsbpassMockDevice key = {
-	    .bus = 1,
-	    .devnum = 30,
-	    .port = "1-2",
-	    .vendor_id = 0x1050,
-	    .product_id = 0x0407,
-	    .bcd_device = 0x0543,
-	    .manufacturer = "Yubico",
-	    .product = "YubiKey OTP+FIDO+CCID",
-	    .serial = "16123456",
-	    .speed = "12",
-	    .n_interfaces = 3,
-	    .interfaces = {{3, 1, 1, "usbhid"}, {3, 0, 0, "usbhid"}, {0x0b, 0, 0, NULL}},
+		.bus = 1,
+		.devnum = 30,
+		.port = "1-2",
+		.vendor_id = 0x1050,
+		.product_id = 0x0407,
+		.bcd_device = 0x0543,
+		.manufacturer = "Yubico",
+		.product = "YubiKey OTP+FIDO+CCID",
+		.serial = "16123456",
+		.speed = "12",
+		.n_interfaces = 3,
+		.interfaces = { { 3, 1, 1, "usbhid" },
+		                { 3, 0, 0, "usbhid" },
+		                { 0x0b, 0, 0, NULL } },
 	};
 	UsbpassMockDevice ch340 = {
-	    .bus = 1,
-	    .devnum = 31,
-	    .port = "1-4.3",
-	    .vendor_id = 0x1a86,
-	    .product_id = 0x7523,
-	    .bcd_device = 0x0264,
-	    .bcd_usb = 0x0110,
-	    .device_class = 0xff,
-	    .product = "USB Serial",
-	    .speed = "12",
-	    .n_interfaces = 1,
-	    .interfaces = {{0xff, 1, 2, "ch341"}},
+		.bus = 1,
+		.devnum = 31,
+		.port = "1-4.3",
+		.vendor_id = 0x1a86,
+		.product_id = 0x7523,
+		.bcd_device = 0x0264,
+		.bcd_usb = 0x0110,
+		.device_class = 0xff,
+		.product = "USB Serial",
+		.speed = "12",
+		.n_interfaces = 1,
+		.interfaces = { { 0xff, 1, 2, "ch341" } },
 	};
 
 	if (skip_without_umockdev(fixture))
@@ -911,18 +924,18 @@ static void
 test_hotplug_twin(Fixture *fixture, gconstpointer user_data)
 {
 	UsbpassMockDevice twin = {
-	    .bus = 3,
-	    .devnum = 9,
-	    .port = "3-1.2",
-	    .vendor_id = 0x0403,
-	    .product_id = 0x6001,
-	    .bcd_device = 0x0600,
-	    .manufacturer = "FTDI",
-	    .product = "FT232R USB UART",
-	    .serial = "A50285BI",
-	    .speed = "12",
-	    .n_interfaces = 1,
-	    .interfaces = {{0xff, 0xff, 0xff, "ftdi_sio"}},
+		.bus = 3,
+		.devnum = 9,
+		.port = "3-1.2",
+		.vendor_id = 0x0403,
+		.product_id = 0x6001,
+		.bcd_device = 0x0600,
+		.manufacturer = "FTDI",
+		.product = "FT232R USB UART",
+		.serial = "A50285BI",
+		.speed = "12",
+		.n_interfaces = 1,
+		.interfaces = { { 0xff, 0xff, 0xff, "ftdi_sio" } },
 	};
 	UsbpassInventoryEvent *event;
 
@@ -952,20 +965,34 @@ main(int argc, char **argv)
 		const gchar *record;
 		void (*func)(Fixture *, gconstpointer);
 	} tests[] = {
-	    {"/usbpass/inventory/enumerate{demo}", "demo.umockdev", test_enumerate_demo},
-	    {"/usbpass/inventory/enumerate{topology}", "demo.umockdev", test_enumerate_topology},
-	    {"/usbpass/inventory/enumerate{identical}", "demo.umockdev", test_enumerate_identities},
-	    {"/usbpass/inventory/enumerate{shared-serial}", "shared-serial.umockdev", test_enumerate_shared_serial},
-	    {"/usbpass/inventory/enumerate{hostile}", "hostile.umockdev", test_enumerate_hostile},
-	    {"/usbpass/inventory/enumerate{broken}", "broken.umockdev", test_enumerate_broken},
-	    {"/usbpass/inventory/enumerate{lsusb}", "demo.umockdev", test_enumerate_names_lsusb},
-	    {"/usbpass/inventory/hotplug{add}", "demo.umockdev", test_hotplug_add},
-	    {"/usbpass/inventory/hotplug{remove}", "demo.umockdev", test_hotplug_remove},
-	    {"/usbpass/inventory/hotplug{change}", "demo.umockdev", test_hotplug_change},
-	    {"/usbpass/inventory/hotplug{burst}", "demo.umockdev", test_hotplug_burst},
-	    {"/usbpass/inventory/hotplug{hub-children}", "demo.umockdev", test_hotplug_hub_lost_children},
-	    {"/usbpass/inventory/hotplug{replug}", "demo.umockdev", test_hotplug_replug},
-	    {"/usbpass/inventory/hotplug{twin}", "demo.umockdev", test_hotplug_twin},
+		{ "/usbpass/inventory/enumerate{demo}", "demo.umockdev", test_enumerate_demo },
+		{ "/usbpass/inventory/enumerate{topology}",
+		  "demo.umockdev",
+		  test_enumerate_topology },
+		{ "/usbpass/inventory/enumerate{identical}",
+		  "demo.umockdev",
+		  test_enumerate_identities },
+		{ "/usbpass/inventory/enumerate{shared-serial}",
+		  "shared-serial.umockdev",
+		  test_enumerate_shared_serial },
+		{ "/usbpass/inventory/enumerate{hostile}",
+		  "hostile.umockdev",
+		  test_enumerate_hostile },
+		{ "/usbpass/inventory/enumerate{broken}",
+		  "broken.umockdev",
+		  test_enumerate_broken },
+		{ "/usbpass/inventory/enumerate{lsusb}",
+		  "demo.umockdev",
+		  test_enumerate_names_lsusb },
+		{ "/usbpass/inventory/hotplug{add}", "demo.umockdev", test_hotplug_add },
+		{ "/usbpass/inventory/hotplug{remove}", "demo.umockdev", test_hotplug_remove },
+		{ "/usbpass/inventory/hotplug{change}", "demo.umockdev", test_hotplug_change },
+		{ "/usbpass/inventory/hotplug{burst}", "demo.umockdev", test_hotplug_burst },
+		{ "/usbpass/inventory/hotplug{hub-children}",
+		  "demo.umockdev",
+		  test_hotplug_hub_lost_children },
+		{ "/usbpass/inventory/hotplug{replug}", "demo.umockdev", test_hotplug_replug },
+		{ "/usbpass/inventory/hotplug{twin}", "demo.umockdev", test_hotplug_twin },
 	};
 
 	/* umockdev writes a file per attribute with fsync: a tmpfs makes the testbeds instant */
@@ -973,6 +1000,11 @@ main(int argc, char **argv)
 		g_setenv("TMPDIR", "/dev/shm", TRUE);
 	g_test_init(&argc, &argv, NULL);
 	for (guint i = 0; i < G_N_ELEMENTS(tests); i++)
-		g_test_add(tests[i].path, Fixture, tests[i].record, fixture_setup, tests[i].func, fixture_teardown);
+		g_test_add(tests[i].path,
+		           Fixture,
+		           tests[i].record,
+		           fixture_setup,
+		           tests[i].func,
+		           fixture_teardown);
 	return g_test_run();
 }

@@ -61,7 +61,7 @@ usbpass_mock_syspath(const gchar *pci_address, guint bus, const gchar *port)
 static void
 append_le16(GByteArray *out, guint16 value)
 {
-	guint8 bytes[2] = {value & 0xff, value >> 8};
+	guint8 bytes[2] = { value & 0xff, value >> 8 };
 	g_byte_array_append(out, bytes, 2);
 }
 
@@ -92,44 +92,44 @@ usbpass_mock_descriptors(const UsbpassMockDevice *device)
 	g_byte_array_append(out, header, 2);
 	append_le16(out, device->bcd_usb != 0 ? device->bcd_usb : 0x0200);
 	{
-		guint8 classes[4] = {device->device_class,
-				     device->device_subclass,
-				     device->device_protocol,
-				     superspeed ? 9 : 64};
+		guint8 classes[4] = { device->device_class,
+			              device->device_subclass,
+			              device->device_protocol,
+			              superspeed ? 9 : 64 };
 		g_byte_array_append(out, classes, 4);
 	}
 	append_le16(out, device->vendor_id);
 	append_le16(out, device->product_id);
 	append_le16(out, device->bcd_device);
 	{
-		guint8 strings[4] = {device->manufacturer != NULL ? 1 : 0,
-				     device->product != NULL ? 2 : 0,
-				     device->serial != NULL ? 3 : 0,
-				     1};
+		guint8 strings[4] = { device->manufacturer != NULL ? 1 : 0,
+			              device->product != NULL ? 2 : 0,
+			              device->serial != NULL ? 3 : 0,
+			              1 };
 		g_byte_array_append(out, strings, 4);
 	}
 
 	config_start = out->len;
 	{
-		guint8 config[9] = {9, 2, 0, 0, (guint8)device->n_interfaces, 1, 0, 0x80, 50};
+		guint8 config[9] = { 9, 2, 0, 0, (guint8)device->n_interfaces, 1, 0, 0x80, 50 };
 		g_byte_array_append(out, config, 9);
 	}
 	for (guint i = 0; i < device->n_interfaces; i++) {
 		const UsbpassMockInterface *iface = &device->interfaces[i];
-		guint8 desc[9] = {9,
-				  4,
-				  (guint8)i,
-				  0,
-				  1,
-				  iface->interface_class,
-				  iface->interface_subclass,
-				  iface->interface_protocol,
-				  0};
-		guint8 endpoint[7] = {7, 5, (guint8)(0x81 + i), 3, 8, 0, 10};
+		guint8 desc[9] = { 9,
+			           4,
+			           (guint8)i,
+			           0,
+			           1,
+			           iface->interface_class,
+			           iface->interface_subclass,
+			           iface->interface_protocol,
+			           0 };
+		guint8 endpoint[7] = { 7, 5, (guint8)(0x81 + i), 3, 8, 0, 10 };
 		g_byte_array_append(out, desc, 9);
 		g_byte_array_append(out, endpoint, 7);
 		if (superspeed) {
-			guint8 companion[6] = {6, 0x30, 0, 0, 8, 0};
+			guint8 companion[6] = { 6, 0x30, 0, 0, 8, 0 };
 			g_byte_array_append(out, companion, 6);
 		}
 	}
@@ -175,11 +175,11 @@ append_attr(GString *out, const gchar *name, const gchar *value)
  */
 void
 usbpass_mock_append_pci(GString *out,
-			const gchar *pci_address,
-			guint16 vendor_id,
-			guint16 device_id,
-			guint32 pci_class,
-			const gchar *driver)
+                        const gchar *pci_address,
+                        guint16 vendor_id,
+                        guint16 device_id,
+                        guint32 pci_class,
+                        const gchar *driver)
 {
 	g_autofree gchar *devpath = usbpass_mock_pci_devpath(pci_address);
 	gchar buf[32];
@@ -234,19 +234,17 @@ usbpass_mock_append_device(GString *out, const gchar *pci_address, const Usbpass
 	g_string_append_c(out, '\n');
 	g_string_append_printf(out, "E: BUSNUM=%03u\n", device->bus);
 	g_string_append_printf(out, "E: DEVNUM=%03u\n", device->devnum);
-	g_string_append_printf(out, "E: DEVNAME=/dev/bus/usb/%03u/%03u\n", device->bus, device->devnum);
+	g_string_append_printf(
+	  out, "E: DEVNAME=/dev/bus/usb/%03u/%03u\n", device->bus, device->devnum);
 	g_string_append(out, "E: DEVTYPE=usb_device\nE: DRIVER=usb\nE: MAJOR=189\n");
 	g_string_append_printf(out, "E: MINOR=%u\n", minor);
+	g_string_append_printf(
+	  out, "E: PRODUCT=%x/%x/%x\n", device->vendor_id, device->product_id, device->bcd_device);
 	g_string_append_printf(out,
-			       "E: PRODUCT=%x/%x/%x\n",
-			       device->vendor_id,
-			       device->product_id,
-			       device->bcd_device);
-	g_string_append_printf(out,
-			       "E: TYPE=%u/%u/%u\n",
-			       device->device_class,
-			       device->device_subclass,
-			       device->device_protocol);
+	                       "E: TYPE=%u/%u/%u\n",
+	                       device->device_class,
+	                       device->device_subclass,
+	                       device->device_protocol);
 	g_string_append(out, "E: SUBSYSTEM=usb\n");
 	append_attr(out, "bConfigurationValue", "1");
 	g_snprintf(buf, sizeof(buf), "%02x", device->device_class);
@@ -292,10 +290,10 @@ usbpass_mock_append_device(GString *out, const gchar *pci_address, const Usbpass
 		if (iface->driver != NULL)
 			g_string_append_printf(out, "E: DRIVER=%s\n", iface->driver);
 		g_string_append_printf(out,
-				       "E: INTERFACE=%u/%u/%u\n",
-				       iface->interface_class,
-				       iface->interface_subclass,
-				       iface->interface_protocol);
+		                       "E: INTERFACE=%u/%u/%u\n",
+		                       iface->interface_class,
+		                       iface->interface_subclass,
+		                       iface->interface_protocol);
 		g_string_append(out, "E: SUBSYSTEM=usb\n");
 		g_snprintf(buf, sizeof(buf), "%02x", iface->interface_class);
 		append_attr(out, "bInterfaceClass", buf);
@@ -306,7 +304,8 @@ usbpass_mock_append_device(GString *out, const gchar *pci_address, const Usbpass
 		g_snprintf(buf, sizeof(buf), "%02x", iface->interface_subclass);
 		append_attr(out, "bInterfaceSubClass", buf);
 		if (iface->driver != NULL)
-			g_string_append_printf(out, "L: driver=../%s/bus/usb/drivers/%s\n", dots, iface->driver);
+			g_string_append_printf(
+			  out, "L: driver=../%s/bus/usb/drivers/%s\n", dots, iface->driver);
 		g_string_append_c(out, '\n');
 	}
 }
@@ -327,45 +326,86 @@ typedef struct {
 } UsbpassMockTemplate;
 
 static const UsbpassMockTemplate templates[] = {
-    {0x0781, 0x5567, 0x0100, 0, "SanDisk", "Cruzer Blade", TRUE, "480", 1, {{8, 6, 0x50, "usb-storage"}}},
-    {0x0403, 0x6001, 0x0600, 0, "FTDI", "FT232R USB UART", TRUE, "12", 1, {{0xff, 0xff, 0xff, "ftdi_sio"}}},
-    {0x1a86, 0x7523, 0x0264, 0xff, NULL, "USB Serial", FALSE, "12", 1, {{0xff, 1, 2, "ch341"}}},
-    {0x1050,
-     0x0407,
-     0x0543,
-     0,
-     "Yubico",
-     "YubiKey OTP+FIDO+CCID",
-     TRUE,
-     "12",
-     3,
-     {{3, 1, 1, "usbhid"}, {3, 0, 0, "usbhid"}, {0x0b, 0, 0, NULL}}},
-    {0x046d,
-     0xc52b,
-     0x1211,
-     0,
-     "Logitech",
-     "USB Receiver",
-     FALSE,
-     "12",
-     3,
-     {{3, 1, 1, "usbhid"}, {3, 1, 2, "usbhid"}, {3, 0, 0, "usbhid"}}},
-    {0x413c, 0x2113, 0x0108, 0, NULL, "Dell KB216 Wired Keyboard", FALSE, "1.5", 2, {{3, 1, 1, "usbhid"}, {3, 0, 0, "usbhid"}}},
-    {0x0c45,
-     0x6366,
-     0x0100,
-     0xef,
-     "Sonix Technology Co., Ltd.",
-     "USB 2.0 Camera",
-     FALSE,
-     "480",
-     4,
-     {{0x0e, 1, 0, "uvcvideo"}, {0x0e, 2, 0, "uvcvideo"}, {1, 1, 0, "snd-usb-audio"}, {1, 2, 0, "snd-usb-audio"}}},
-    {0xf055, 0x9999, 0x0001, 0xff, NULL, NULL, TRUE, "12", 1, {{0xff, 0, 0, NULL}}},
+	{ 0x0781,
+	  0x5567,
+	  0x0100,
+	  0,
+	  "SanDisk",
+	  "Cruzer Blade",
+	  TRUE,
+	  "480",
+	  1,
+	  { { 8, 6, 0x50, "usb-storage" } } },
+	{ 0x0403,
+	  0x6001,
+	  0x0600,
+	  0,
+	  "FTDI",
+	  "FT232R USB UART",
+	  TRUE,
+	  "12",
+	  1,
+	  { { 0xff, 0xff, 0xff, "ftdi_sio" } } },
+	{ 0x1a86,
+	  0x7523,
+	  0x0264,
+	  0xff,
+	  NULL,
+	  "USB Serial",
+	  FALSE,
+	  "12",
+	  1,
+	  { { 0xff, 1, 2, "ch341" } } },
+	{ 0x1050,
+	  0x0407,
+	  0x0543,
+	  0,
+	  "Yubico",
+	  "YubiKey OTP+FIDO+CCID",
+	  TRUE,
+	  "12",
+	  3,
+	  { { 3, 1, 1, "usbhid" }, { 3, 0, 0, "usbhid" }, { 0x0b, 0, 0, NULL } } },
+	{ 0x046d,
+	  0xc52b,
+	  0x1211,
+	  0,
+	  "Logitech",
+	  "USB Receiver",
+	  FALSE,
+	  "12",
+	  3,
+	  { { 3, 1, 1, "usbhid" }, { 3, 1, 2, "usbhid" }, { 3, 0, 0, "usbhid" } } },
+	{ 0x413c,
+	  0x2113,
+	  0x0108,
+	  0,
+	  NULL,
+	  "Dell KB216 Wired Keyboard",
+	  FALSE,
+	  "1.5",
+	  2,
+	  { { 3, 1, 1, "usbhid" }, { 3, 0, 0, "usbhid" } } },
+	{ 0x0c45,
+	  0x6366,
+	  0x0100,
+	  0xef,
+	  "Sonix Technology Co., Ltd.",
+	  "USB 2.0 Camera",
+	  FALSE,
+	  "480",
+	  4,
+	  { { 0x0e, 1, 0, "uvcvideo" },
+	    { 0x0e, 2, 0, "uvcvideo" },
+	    { 1, 1, 0, "snd-usb-audio" },
+	    { 1, 2, 0, "snd-usb-audio" } } },
+	{ 0xf055, 0x9999, 0x0001, 0xff, NULL, NULL, TRUE, "12", 1, { { 0xff, 0, 0, NULL } } },
 };
 
 static void
-usbpass_mock_from_template(UsbpassMockDevice *device, const UsbpassMockTemplate *template, const gchar *serial)
+usbpass_mock_from_template(UsbpassMockDevice *device,
+                           const UsbpassMockTemplate *template,
+                           const gchar *serial)
 {
 	device->vendor_id = template->vendor_id;
 	device->product_id = template->product_id;
@@ -401,20 +441,20 @@ usbpass_mock_generate_host(guint n_devices, guint32 seed)
 		g_autofree gchar *pci_address = g_strdup_printf("0000:%02x:00.0", bus);
 		guint devnum = 1;
 		UsbpassMockDevice root = {
-		    .bus = bus,
-		    .devnum = devnum++,
-		    .vendor_id = 0x1d6b,
-		    .product_id = 0x0002,
-		    .bcd_device = 0x0601,
-		    .bcd_usb = 0x0200,
-		    .device_class = 9,
-		    .manufacturer = "Linux 6.1.0-13-amd64 xhci-hcd",
-		    .product = "xHCI Host Controller",
-		    .serial = pci_address,
-		    .speed = "480",
-		    .maxchild = 12,
-		    .n_interfaces = 1,
-		    .interfaces = {{9, 0, 0, "hub"}},
+			.bus = bus,
+			.devnum = devnum++,
+			.vendor_id = 0x1d6b,
+			.product_id = 0x0002,
+			.bcd_device = 0x0601,
+			.bcd_usb = 0x0200,
+			.device_class = 9,
+			.manufacturer = "Linux 6.1.0-13-amd64 xhci-hcd",
+			.product = "xHCI Host Controller",
+			.serial = pci_address,
+			.speed = "480",
+			.maxchild = 12,
+			.n_interfaces = 1,
+			.interfaces = { { 9, 0, 0, "hub" } },
 		};
 		g_autofree gchar *root_port = g_strdup_printf("usb%u", bus);
 
@@ -425,32 +465,35 @@ usbpass_mock_generate_host(guint n_devices, guint32 seed)
 		for (guint hub_port = 1; hub_port <= 12 && count < n_devices; hub_port++) {
 			g_autofree gchar *hub_name = g_strdup_printf("%u-%u", bus, hub_port);
 			UsbpassMockDevice hub = {
-			    .bus = bus,
-			    .port = hub_name,
-			    .devnum = devnum++,
-			    .vendor_id = 0x05e3,
-			    .product_id = 0x0610,
-			    .bcd_device = 0x6060,
-			    .bcd_usb = 0x0200,
-			    .device_class = 9,
-			    .device_protocol = 2,
-			    .manufacturer = "GenesysLogic",
-			    .product = "USB2.0 Hub",
-			    .speed = "480",
-			    .maxchild = 7,
-			    .n_interfaces = 1,
-			    .interfaces = {{9, 0, 1, "hub"}},
+				.bus = bus,
+				.port = hub_name,
+				.devnum = devnum++,
+				.vendor_id = 0x05e3,
+				.product_id = 0x0610,
+				.bcd_device = 0x6060,
+				.bcd_usb = 0x0200,
+				.device_class = 9,
+				.device_protocol = 2,
+				.manufacturer = "GenesysLogic",
+				.product = "USB2.0 Hub",
+				.speed = "480",
+				.maxchild = 7,
+				.n_interfaces = 1,
+				.interfaces = { { 9, 0, 1, "hub" } },
 			};
 			usbpass_mock_append_device(out, pci_address, &hub);
 			count++;
 			for (guint leaf = 1; leaf <= 7 && count < n_devices; leaf++) {
 				g_autofree gchar *port = g_strdup_printf("%s.%u", hub_name, leaf);
-				g_autofree gchar *serial = g_strdup_printf("%08X%04X",
-									   g_rand_int(rand),
-									   (guint)g_rand_int_range(rand, 0, 0x10000));
+				g_autofree gchar *serial =
+				  g_strdup_printf("%08X%04X",
+				                  g_rand_int(rand),
+				                  (guint)g_rand_int_range(rand, 0, 0x10000));
 				const UsbpassMockTemplate *template =
-				    &templates[g_rand_int_range(rand, 0, G_N_ELEMENTS(templates))];
-				UsbpassMockDevice device = {.bus = bus, .port = port, .devnum = devnum++};
+				  &templates[g_rand_int_range(rand, 0, G_N_ELEMENTS(templates))];
+				UsbpassMockDevice device = { .bus = bus,
+					                     .port = port,
+					                     .devnum = devnum++ };
 				usbpass_mock_from_template(&device, template, serial);
 				usbpass_mock_append_device(out, pci_address, &device);
 				count++;

@@ -40,7 +40,7 @@ typedef struct {
 	const gchar *product;
 	const gchar *serial;
 	const gchar *speed; /* "1.5", "12", "480", "5000", ... */
-	guint maxchild;	    /* ports of a hub */
+	guint maxchild;     /* ports of a hub */
 	guint n_interfaces;
 	UsbpassMockInterface interfaces[USBPASS_MOCK_INTERFACES_MAX];
 } UsbpassMockDevice;
@@ -54,11 +54,11 @@ usbpass_mock_syspath(const gchar *pci_address, guint bus, const gchar *port);
 
 void
 usbpass_mock_append_pci(GString *out,
-			const gchar *pci_address,
-			guint16 vendor_id,
-			guint16 device_id,
-			guint32 pci_class,
-			const gchar *driver);
+                        const gchar *pci_address,
+                        guint16 vendor_id,
+                        guint16 device_id,
+                        guint32 pci_class,
+                        const gchar *driver);
 void
 usbpass_mock_append_device(GString *out, const gchar *pci_address, const UsbpassMockDevice *device);
 
