@@ -90,9 +90,10 @@ usbpass_cli_truncate(const gchar *str, guint max_width)
 gchar *
 usbpass_cli_safe(const gchar *untrusted)
 {
-	g_autofree gchar *sane = usbpass_string_sanitize(untrusted, -1, USBPASS_CLI_MAX_FIELD_BYTES);
+	g_autofree gchar *sane = NULL;
 	g_autoptr(GString) out = NULL;
 
+	sane = usbpass_string_sanitize(untrusted, -1, USBPASS_CLI_MAX_FIELD_BYTES);
 	if (sane == NULL)
 		return NULL;
 	out = g_string_sized_new(strlen(sane));
@@ -395,10 +396,12 @@ usbpass_cli_table_render(UsbpassCliTable *self, UsbpassCliFormatFlags flags)
 
 	widths = g_new0(guint, MAX(self->n_columns, 1));
 	for (guint r = 0; r <= self->rows->len; r++) {
-		gchar **src = r == 0 ? (gchar **)self->headers->pdata : g_ptr_array_index(self->rows, r - 1);
+		gchar **src = r == 0 ? (gchar **)self->headers->pdata
+				     : g_ptr_array_index(self->rows, r - 1);
 		gchar **line = g_new0(gchar *, self->n_columns + 1);
 		for (guint i = 0; i < self->n_columns; i++) {
-			if (r > 0 && self->max_widths[i] > 0 && (flags & USBPASS_CLI_FORMAT_WIDE) == 0)
+			gboolean cut = (flags & USBPASS_CLI_FORMAT_WIDE) == 0;
+			if (r > 0 && self->max_widths[i] > 0 && cut)
 				line[i] = usbpass_cli_truncate(src[i], self->max_widths[i]);
 			else
 				line[i] = g_strdup(src[i]);
@@ -407,7 +410,10 @@ usbpass_cli_table_render(UsbpassCliTable *self, UsbpassCliFormatFlags flags)
 		g_ptr_array_add(lines, line);
 	}
 	for (guint r = 0; r < lines->len; r++)
-		usbpass_cli_table_render_line(out, g_ptr_array_index(lines, r), widths, self->n_columns);
+		usbpass_cli_table_render_line(out,
+					      g_ptr_array_index(lines, r),
+					      widths,
+					      self->n_columns);
 	return g_string_free(g_steal_pointer(&out), FALSE);
 }
 
@@ -742,8 +748,9 @@ usbpass_cli_tree_label(JsonObject *device, UsbpassCliFormatFlags flags)
 	if (vid_pid != NULL)
 		g_string_append_printf(out, "  %s", vid_pid);
 	if (name != NULL) {
-		g_autofree gchar *cut =
-		    (flags & USBPASS_CLI_FORMAT_WIDE) ? g_strdup(name) : usbpass_cli_truncate(name, 60);
+		g_autofree gchar *cut = (flags & USBPASS_CLI_FORMAT_WIDE)
+					    ? g_strdup(name)
+					    : usbpass_cli_truncate(name, 60);
 		g_string_append_printf(out, "  %s", cut);
 	}
 	if (class_name != NULL)
@@ -797,7 +804,11 @@ usbpass_cli_tree_render(GString *out,
 
 	node->visited = TRUE;
 	label = usbpass_cli_tree_label(node->device, flags);
-	g_string_append_printf(out, "%s%s%s\n", prefix, last ? "\u2514\u2500\u2500 " : "\u251c\u2500\u2500 ", label);
+	g_string_append_printf(out,
+			       "%s%s%s\n",
+			       prefix,
+			       last ? "\u2514\u2500\u2500 " : "\u251c\u2500\u2500 ",
+			       label);
 	child_prefix = g_strconcat(prefix, last ? "    " : "\u2502   ", NULL);
 
 	/* a child seen before (a cycle in a hostile answer) is not followed again */
@@ -807,7 +818,9 @@ usbpass_cli_tree_render(GString *out,
 			g_ptr_array_add(todo, child);
 	}
 	if (depth >= USBPASS_CLI_TREE_MAX_DEPTH && todo->len > 0) {
-		g_string_append_printf(out, "%s\u2514\u2500\u2500 \u2026 (nested too deep)\n", child_prefix);
+		g_string_append_printf(out,
+				       "%s\u2514\u2500\u2500 \u2026 (nested too deep)\n",
+				       child_prefix);
 		usbpass_cli_tree_skip(node);
 		return;
 	}
@@ -815,7 +828,12 @@ usbpass_cli_tree_render(GString *out,
 		UsbpassCliTreeNode *child = g_ptr_array_index(todo, i);
 		if (child->visited)
 			continue;
-		usbpass_cli_tree_render(out, child, child_prefix, i + 1 == todo->len, depth + 1, flags);
+		usbpass_cli_tree_render(out,
+					child,
+					child_prefix,
+					i + 1 == todo->len,
+					depth + 1,
+					flags);
 	}
 }
 
@@ -945,7 +963,9 @@ usbpass_cli_format_tree(JsonObject *answer, UsbpassCliFormatFlags flags, GError 
 		}
 		if (usbpass_cli_json_bool(node->device, "present", &present) && !present) {
 			UsbpassCliTreeGroup *missing =
-			    usbpass_cli_tree_group_get(groups, "~1", "Not plugged in (assigned devices)");
+			    usbpass_cli_tree_group_get(groups,
+						       "~1",
+						       "Not plugged in (assigned devices)");
 			g_ptr_array_add(missing->roots, node);
 			continue;
 		}
@@ -1053,12 +1073,16 @@ usbpass_cli_format_device(JsonObject *device)
 	usbpass_cli_pairs_add(&pairs, "ID", usbpass_cli_json_string(device, "id"));
 	usbpass_cli_pairs_add(&pairs, "Name", usbpass_cli_json_string(device, "name"));
 	usbpass_cli_pairs_add(&pairs, "Vendor:product", vid_pid);
-	usbpass_cli_pairs_add(&pairs, "Manufacturer", usbpass_cli_json_string(device, "manufacturer"));
+	usbpass_cli_pairs_add(&pairs,
+			      "Manufacturer",
+			      usbpass_cli_json_string(device, "manufacturer"));
 	usbpass_cli_pairs_add(&pairs, "Product", usbpass_cli_json_string(device, "product"));
 	usbpass_cli_pairs_add(&pairs, "Serial", usbpass_cli_json_string(device, "serial"));
 	usbpass_cli_pairs_add(&pairs, "Bus:device", address);
 	usbpass_cli_pairs_add(&pairs, "Port", usbpass_cli_json_string(device, "port"));
-	usbpass_cli_pairs_add(&pairs, "Parent port", usbpass_cli_json_string(device, "parent_port"));
+	usbpass_cli_pairs_add(&pairs,
+			      "Parent port",
+			      usbpass_cli_json_string(device, "parent_port"));
 	usbpass_cli_pairs_add(&pairs, "Class", usbpass_cli_json_string(device, "class_name"));
 	usbpass_cli_pairs_add(&pairs, "Speed", speed);
 	usbpass_cli_pairs_add(&pairs, "Controller", controller);
@@ -1067,7 +1091,9 @@ usbpass_cli_format_device(JsonObject *device)
 		usbpass_cli_pairs_add(&pairs, "Present", present ? "yes" : "no");
 	usbpass_cli_pairs_add(&pairs, "State", usbpass_cli_json_string(device, "state"));
 	usbpass_cli_pairs_add(&pairs, "Instance", instance);
-	usbpass_cli_pairs_add(&pairs, "State error", usbpass_cli_json_string(device, "state_error"));
+	usbpass_cli_pairs_add(&pairs,
+			      "State error",
+			      usbpass_cli_json_string(device, "state_error"));
 	usbpass_cli_pairs_add(&pairs, "Updated", usbpass_cli_json_string(device, "updated"));
 	usbpass_cli_pairs_add(&pairs, "Error", usbpass_cli_json_string(device, "error"));
 	usbpass_cli_pairs_add(&pairs,
@@ -1163,11 +1189,13 @@ usbpass_cli_format_instances(JsonObject *answer, UsbpassCliFormatFlags flags, GE
 				JsonObject *device = g_ptr_array_index(devices, j);
 				g_autofree gchar *id = usbpass_cli_json_safe(device, "id");
 				g_autofree gchar *name = usbpass_cli_json_safe(device, "name");
-				g_autofree gchar *device_state = usbpass_cli_json_safe(device, "state");
+				g_autofree gchar *state_now = NULL;
+
+				state_now = usbpass_cli_json_safe(device, "state");
 				summary = g_strdup_printf("%s %s (%s)",
 							  id != NULL ? id : "-",
 							  name != NULL ? name : "-",
-							  device_state != NULL ? device_state : "-");
+							  state_now != NULL ? state_now : "-");
 			}
 			if (j == 0) {
 				const gchar *cells[] = {
@@ -1396,10 +1424,10 @@ usbpass_cli_format_host(JsonObject *answer)
 	g_return_val_if_fail(answer != NULL, NULL);
 
 	if (usbpass_cli_json_string(answer, "driver") != NULL) {
-		gboolean known = usbpass_cli_json_bool(answer, "driver_connected", &connected);
-		driver = g_strdup_printf("%s%s",
-					 usbpass_cli_json_string(answer, "driver"),
-					 !known ? "" : connected ? " (connected)" : " (not connected)");
+		const gchar *suffix = "";
+		if (usbpass_cli_json_bool(answer, "driver_connected", &connected))
+			suffix = connected ? " (connected)" : " (not connected)";
+		driver = g_strdup_printf("%s%s", usbpass_cli_json_string(answer, "driver"), suffix);
 	}
 	if (usbpass_cli_json_uint(answer, "devices", G_MAXINT64, &n_devices))
 		devices = g_strdup_printf("%" G_GUINT64_FORMAT, n_devices);
@@ -1461,10 +1489,8 @@ usbpass_cli_format_event(const gchar *event, JsonNode *data)
 		if (device == NULL || kind == NULL)
 			return NULL;
 		what = usbpass_cli_event_device(device);
-		return g_strdup_printf("%s %s%s\n",
-				       kind,
-				       what,
-				       usbpass_cli_json_is_true(obj, "replugged") ? " (replugged)" : "");
+		gboolean replugged = usbpass_cli_json_is_true(obj, "replugged");
+		return g_strdup_printf("%s %s%s\n", kind, what, replugged ? " (replugged)" : "");
 	}
 	if (g_strcmp0(event, "state") == 0) {
 		g_autofree gchar *state = usbpass_cli_json_safe(obj, "state");

@@ -119,7 +119,9 @@ usbpass_cli_json(UsbpassCli *cli)
 static UsbpassCliFormatFlags
 usbpass_cli_flags(UsbpassCli *cli)
 {
-	return cli->before.wide || cli->after.wide ? USBPASS_CLI_FORMAT_WIDE : USBPASS_CLI_FORMAT_NONE;
+	if (cli->before.wide || cli->after.wide)
+		return USBPASS_CLI_FORMAT_WIDE;
+	return USBPASS_CLI_FORMAT_NONE;
 }
 
 /* strings reach the program as bytes; the API carries UTF-8 */
@@ -159,7 +161,8 @@ usbpass_cli_get_client(UsbpassCli *cli, GError **error)
 	const gchar *url = usbpass_cli_global_string(cli, G_STRUCT_OFFSET(UsbpassCliGlobals, url));
 	const gchar *socket =
 	    usbpass_cli_global_string(cli, G_STRUCT_OFFSET(UsbpassCliGlobals, socket));
-	const gchar *token = usbpass_cli_global_string(cli, G_STRUCT_OFFSET(UsbpassCliGlobals, token));
+	const gchar *token =
+	    usbpass_cli_global_string(cli, G_STRUCT_OFFSET(UsbpassCliGlobals, token));
 	const gchar *token_file =
 	    usbpass_cli_global_string(cli, G_STRUCT_OFFSET(UsbpassCliGlobals, token_file));
 	g_autoptr(UsbpassClient) client = NULL;
@@ -480,8 +483,10 @@ usbpass_cli_run_instances(UsbpassCli *cli, gchar **args, GError **error)
 	if (client == NULL)
 		return -1;
 	if (args[0] != NULL) {
-		g_autoptr(JsonObject) instance = usbpass_client_get_instance(client, args[0], NULL, error);
+		g_autoptr(JsonObject) instance = NULL;
 		g_autoptr(JsonArray) array = NULL;
+
+		instance = usbpass_client_get_instance(client, args[0], NULL, error);
 		if (instance == NULL)
 			return -1;
 		if (usbpass_cli_json(cli)) {
@@ -827,6 +832,18 @@ usbpass_cli_is_group(const gchar *word)
 	return FALSE;
 }
 
+static const gchar usbpass_cli_help_footer[] =
+    "\n"
+    "DEVICE is a stable identity (0781:5567:s:4C530001), BUS:DEVICE (1:5) or a\n"
+    "port path (1-1.4); INSTANCE is a uuid or a name.\n"
+    "\n"
+    "Exit status: 0 success, 1 usbpassd unreachable, 2 usage error, 3 not\n"
+    "found, 4 in use, 5 denied by policy, 6 passthrough disabled, 77 permission\n"
+    "denied; docs/cli.md lists them all.\n"
+    "\n"
+    "Environment: USBPASS_SOCKET, USBPASS_URL, USBPASS_TOKEN,\n"
+    "USBPASS_TOKEN_FILE.";
+
 static gchar *
 usbpass_cli_commands_text(const gchar *group)
 {
@@ -843,13 +860,7 @@ usbpass_cli_commands_text(const gchar *group)
 					command->parameters != NULL ? command->parameters : "");
 		g_string_append_printf(out, "  %-30s %s\n", usage, command->summary);
 	}
-	g_string_append(out,
-			"\nDEVICE is a stable identity (0781:5567:s:4C530001), BUS:DEVICE (1:5) or a\n"
-			"port path (1-1.4); INSTANCE is a uuid or a name.\n"
-			"\nExit status: 0 success, 1 usbpassd unreachable, 2 usage error, 3 not found,\n"
-			"4 in use, 5 denied by policy, 6 passthrough disabled, 77 permission denied;\n"
-			"docs/cli.md lists them all.\n"
-			"\nEnvironment: USBPASS_SOCKET, USBPASS_URL, USBPASS_TOKEN, USBPASS_TOKEN_FILE.");
+	g_string_append(out, usbpass_cli_help_footer);
 	return g_string_free(out, FALSE);
 }
 
@@ -1012,7 +1023,10 @@ usbpass_cli_run(UsbpassCli *cli, gint argc, gchar **argv, GError **error)
 			usbpass_cli_write(help);
 			return 0;
 		}
-		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "no command given");
+		g_set_error_literal(error,
+				    G_OPTION_ERROR,
+				    G_OPTION_ERROR_FAILED,
+				    "no command given");
 		return -1;
 	}
 
@@ -1083,7 +1097,8 @@ usbpass_cli_run(UsbpassCli *cli, gint argc, gchar **argv, GError **error)
 		return -1;
 	}
 	if (n_args > cli->command->max_args) {
-		g_autofree gchar *safe = usbpass_cli_safe(cli->options.remaining[cli->command->max_args]);
+		const gchar *extra = cli->options.remaining[cli->command->max_args];
+		g_autofree gchar *safe = usbpass_cli_safe(extra);
 		g_set_error(error,
 			    G_OPTION_ERROR,
 			    G_OPTION_ERROR_FAILED,
@@ -1124,7 +1139,9 @@ main(int argc, char **argv)
 	/* a full disk or a closed pipe must not look like success */
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		if (rc == 0) {
-			fprintf(stderr, "usbpass: cannot write the output: %s\n", g_strerror(errno));
+			fprintf(stderr,
+				"usbpass: cannot write the output: %s\n",
+				g_strerror(errno));
 			rc = USBPASS_CLI_EXIT_UNREACHABLE;
 		}
 	}

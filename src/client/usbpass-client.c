@@ -640,7 +640,8 @@ usbpass_client_read_body(UsbpassClient *self,
 		return NULL;
 	}
 	for (;;) {
-		gssize n = g_input_stream_read(stream, chunk, sizeof(chunk), cancellable, &error_local);
+		gssize n =
+		    g_input_stream_read(stream, chunk, sizeof(chunk), cancellable, &error_local);
 		if (n < 0) {
 			usbpass_client_set_transport_error(self, error_local, TRUE, error);
 			return NULL;
@@ -681,8 +682,14 @@ usbpass_client_call(UsbpassClient *self,
 	gsize len = 0;
 	guint status;
 
-	stream =
-	    usbpass_client_send(self, method, path, body, "application/json", &msg, cancellable, error);
+	stream = usbpass_client_send(self,
+				     method,
+				     path,
+				     body,
+				     "application/json",
+				     &msg,
+				     cancellable,
+				     error);
 	if (stream == NULL)
 		return NULL;
 	answer = usbpass_client_read_body(self, msg, stream, cancellable, error);
@@ -750,7 +757,9 @@ usbpass_client_call_object(UsbpassClient *self,
 			   GCancellable *cancellable,
 			   GError **error)
 {
-	g_autoptr(JsonNode) root = usbpass_client_call(self, method, path, body, cancellable, error);
+	g_autoptr(JsonNode) root = NULL;
+
+	root = usbpass_client_call(self, method, path, body, cancellable, error);
 	if (root == NULL)
 		return NULL;
 	if (!JSON_NODE_HOLDS_OBJECT(root)) {
@@ -1428,13 +1437,14 @@ usbpass_client_read_events(GInputStream *stream,
 			return FALSE;
 		n = g_input_stream_read(stream, chunk, sizeof(chunk), cancellable, &error_local);
 		if (n < 0) {
+			g_autofree gchar *safe = NULL;
 			if (g_error_matches(error_local, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
 				g_propagate_error(error, g_steal_pointer(&error_local));
 				return FALSE;
 			}
-			g_autofree gchar *safe = usbpass_string_sanitize(error_local->message,
-									 -1,
-									 USBPASS_CLIENT_MAX_MESSAGE_BYTES);
+			safe = usbpass_string_sanitize(error_local->message,
+						       -1,
+						       USBPASS_CLIENT_MAX_MESSAGE_BYTES);
 			g_set_error(error,
 				    USBPASS_CLIENT_ERROR,
 				    USBPASS_CLIENT_ERROR_UNREACHABLE,

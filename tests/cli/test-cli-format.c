@@ -21,8 +21,8 @@ assert_terminal_safe(const gchar *text)
 	g_assert_true(g_utf8_validate(text, -1, NULL));
 	for (const gchar *p = text; *p != '\0'; p = g_utf8_next_char(p)) {
 		gunichar c = g_utf8_get_char(p);
-		if ((c < 0x20 && c != '\n') || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == 0x2028 ||
-		    c == 0x2029 || g_unichar_type(c) == G_UNICODE_FORMAT) {
+		if ((c < 0x20 && c != '\n') || c == 0x7f || (c >= 0x80 && c < 0xa0) ||
+		    c == 0x2028 || c == 0x2029 || g_unichar_type(c) == G_UNICODE_FORMAT) {
 			g_test_message("unsafe U+%04X at offset %u of:\n%s",
 				       c,
 				       (guint)(p - text),
@@ -245,7 +245,7 @@ test_devices(void)
 	wide = usbpass_cli_format_devices(demo, USBPASS_CLI_FORMAT_WIDE, &error);
 	g_assert_no_error(error);
 	assert_terminal_safe(wide);
-	g_assert_nonnull(strstr(wide, "WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW"));
+	g_assert_nonnull(strstr(wide, "WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW"));
 }
 
 typedef struct {
@@ -262,9 +262,11 @@ test_tree(void)
 	JsonArray *devices = json_object_get_array_member(demo, "devices");
 	const TreeLineCase cases[] = {
 	    {"Controller 0000:00:14.0: Intel Corporation Sunrise Point-LP", "Controller"},
-	    {"Bus 001 usb1", "\u251c\u2500\u2500 Bus 001 usb1  1d6b:0002  Linux Foundation 2.0 root hub"},
+	    {"Bus 001 usb1",
+	        "\u251c\u2500\u2500 Bus 001 usb1  1d6b:0002  Linux Foundation 2.0 root hub"},
 	    {"Port 1-1  ", "\u2502   \u251c\u2500\u2500 Port 1-1  Dev 001:002  05e3:0610"},
-	    {"Port 1-1.1  ", "\u2502   \u2502   \u251c\u2500\u2500 Port 1-1.1  Dev 001:005  0781:5567"},
+	    {"Port 1-1.1  ",
+	        "\u2502   \u2502   \u251c\u2500\u2500 Port 1-1.1  Dev 001:005  0781:5567"},
 	    {"Port 1-1.2  ", "\u2502   \u2502   \u251c\u2500\u2500 Port 1-1.2  "},
 	    {"Port 1-1.10  ", "\u2502   \u2502   \u2514\u2500\u2500 Port 1-1.10  "},
 	    {"Port 1-2  ", "\u2502   \u251c\u2500\u2500 Port 1-2  "},
@@ -319,10 +321,12 @@ test_tree_hostile(void)
 	const TreeHostileCase cases[] = {
 	    {"cycle",
 	     "{\"devices\": [{\"port\": \"1-1\", \"parent_port\": \"1-2\"},"
-	     " {\"port\": \"1-2\", \"parent_port\": \"1-1\"}, {\"port\": \"1-3\", \"parent_port\": \"1-3\"}]}",
+	     " {\"port\": \"1-2\", \"parent_port\": \"1-1\"}, {\"port\": \"1-3\", \"parent_port\": "
+	         "\"1-3\"}]}",
 	     3, "Inconsistent topology (parent cycle)"},
 	    {"orphan",
-	     "{\"devices\": [{\"port\": \"2-1.4\", \"parent_port\": \"2-1\", \"bus\": 2, \"device\": 9,"
+	     "{\"devices\": [{\"port\": \"2-1.4\", \"parent_port\": \"2-1\", \"bus\": 2, "
+	         "\"device\": 9,"
 	     " \"controller\": {\"pci_address\": \"0000:00:1d.0\", \"name\": null}}]}",
 	     1, "Controller 0000:00:1d.0"},
 	    {"no-controller",
@@ -331,7 +335,8 @@ test_tree_hostile(void)
 	     2, "Controller not on PCI"},
 	    {"duplicate-port",
 	     "{\"devices\": [{\"port\": \"usb1\", \"is_root_hub\": true, \"bus\": 1},"
-	     " {\"port\": \"1-1\", \"parent_port\": \"usb1\"}, {\"port\": \"1-1\", \"parent_port\": \"usb1\"}]}",
+	     " {\"port\": \"1-1\", \"parent_port\": \"usb1\"}, {\"port\": \"1-1\", "
+	         "\"parent_port\": \"usb1\"}]}",
 	     3, NULL},
 	    {"wrong-types",
 	     "{\"devices\": [{\"port\": 7, \"parent_port\": [], \"bus\": \"x\", \"name\": {},"
@@ -342,7 +347,9 @@ test_tree_hostile(void)
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(JsonObject) answer = load_object(cases[i].json);
 		g_autoptr(GError) error = NULL;
-		g_autofree gchar *text = usbpass_cli_format_tree(answer, USBPASS_CLI_FORMAT_NONE, &error);
+		g_autofree gchar *text = NULL;
+
+		text = usbpass_cli_format_tree(answer, USBPASS_CLI_FORMAT_NONE, &error);
 		g_test_message("tree{%s}:\n%s", cases[i].name, text);
 		g_assert_no_error(error);
 		assert_terminal_safe(text);
@@ -357,7 +364,8 @@ test_tree_hostile(void)
 static void
 test_tree_deep(void)
 {
-	g_autoptr(GString) json = g_string_new("{\"devices\": [{\"port\": \"usb1\", \"is_root_hub\": true}");
+	g_autoptr(GString) json =
+	    g_string_new("{\"devices\": [{\"port\": \"usb1\", \"is_root_hub\": true}");
 	g_autoptr(JsonObject) answer = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *text = NULL;
@@ -366,7 +374,10 @@ test_tree_deep(void)
 	/* a chain of 40 hubs: far deeper than USB allows */
 	for (guint i = 1; i <= 40; i++) {
 		g_autofree gchar *port = g_strdup_printf("1-%u", i);
-		g_string_append_printf(json, ", {\"port\": \"%s\", \"parent_port\": \"%s\"}", port, parent);
+		g_string_append_printf(json,
+				       ", {\"port\": \"%s\", \"parent_port\": \"%s\"}",
+				       port,
+				       parent);
 		g_free(parent);
 		parent = g_steal_pointer(&port);
 	}
@@ -385,7 +396,8 @@ test_status(void)
 {
 	g_autoptr(JsonObject) demo = load_demo();
 	g_autoptr(GError) error = NULL;
-	g_autofree gchar *text = usbpass_cli_format_status(demo, FALSE, USBPASS_CLI_FORMAT_NONE, &error);
+	g_autofree gchar *text =
+	    usbpass_cli_format_status(demo, FALSE, USBPASS_CLI_FORMAT_NONE, &error);
 	g_autofree gchar *all = NULL;
 	g_autofree gchar *failed = NULL;
 	g_autofree gchar *missing = NULL;
@@ -454,14 +466,19 @@ test_instances(void)
 {
 	g_autoptr(JsonObject) answer = load_object(
 	    "{\"instances\": ["
-	    "{\"uuid\": \"8f1c2a34-5b6d-4e7f-8091-a2b3c4d5e6f7\", \"name\": \"web01\", \"state\": \"running\","
+	    "{\"uuid\": \"8f1c2a34-5b6d-4e7f-8091-a2b3c4d5e6f7\", \"name\": \"web01\", \"state\": "
+	        "\"running\","
 	    " \"persistent\": true, \"devices\": ["
-	    "  {\"id\": \"0781:5567:s:X\", \"name\": \"SanDisk Cruzer Blade\", \"state\": \"attached\"},"
-	    "  {\"id\": \"1a86:7523:s:ABC123\", \"name\": \"QinHeng\\u001b[2J\", \"state\": \"missing\"}]},"
-	    "{\"uuid\": \"11111111-2222-3333-4444-555555555555\", \"name\": \"db\\r\\n01\", \"state\": \"shutoff\","
+	    "  {\"id\": \"0781:5567:s:X\", \"name\": \"SanDisk Cruzer Blade\", \"state\": "
+	        "\"attached\"},"
+	    "  {\"id\": \"1a86:7523:s:ABC123\", \"name\": \"QinHeng\\u001b[2J\", \"state\": "
+	        "\"missing\"}]},"
+	    "{\"uuid\": \"11111111-2222-3333-4444-555555555555\", \"name\": \"db\\r\\n01\", "
+	        "\"state\": \"shutoff\","
 	    " \"persistent\": false, \"devices\": []}]}");
 	g_autoptr(GError) error = NULL;
-	g_autofree gchar *text = usbpass_cli_format_instances(answer, USBPASS_CLI_FORMAT_NONE, &error);
+	g_autofree gchar *text =
+	    usbpass_cli_format_instances(answer, USBPASS_CLI_FORMAT_NONE, &error);
 	g_auto(GStrv) lines = NULL;
 
 	g_assert_no_error(error);
@@ -485,21 +502,27 @@ test_small(void)
 	g_autoptr(JsonObject) audit = load_object(
 	    "{\"entries\": [{\"id\": 7, \"time\": \"2026-11-24T10:00:00Z\", \"host\": \"h\","
 	    " \"actor\": \"uid:0\", \"action\": \"attach\", \"device_id\": \"0781:5567:s:X\","
-	    " \"instance_uuid\": \"8f1c\", \"outcome\": \"in-use\", \"message\": \"in use\\u001b[2J\"}]}");
+	    " \"instance_uuid\": \"8f1c\", \"outcome\": \"in-use\", \"message\": \"in "
+	        "use\\u001b[2J\"}]}");
 	g_autoptr(JsonObject) tokens = load_object(
-	    "{\"tokens\": [{\"name\": \"ci\", \"role\": \"operator\", \"created\": \"2026-11-24T10:00:00Z\","
+	    "{\"tokens\": [{\"name\": \"ci\", \"role\": \"operator\", \"created\": "
+	        "\"2026-11-24T10:00:00Z\","
 	    " \"last_used\": null}]}");
 	g_autoptr(JsonObject) created = load_object(
 	    "{\"name\": \"ci\", \"role\": \"operator\", \"token\": \"upt_0123456789abcdef\"}");
 	g_autoptr(JsonObject) policy = load_object(
-	    "{\"enabled\": false, \"rules\": [\"deny class 09 (hubs)\", 7, \"allow 0781:5567\\u0007\"]}");
+	    "{\"enabled\": false, \"rules\": [\"deny class 09 (hubs)\", 7, \"allow "
+	        "0781:5567\\u0007\"]}");
 	g_autoptr(JsonObject) check = load_object(
-	    "{\"allowed\": false, \"rule\": \"deny class 03:01:01\", \"reason\": \"HID keyboards\"}");
+	    "{\"allowed\": false, \"rule\": \"deny class 03:01:01\", \"reason\": \"HID "
+	        "keyboards\"}");
 	g_autoptr(JsonObject) host = load_object(
-	    "{\"host\": \"demo-host\", \"version\": \"0.1.0\", \"enabled\": true, \"driver\": \"libvirt\","
+	    "{\"host\": \"demo-host\", \"version\": \"0.1.0\", \"enabled\": true, \"driver\": "
+	        "\"libvirt\","
 	    " \"driver_connected\": false, \"store\": \"sqlite\", \"devices\": 14}");
 	g_autoptr(JsonObject) device = load_object(
-	    "{\"id\": \"0781:5567:s:X\", \"name\": \"SanDisk Cruzer Blade\", \"bus\": 1, \"device\": 5,"
+	    "{\"id\": \"0781:5567:s:X\", \"name\": \"SanDisk Cruzer Blade\", \"bus\": 1, "
+	        "\"device\": 5,"
 	    " \"vendor_id\": \"0781\", \"product_id\": \"5567\", \"state\": \"attached\","
 	    " \"instance_uuid\": \"8f1c\", \"instance_name\": \"web01\", \"present\": true,"
 	    " \"controller\": {\"pci_address\": \"0000:00:14.0\", \"name\": \"Intel xHCI\"}}");
@@ -528,7 +551,8 @@ test_small(void)
 	assert_terminal_safe(text);
 	g_assert_cmpstr(text,
 			==,
-			"Passthrough: disabled\nRules:\n    1  deny class 09 (hubs)\n    2  allow 0781:5567\n");
+			"Passthrough: disabled\nRules:\n    1  deny class 09 (hubs)\n    2  allow "
+			    "0781:5567\n");
 	g_clear_pointer(&text, g_free);
 
 	text = usbpass_cli_format_policy_check(check);
@@ -560,7 +584,8 @@ test_small(void)
 	text = usbpass_cli_format_assignment(device, FALSE, "web\x1b" "01");
 	g_assert_cmpstr(text,
 			==,
-			"Detached 0781:5567:s:X (SanDisk Cruzer Blade) from web 01. State: failed.\n");
+			"Detached 0781:5567:s:X (SanDisk Cruzer Blade) from web 01. State: "
+			    "failed.\n");
 }
 
 typedef struct {
@@ -582,11 +607,13 @@ test_events(void)
 	     " \"port\": \"1-2\", \"name\": \"SanDisk Cruzer Blade\"}}",
 	     "added 0781:5567:s:XYZ 1-2 SanDisk Cruzer Blade (replugged)\n"},
 	    {"inventory",
-	     "{\"kind\": \"removed\", \"device\": {\"id\": \"x\", \"port\": null, \"name\": \"a\\nb\"}}",
+	     "{\"kind\": \"removed\", \"device\": {\"id\": \"x\", \"port\": null, \"name\": "
+	         "\"a\\nb\"}}",
 	     "removed x - a b\n"},
 	    {"inventory", "{\"kind\": \"added\\u001b[2J\", \"device\": {}}", "added [2J - - -\n"},
 	    {"state",
-	     "{\"id\": \"0781:5567:s:XYZ\", \"port\": \"1-1.4\", \"name\": \"SanDisk Cruzer Blade\","
+	     "{\"id\": \"0781:5567:s:XYZ\", \"port\": \"1-1.4\", \"name\": \"SanDisk Cruzer "
+	         "Blade\","
 	     " \"state\": \"attached\", \"instance_uuid\": \"8f1c\", \"instance_name\": \"web01\"}",
 	     "attached 0781:5567:s:XYZ 1-1.4 SanDisk Cruzer Blade \u2192 web01\n"},
 	    {"state",
@@ -646,17 +673,23 @@ test_reply_shape(void)
 			g_autofree gchar *json =
 			    bad[j] == NULL
 				? g_strdup("{}")
-				: g_strconcat("{\"", formatters[i].member, "\": ", bad[j], "}", NULL);
+				: g_strconcat("{\"", formatters[i].member, "\": ", bad[j], "}",
+					      NULL);
 			g_autoptr(JsonObject) answer = load_object(json);
-			g_autofree gchar *text = formatters[i].func(answer, USBPASS_CLI_FORMAT_NONE, &error);
+			g_autofree gchar *text = NULL;
+
+			text = formatters[i].func(answer, USBPASS_CLI_FORMAT_NONE, &error);
 			g_assert_null(text);
 			g_assert_error(error, USBPASS_CLIENT_ERROR, USBPASS_CLIENT_ERROR_PROTOCOL);
 		}
 		{
 			g_autoptr(GError) error = NULL;
-			g_autofree gchar *json = g_strconcat("{\"", formatters[i].member, "\": []}", NULL);
+			g_autofree gchar *json =
+			    g_strconcat("{\"", formatters[i].member, "\": []}", NULL);
 			g_autoptr(JsonObject) answer = load_object(json);
-			g_autofree gchar *text = formatters[i].func(answer, USBPASS_CLI_FORMAT_NONE, &error);
+			g_autofree gchar *text = NULL;
+
+			text = formatters[i].func(answer, USBPASS_CLI_FORMAT_NONE, &error);
 			g_assert_no_error(error);
 			g_assert_nonnull(text);
 		}

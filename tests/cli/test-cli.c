@@ -23,29 +23,32 @@
 #define SANDISK_ID "0781:5567:s:4C530001230123456789"
 
 #define DEVICE_ATTACHED                                                                            \
-	"{\"id\": \"" SANDISK_ID "\", \"port\": \"1-1.1\", \"bus\": 1, \"device\": 5,"            \
+	"{\"id\": \"" SANDISK_ID "\", \"port\": \"1-1.1\", \"bus\": 1, \"device\": 5,"             \
 	" \"vendor_id\": \"0781\", \"product_id\": \"5567\", \"name\": \"SanDisk Cruzer Blade\","  \
 	" \"serial\": \"4C530001230123456789\", \"present\": true, \"state\": \"attached\","       \
-	" \"instance_uuid\": \"" WEB01_UUID "\", \"instance_name\": \"web01\", \"state_error\": null}"
+	" \"instance_uuid\": \"" WEB01_UUID "\", \"instance_name\": \"web01\","                    \
+	" \"state_error\": null}"
 #define DEVICE_AVAILABLE                                                                           \
-	"{\"id\": \"" SANDISK_ID "\", \"port\": \"1-1.1\", \"bus\": 1, \"device\": 5,"            \
+	"{\"id\": \"" SANDISK_ID "\", \"port\": \"1-1.1\", \"bus\": 1, \"device\": 5,"             \
 	" \"vendor_id\": \"0781\", \"product_id\": \"5567\", \"name\": \"SanDisk Cruzer Blade\","  \
 	" \"serial\": \"4C530001230123456789\", \"present\": true, \"state\": \"available\","      \
 	" \"instance_uuid\": null, \"instance_name\": null, \"state_error\": null}"
 #define INSTANCES                                                                                  \
-	"{\"instances\": [{\"uuid\": \"" WEB01_UUID "\", \"name\": \"web01\", \"state\": \"running\"," \
-	" \"persistent\": true, \"devices\": [" DEVICE_ATTACHED "]},"                               \
-	" {\"uuid\": \"11111111-2222-3333-4444-555555555555\", \"name\": \"db01\","                  \
+	"{\"instances\": [{\"uuid\": \"" WEB01_UUID "\", \"name\": \"web01\","                     \
+	" \"state\": \"running\", \"persistent\": true, \"devices\": [" DEVICE_ATTACHED "]},"      \
+	" {\"uuid\": \"11111111-2222-3333-4444-555555555555\", \"name\": \"db01\","                \
 	" \"state\": \"shutoff\", \"persistent\": true, \"devices\": []}]}"
-#define ERROR_BODY(code, message) "{\"error\": {\"code\": \"" code "\", \"message\": \"" message "\"}}"
+#define ERROR_BODY(code, message)                                                                  \
+	"{\"error\": {\"code\": \"" code "\", \"message\": \"" message "\"}}"
 #define EVENTS                                                                                     \
 	": usbpass events\n\n"                                                                     \
 	"event: inventory\ndata: {\"kind\": \"added\", \"replugged\": false, \"device\": {\"id\":" \
-	" \"0781:5567:s:XYZ\", \"port\": \"1-1.4\", \"name\": \"SanDisk Cruzer Blade\"}}\n\n"     \
+	" \"0781:5567:s:XYZ\", \"port\": \"1-1.4\", \"name\": \"SanDisk Cruzer Blade\"}}\n\n"      \
 	": keep-alive\n\n"                                                                         \
-	"event: future\ndata: {\"something\": \"new\"}\n\n"                                       \
+	"event: future\ndata: {\"something\": \"new\"}\n\n"                                        \
 	"event: state\ndata: " DEVICE_ATTACHED "\n\n"                                              \
-	"event: inventory\ndata: {\"kind\": \"removed\", \"replugged\": false, \"device\": {\"id\":" \
+	"event: inventory\ndata: {\"kind\": \"removed\", \"replugged\": false,"                    \
+	" \"device\": {\"id\":"                                                                    \
 	" \"dead:beef:s:EVIL\", \"port\": \"3-3\", \"name\": \"Evil\\u001b[31mRed\\r\\nX\"}}\n\n"
 
 /* ---- the fake daemon ---- */
@@ -95,9 +98,9 @@ fake_handler(SoupServer *server,
 	Fixture *fx = user_data;
 	GUri *uri = soup_server_message_get_uri(msg);
 	const gchar *raw_query = g_uri_get_query(uri);
-	const gchar *auth =
-	    soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Authorization");
-	g_autoptr(GBytes) body = soup_message_body_flatten(soup_server_message_get_request_body(msg));
+	SoupMessageHeaders *request_headers = soup_server_message_get_request_headers(msg);
+	const gchar *auth = soup_message_headers_get_one(request_headers, "Authorization");
+	g_autoptr(GBytes) body = NULL;
 	g_autofree gchar *key = g_strdup_printf("%s %s%s%s",
 						 soup_server_message_get_method(msg),
 						 g_uri_get_path(uri),
@@ -110,9 +113,11 @@ fake_handler(SoupServer *server,
 	gboolean stream = FALSE;
 	gboolean hang = FALSE;
 
+	body = soup_message_body_flatten(soup_server_message_get_request_body(msg));
 	g_mutex_lock(&fx->mutex);
 	g_ptr_array_add(fx->requests, g_strdup(key));
-	g_ptr_array_add(fx->bodies, g_strndup(g_bytes_get_data(body, NULL), g_bytes_get_size(body)));
+	g_ptr_array_add(fx->bodies,
+			g_strndup(g_bytes_get_data(body, NULL), g_bytes_get_size(body)));
 	g_ptr_array_add(fx->authorizations, g_strdup(auth != NULL ? auth : ""));
 	route = g_hash_table_lookup(fx->routes, key);
 	if (route != NULL) {
@@ -122,7 +127,8 @@ fake_handler(SoupServer *server,
 		stream = route->stream;
 		hang = route->hang;
 	} else {
-		static const gchar not_found[] = ERROR_BODY("not-found", "no route in the fake usbpassd");
+		static const gchar not_found[] =
+		    ERROR_BODY("not-found", "no route in the fake usbpassd");
 		content_type = g_strdup("application/json");
 		answer = g_bytes_new_static(not_found, strlen(not_found));
 	}
@@ -171,21 +177,24 @@ fake_server_thread(gpointer user_data)
 	/* TCP on a free port of 127.0.0.1; soup_server_get_uris() cannot be used next to a
 	 * Unix listener (libsoup 3.2 casts every address to an inet one) */
 	{
-		g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
-		g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new(loopback, 0);
+		g_autoptr(GInetAddress) loopback = NULL;
+		g_autoptr(GSocketAddress) any_port = NULL;
 		g_autoptr(GSocketAddress) bound = NULL;
 		g_autoptr(GSocket) tcp = g_socket_new(G_SOCKET_FAMILY_IPV4,
 						      G_SOCKET_TYPE_STREAM,
 						      G_SOCKET_PROTOCOL_DEFAULT,
 						      &error);
 		g_assert_no_error(error);
+		loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+		any_port = g_inet_socket_address_new(loopback, 0);
 		g_assert_true(g_socket_bind(tcp, any_port, TRUE, &error));
 		g_assert_true(g_socket_listen(tcp, &error));
 		bound = g_socket_get_local_address(tcp, &error);
 		g_assert_no_error(error);
 		g_assert_true(soup_server_listen_socket(fx->server, tcp, 0, &error));
-		fx->url = g_strdup_printf("http://127.0.0.1:%u",
-					  g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound)));
+		fx->url =
+		    g_strdup_printf("http://127.0.0.1:%u",
+				    g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound)));
 	}
 
 	g_mutex_lock(&fx->mutex);
@@ -220,7 +229,10 @@ fixture_set_up(Fixture *fx, gconstpointer user_data)
 	fx->context = g_main_context_new();
 	g_mutex_init(&fx->mutex);
 	g_cond_init(&fx->cond);
-	fx->routes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)fake_route_free);
+	fx->routes = g_hash_table_new_full(g_str_hash,
+					   g_str_equal,
+					   g_free,
+					   (GDestroyNotify)fake_route_free);
 	fx->requests = g_ptr_array_new_with_free_func(g_free);
 	fx->bodies = g_ptr_array_new_with_free_func(g_free);
 	fx->authorizations = g_ptr_array_new_with_free_func(g_free);
@@ -267,7 +279,8 @@ load_body(const gchar *body)
 		return NULL;
 	/* "@file": a fixture of tests/cli */
 	if (body[0] == '@') {
-		g_autofree gchar *filename = g_test_build_filename(G_TEST_DIST, "cli", body + 1, NULL);
+		g_autofree gchar *filename =
+		    g_test_build_filename(G_TEST_DIST, "cli", body + 1, NULL);
 		g_autoptr(GError) error = NULL;
 		gchar *contents = NULL;
 		gsize len = 0;
@@ -302,7 +315,8 @@ static void
 fixture_route(Fixture *fx, const gchar *key, guint status, const gchar *body)
 {
 	g_autoptr(GBytes) bytes = load_body(body);
-	fixture_route_full(fx, key, status, bytes != NULL ? "application/json" : NULL, bytes, FALSE, FALSE);
+	const gchar *content_type = bytes != NULL ? "application/json" : NULL;
+	fixture_route_full(fx, key, status, content_type, bytes, FALSE, FALSE);
 }
 
 static guint
@@ -337,8 +351,8 @@ assert_terminal_safe(const gchar *text)
 	g_assert_true(g_utf8_validate(text, -1, NULL));
 	for (const gchar *p = text; *p != '\0'; p = g_utf8_next_char(p)) {
 		gunichar c = g_utf8_get_char(p);
-		if ((c < 0x20 && c != '\n') || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == 0x2028 ||
-		    c == 0x2029 || g_unichar_type(c) == G_UNICODE_FORMAT) {
+		if ((c < 0x20 && c != '\n') || c == 0x7f || (c >= 0x80 && c < 0xa0) ||
+		    c == 0x2028 || c == 0x2029 || g_unichar_type(c) == G_UNICODE_FORMAT) {
 			g_test_message("unsafe U+%04X in:\n%s", c, text);
 			g_assert_not_reached();
 		}
@@ -436,19 +450,23 @@ static const CliCase cli_cases[] = {
      {"\"generation\" : 42", "\\u009b"}, {NULL}, {"GET /v1/devices"}, NULL, TRUE},
     {"list-tree", {"list", "--tree"}, {{"GET /v1/devices", 200, "@devices-demo.json"}}, 0,
      {"Controller 0000:00:14.0: Intel Corporation",
-      "\u2502   \u2502   \u251c\u2500\u2500 Port 1-1.1  Dev 001:005  0781:5567  SanDisk Cruzer Blade",
+      "\u2502   \u2502   \u251c\u2500\u2500 Port 1-1.1  Dev 001:005  0781:5567  SanDisk Cruzer "
+          "Blade",
       "Controller 0000:03:00.0: ASMedia", "Not plugged in"},
      {NULL}, {"GET /v1/devices"}},
     {"tree", {"tree", "-w"}, {{"GET /v1/devices", 200, "@devices-demo.json"}}, 0,
-     {"\u2514\u2500\u2500 Bus 003 usb3", "WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW"},
+     {"\u2514\u2500\u2500 Bus 003 usb3",
+         "WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW"},
      {NULL}, {"GET /v1/devices"}},
     {"list-filters",
      {"list", "--state", "attached", "--instance", "web 01", "--vendor-id", "0781", "--product-id",
       "55AB", "--present"},
-     {{"GET /v1/devices?state=attached&instance=web%2001&vendor_id=0781&product_id=55ab&present=true",
+     {{"GET /v1/devices?state=attached&instance=web%2001&vendor_id=0781&product_id=55ab"
+       "&present=true",
        200, "{\"generation\": 1, \"devices\": []}"}},
      0, {"BUS  DEV  ID"}, {NULL},
-     {"GET /v1/devices?state=attached&instance=web%2001&vendor_id=0781&product_id=55ab&present=true"}},
+     {"GET /v1/devices?state=attached&instance=web%2001&vendor_id=0781&product_id=55ab"
+      "&present=true"}},
     {"list-missing", {"--json", "list", "--missing"},
      {{"GET /v1/devices?present=false", 200, "{\"generation\": 1, \"devices\": []}"}}, 0,
      {"\"devices\" : []"}, {NULL}, {"GET /v1/devices?present=false"}, NULL, TRUE},
@@ -541,12 +559,14 @@ static const CliCase cli_cases[] = {
      {"GET /v1/devices/1-1.1", "DELETE /v1/instances/" WEB01_UUID "/usb-devices/" SANDISK_ID}},
     /* instances, status */
     {"instances", {"instances"}, {{"GET /v1/instances", 200, INSTANCES}}, 0,
-     {"NAME   UUID", "web01  " WEB01_UUID "  running  " SANDISK_ID " SanDisk Cruzer Blade (attached)",
+     {"NAME   UUID",
+         "web01  " WEB01_UUID "  running  " SANDISK_ID " SanDisk Cruzer Blade (attached)",
       "db01   11111111-2222-3333-4444-555555555555  shutoff  -"},
      {NULL}, {"GET /v1/instances"}},
     {"instances-one", {"instances", "web01"},
      {{"GET /v1/instances/web01", 200,
-       "{\"uuid\": \"" WEB01_UUID "\", \"name\": \"web01\", \"state\": \"paused\", \"devices\": []}"}},
+       "{\"uuid\": \"" WEB01_UUID "\", \"name\": \"web01\", \"state\": \"paused\", \"devices\": "
+           "[]}"}},
      0, {"web01  " WEB01_UUID "  paused  -"}, {NULL}, {"GET /v1/instances/web01"}},
     {"instances-json", {"instances", "--json"}, {{"GET /v1/instances", 200, INSTANCES}}, 0,
      {"\"instances\" : ["}, {NULL}, {"GET /v1/instances"}, NULL, TRUE},
@@ -560,37 +580,44 @@ static const CliCase cli_cases[] = {
     {"audit", {"audit", "--limit", "5"},
      {{"GET /v1/audit?limit=5", 200,
        "{\"entries\": [{\"id\": 3, \"time\": \"2026-11-24T10:00:00Z\", \"actor\": \"uid:0\","
-       " \"action\": \"attach\", \"device_id\": \"" SANDISK_ID "\", \"instance_uuid\": \"" WEB01_UUID
+       " \"action\": \"attach\", \"device_id\": \"" SANDISK_ID "\", \"instance_uuid\": "
+           "\"" WEB01_UUID
        "\", \"outcome\": \"ok\", \"message\": null}]}"}},
      0, {"ID  TIME", "3   2026-11-24T10:00:00Z  uid:0  attach"}, {NULL}, {"GET /v1/audit?limit=5"}},
     {"audit-after", {"audit", "--after", "10", "-n", "2"},
      {{"GET /v1/audit?after=10&limit=2", 200, "{\"entries\": []}"}}, 0, {"ID  TIME"}, {NULL},
      {"GET /v1/audit?after=10&limit=2"}},
     {"audit-permission", {"audit"},
-     {{"GET /v1/audit", 403, ERROR_BODY("permission-denied", "the audit log needs the admin role")}},
+     {{"GET /v1/audit", 403, ERROR_BODY("permission-denied",
+         "the audit log needs the admin role")}},
      77, {NULL}, {"admin role"}, {"GET /v1/audit"}},
     {"token-create", {"token", "create", "ci", "--role", "operator"},
-     {{"POST /v1/tokens", 201, "{\"name\": \"ci\", \"role\": \"operator\", \"token\": \"upt_0123abc\"}"}},
+     {{"POST /v1/tokens", 201,
+         "{\"name\": \"ci\", \"role\": \"operator\", \"token\": \"upt_0123abc\"}"}},
      0, {"Created token 'ci' with role operator.", "once:\nupt_0123abc\n"}, {NULL},
      {"POST /v1/tokens"}, "{\"name\": \"ci\", \"role\": \"operator\"}"},
     {"token-create-exists", {"token", "create", "ci", "-r", "reader"},
      {{"POST /v1/tokens", 409, ERROR_BODY("busy", "a token named 'ci' exists")}}, 75, {NULL},
-     {"a token named 'ci' exists"}, {"POST /v1/tokens"}, "{\"name\": \"ci\", \"role\": \"reader\"}"},
+     {"a token named 'ci' exists"}, {"POST /v1/tokens"},
+         "{\"name\": \"ci\", \"role\": \"reader\"}"},
     {"token-list", {"token", "list"},
      {{"GET /v1/tokens", 200,
-       "{\"tokens\": [{\"name\": \"ci\", \"role\": \"operator\", \"created\": \"2026-11-24T10:00:00Z\","
+       "{\"tokens\": [{\"name\": \"ci\", \"role\": \"operator\", \"created\": "
+           "\"2026-11-24T10:00:00Z\","
        " \"last_used\": null}]}"}},
      0, {"NAME  ROLE", "ci    operator  2026-11-24T10:00:00Z  -\n"}, {NULL}, {"GET /v1/tokens"}},
     {"token-revoke", {"token", "revoke", "ci"}, {{"DELETE /v1/tokens/ci", 204, NULL}}, 0,
      {"Revoked token 'ci'.\n"}, {NULL}, {"DELETE /v1/tokens/ci"}},
-    {"token-revoke-json", {"token", "revoke", "--json", "ci"}, {{"DELETE /v1/tokens/ci", 204, NULL}},
+    {"token-revoke-json", {"token", "revoke", "--json", "ci"}, {{"DELETE /v1/tokens/ci", 204,
+        NULL}},
      0, {"{}\n"}, {NULL}, {"DELETE /v1/tokens/ci"}},
     {"token-revoke-not-found", {"token", "revoke", "nope"},
      {{"DELETE /v1/tokens/nope", 404, ERROR_BODY("not-found", "no token named 'nope'")}}, 3,
      {NULL}, {"no token named 'nope'"}, {"DELETE /v1/tokens/nope"}},
     /* policy, host */
     {"policy-show", {"policy", "show"},
-     {{"GET /v1/policy", 200, "{\"enabled\": true, \"rules\": [\"deny hub\", \"allow 0781:5567\"]}"}},
+     {{"GET /v1/policy", 200,
+         "{\"enabled\": true, \"rules\": [\"deny hub\", \"allow 0781:5567\"]}"}},
      0, {"Passthrough: enabled\nRules:\n    1  deny hub\n    2  allow 0781:5567\n"}, {NULL},
      {"GET /v1/policy"}},
     {"policy-check-allowed", {"policy", "check", "1-1.1"},
@@ -607,9 +634,12 @@ static const CliCase cli_cases[] = {
      {"no \"allowed\" boolean"}, {"GET /v1/devices/1-2/policy"}},
     {"host", {"host"},
      {{"GET /v1/host", 200,
-       "{\"host\": \"demo-host\", \"version\": \"0.1.0\", \"enabled\": false, \"driver\": \"libvirt\","
+       "{\"host\": \"demo-host\", \"version\": \"0.1.0\", \"enabled\": false, \"driver\": "
+           "\"libvirt\","
        " \"driver_connected\": true, \"store\": \"sqlite\", \"devices\": 14}"}},
-     0, {"Host:        demo-host\n", "Passthrough: disabled\n", "Driver:      libvirt (connected)\n"},
+     0,
+     {"Host:        demo-host\n", "Passthrough: disabled\n",
+      "Driver:      libvirt (connected)\n"},
      {NULL}, {"GET /v1/host"}},
     /* broken answers: exit 1 like an unreachable daemon */
     {"garbled", {"host"}, {{"GET /v1/host", 200, "{\"host\": "}}, 1, {NULL},
@@ -699,13 +729,15 @@ test_command(Fixture *fx, gconstpointer user_data)
 	if (c->exit_code != 0 && c->exit_code != 1 && c->exit_code != 5)
 		g_assert_cmpstr(out, ==, "");
 
-	for (; n_requests < G_N_ELEMENTS(c->requests) && c->requests[n_requests] != NULL; n_requests++) {
+	for (; n_requests < G_N_ELEMENTS(c->requests) && c->requests[n_requests] != NULL;
+	     n_requests++) {
 		g_autofree gchar *request = NULL;
 		g_autofree gchar *body = NULL;
 		fixture_get_request(fx, n_requests, &request, &body, NULL);
 		g_assert_cmpstr(request, ==, c->requests[n_requests]);
 		if (n_requests == 0 && c->body != NULL)
-			g_assert_true(json_text_equal(body, strlen(body), c->body, strlen(c->body)));
+			g_assert_true(
+			    json_text_equal(body, strlen(body), c->body, strlen(c->body)));
 	}
 	g_assert_cmpuint(fixture_n_requests(fx), ==, n_requests);
 
@@ -723,7 +755,8 @@ static void
 test_unreachable(Fixture *fx, gconstpointer user_data)
 {
 	g_autofree gchar *path = g_build_filename(fx->tmpdir, "nothing.sock", NULL);
-	g_autofree gchar *expected = g_strdup_printf("usbpass: cannot reach usbpassd at '%s': ", path);
+	g_autofree gchar *expected =
+	    g_strdup_printf("usbpass: cannot reach usbpassd at '%s': ", path);
 	const gchar *args[] = {"--socket", path, "list", NULL};
 	const gchar *env[] = {NULL, NULL};
 	g_autofree gchar *env_socket = g_strdup_printf("USBPASS_SOCKET=%s", path);
@@ -754,13 +787,15 @@ typedef struct {
 static const AuthCase auth_cases[] = {
     {"url-token", {NULL}, {"--url", "@URL", "--token", "upt_cli", "host"}, "Bearer upt_cli"},
     {"url-env-token", {"USBPASS_TOKEN=upt_env"}, {"--url", "@URL", "host"}, "Bearer upt_env"},
-    {"url-token-file", {"USBPASS_TOKEN=upt_env"}, {"host", "--url", "@URL", "--token-file", "@FILE"},
+    {"url-token-file", {"USBPASS_TOKEN=upt_env"}, {"host", "--url", "@URL", "--token-file",
+        "@FILE"},
      "Bearer upt_file"},
     {"env-url", {"USBPASS_URL=@URL", "USBPASS_TOKEN=upt_env"}, {"host"}, "Bearer upt_env"},
     {"url-no-token", {NULL}, {"--url", "@URL", "host"}, ""},
     /* the socket authenticates by peer credentials: no token unless one is asked for */
     {"socket-env-token", {"USBPASS_TOKEN=upt_env"}, {"--socket", "@SOCKET", "host"}, ""},
-    {"socket-token", {NULL}, {"--socket", "@SOCKET", "--token", "upt_cli", "host"}, "Bearer upt_cli"},
+    {"socket-token", {NULL}, {"--socket", "@SOCKET", "--token", "upt_cli", "host"},
+        "Bearer upt_cli"},
 };
 
 static void
@@ -828,7 +863,8 @@ test_usage(Fixture *fx, gconstpointer user_data)
 	    {{"--bogus", "list"}, "Unknown option --bogus", "Try 'usbpass --help'"},
 	    {{"list", "--bogus"}, "Unknown option --bogus", "Try 'usbpass list --help'"},
 	    {{"list", "extra"}, "unexpected argument 'extra'", "Try 'usbpass list --help'"},
-	    {{"list", "--present", "--missing"}, "--present and --missing", "Try 'usbpass list --help'"},
+	    {{"list", "--present", "--missing"}, "--present and --missing",
+	        "Try 'usbpass list --help'"},
 	    {{"attach", "1-1.1"}, "'attach' needs DEVICE INSTANCE", "Try 'usbpass attach --help'"},
 	    {{"show"}, "'show' needs DEVICE", "Try 'usbpass show --help'"},
 	    {{"show", "a", "b"}, "unexpected argument 'b'", "Try 'usbpass show --help'"},
@@ -837,12 +873,16 @@ test_usage(Fixture *fx, gconstpointer user_data)
 	    {{"token"}, "'token' needs a subcommand", "Try 'usbpass token --help'"},
 	    {{"token", "frob"}, "unknown command 'token frob'", "Try 'usbpass --help'"},
 	    {{"token", "create", "ci"}, "--role is required", "Try 'usbpass token create --help'"},
-	    {{"policy", "check"}, "'policy check' needs DEVICE", "Try 'usbpass policy check --help'"},
+	    {{"policy", "check"}, "'policy check' needs DEVICE",
+	        "Try 'usbpass policy check --help'"},
 	    {{"audit", "--limit", "x"}, "Cannot parse integer value", "Try 'usbpass audit --help'"},
-	    {{"audit", "--limit", "5000"}, "--limit must be between 1 and 1000", "Try 'usbpass audit --help'"},
-	    {{"watch", "--count", "-1"}, "--count must be a positive number", "Try 'usbpass watch --help'"},
+	    {{"audit", "--limit", "5000"}, "--limit must be between 1 and 1000",
+	        "Try 'usbpass audit --help'"},
+	    {{"watch", "--count", "-1"}, "--count must be a positive number",
+	        "Try 'usbpass watch --help'"},
 	    {{"--url", "ftp://x", "host"}, "invalid URL 'ftp://x'", "Try 'usbpass host --help'"},
-	    {{"--url", "http://h:1", "--socket", "/x", "host"}, "--url and --socket cannot be used together",
+	    {{"--url", "http://h:1", "--socket", "/x", "host"},
+	        "--url and --socket cannot be used together",
 	     "Try 'usbpass host --help'"},
 	    {{"help", "frob"}, "unknown command 'frob'", "Try 'usbpass help --help'"},
 	};
@@ -987,7 +1027,8 @@ test_client_errors(Fixture *fx, gconstpointer user_data)
 	     USBPASS_ERROR_IN_USE, "in use by web01"},
 	    {503, "application/json", ERROR_BODY("store", "database is locked"), USBPASS_ERROR,
 	     USBPASS_ERROR_STORE, "database is locked"},
-	    {504, "application/json", ERROR_BODY("timed-out", "libvirt did not answer"), USBPASS_ERROR,
+	    {504, "application/json", ERROR_BODY("timed-out", "libvirt did not answer"),
+	        USBPASS_ERROR,
 	     USBPASS_ERROR_TIMED_OUT, "libvirt did not answer"},
 	    {500, "application/json", ERROR_BODY("internal", "a bug"), USBPASS_ERROR,
 	     USBPASS_ERROR_INTERNAL, "a bug"},
@@ -997,19 +1038,24 @@ test_client_errors(Fixture *fx, gconstpointer user_data)
 	     USBPASS_ERROR_INVALID_DATA, "bad"},
 	    /* without a usable body the status decides */
 	    {401, NULL, NULL, USBPASS_ERROR, USBPASS_ERROR_PERMISSION_DENIED, "answered HTTP 401"},
-	    {404, "text/plain", "nope", USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND, "answered HTTP 404"},
+	    {404, "text/plain", "nope", USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND,
+	        "answered HTTP 404"},
 	    {405, "application/json", "{}", USBPASS_ERROR, USBPASS_ERROR_NOT_SUPPORTED, "HTTP 405"},
-	    {409, "application/json", "{\"error\": \"busy\"}", USBPASS_ERROR, USBPASS_ERROR_BUSY, "409"},
+	    {409, "application/json", "{\"error\": \"busy\"}", USBPASS_ERROR, USBPASS_ERROR_BUSY,
+	        "409"},
 	    {413, NULL, NULL, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA, "HTTP 413"},
 	    {502, "application/json", "[", USBPASS_ERROR, USBPASS_ERROR_DRIVER, "HTTP 502"},
 	    {418, "application/json", ERROR_BODY("teapot", "short and stout"), USBPASS_ERROR,
 	     USBPASS_ERROR_INTERNAL, "short and stout"},
-	    {403, "application/json", "{\"error\": {\"code\": 7, \"message\": [\"x\"]}}", USBPASS_ERROR,
+	    {403, "application/json", "{\"error\": {\"code\": 7, \"message\": [\"x\"]}}",
+	        USBPASS_ERROR,
 	     USBPASS_ERROR_PERMISSION_DENIED, "HTTP 403"},
 	    /* 2xx that do not follow the API */
-	    {200, "application/json", "{\"host\": ", USBPASS_CLIENT_ERROR, USBPASS_CLIENT_ERROR_PROTOCOL,
+	    {200, "application/json", "{\"host\": ", USBPASS_CLIENT_ERROR,
+	        USBPASS_CLIENT_ERROR_PROTOCOL,
 	     "garbled"},
-	    {200, "application/json", "\"text\"", USBPASS_CLIENT_ERROR, USBPASS_CLIENT_ERROR_PROTOCOL,
+	    {200, "application/json", "\"text\"", USBPASS_CLIENT_ERROR,
+	        USBPASS_CLIENT_ERROR_PROTOCOL,
 	     "instead of an object"},
 	    {200, "text/html", "<html/>", USBPASS_CLIENT_ERROR, USBPASS_CLIENT_ERROR_PROTOCOL,
 	     "instead of JSON"},
@@ -1020,7 +1066,13 @@ test_client_errors(Fixture *fx, gconstpointer user_data)
 		g_autoptr(GBytes) body = load_body(cases[i].body);
 		g_autoptr(GError) error = NULL;
 		g_autoptr(JsonObject) host = NULL;
-		fixture_route_full(fx, "GET /v1/host", cases[i].status, cases[i].content_type, body, FALSE, FALSE);
+		fixture_route_full(fx,
+				   "GET /v1/host",
+				   cases[i].status,
+				   cases[i].content_type,
+				   body,
+				   FALSE,
+				   FALSE);
 		host = usbpass_client_get_host(client, NULL, &error);
 		g_test_message("case %u: %s", i, error != NULL ? error->message : "no error");
 		g_assert_null(host);
@@ -1112,7 +1164,8 @@ test_client_requests(Fixture *fx, gconstpointer user_data)
 		g_assert_cmpstr(request, ==, expected[i]);
 		g_assert_cmpstr(authorization, ==, "Bearer upt_lib");
 		if (i == 2)
-			g_assert_true(json_text_equal(body, strlen(body), "{\"device\":\"1-1.4\"}", 18));
+			g_assert_true(
+			    json_text_equal(body, strlen(body), "{\"device\":\"1-1.4\"}", 18));
 		else if (i == 4)
 			g_assert_true(json_text_equal(body,
 						      strlen(body),
@@ -1168,7 +1221,9 @@ test_client_limits(Fixture *fx, gconstpointer user_data)
 	fixture_route_full(fx, "GET /v1/devices", 200, "application/json", body, FALSE, FALSE);
 	answer = usbpass_client_list_devices(client, NULL, NULL, NULL);
 	g_assert_nonnull(answer);
-	g_assert_cmpuint(json_array_get_length(json_object_get_array_member(answer, "devices")), ==, 200);
+	g_assert_cmpuint(json_array_get_length(json_object_get_array_member(answer, "devices")),
+			 ==,
+			 200);
 }
 
 static void
@@ -1177,9 +1232,16 @@ test_client_timeout(Fixture *fx, gconstpointer user_data)
 	g_autoptr(UsbpassClient) client = usbpass_client_new_for_socket(fx->socket_path);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(JsonObject) answer = NULL;
-	g_autofree gchar *expected = g_strdup_printf("usbpassd at '%s' did not answer within 1 s", fx->socket_path);
+	g_autofree gchar *expected =
+	    g_strdup_printf("usbpassd at '%s' did not answer within 1 s", fx->socket_path);
 
-	fixture_route_full(fx, "POST /v1/instances/web01/usb-devices", 200, NULL, NULL, FALSE, TRUE);
+	fixture_route_full(fx,
+			   "POST /v1/instances/web01/usb-devices",
+			   200,
+			   NULL,
+			   NULL,
+			   FALSE,
+			   TRUE);
 	usbpass_client_set_timeout(client, 1);
 	answer = usbpass_client_attach(client, "web01", "1-1.1", NULL, &error);
 	g_assert_null(answer);
@@ -1202,14 +1264,16 @@ test_client_records(Fixture *fx, gconstpointer user_data)
 	     "sent a garbled device: member 'id'"},
 	    {"{\"devices\": [" DEVICE_AVAILABLE ", 3]}", "sent a number instead of a device"},
 	    {"{\"devices\": {}}", "without a \"devices\" array"},
-	    {"{\"devices\": [{\"id\": \"0781:5567:s:X\", \"vendor_id\": \"XYZ\", \"product_id\": \"5567\"}]}",
+	    {"{\"devices\": [{\"id\": \"0781:5567:s:X\", \"vendor_id\": \"XYZ\", \"product_id\": "
+	        "\"5567\"}]}",
 	     "member 'vendor_id' must be 4 lower-case hex digits"},
 	};
 
 	fixture_route(fx,
 		      "GET /v1/devices?state=attached",
 		      200,
-		      "{\"generation\": 3, \"devices\": [" DEVICE_ATTACHED ", " DEVICE_AVAILABLE "]}");
+		      "{\"generation\": 3, \"devices\": [" DEVICE_ATTACHED ", "
+		          "" DEVICE_AVAILABLE "]}");
 	fixture_route(fx, "GET /v1/devices/1:5", 200, DEVICE_ATTACHED);
 	{
 		UsbpassClientDeviceFilter filter = {.state = "attached"};
@@ -1291,28 +1355,36 @@ test_client_watch(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(seen->len, ==, 1);
 }
 
+static void
+add_test(const gchar *path, gconstpointer data, void (*func)(Fixture *, gconstpointer))
+{
+	g_test_add(path, Fixture, data, fixture_set_up, func, fixture_tear_down);
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	for (guint i = 0; i < G_N_ELEMENTS(cli_cases); i++) {
-		g_autofree gchar *path = g_strdup_printf("/usbpass/cli/command{%s}", cli_cases[i].name);
-		g_test_add(path, Fixture, &cli_cases[i], fixture_set_up, test_command, fixture_tear_down);
+		g_autofree gchar *path =
+		    g_strdup_printf("/usbpass/cli/command{%s}", cli_cases[i].name);
+		add_test(path, &cli_cases[i], test_command);
 	}
 	for (guint i = 0; i < G_N_ELEMENTS(auth_cases); i++) {
-		g_autofree gchar *path = g_strdup_printf("/usbpass/cli/auth{%s}", auth_cases[i].name);
-		g_test_add(path, Fixture, &auth_cases[i], fixture_set_up, test_auth, fixture_tear_down);
+		g_autofree gchar *path =
+		    g_strdup_printf("/usbpass/cli/auth{%s}", auth_cases[i].name);
+		add_test(path, &auth_cases[i], test_auth);
 	}
-	g_test_add("/usbpass/cli/unreachable", Fixture, NULL, fixture_set_up, test_unreachable, fixture_tear_down);
-	g_test_add("/usbpass/cli/usage", Fixture, NULL, fixture_set_up, test_usage, fixture_tear_down);
-	g_test_add("/usbpass/cli/help", Fixture, NULL, fixture_set_up, test_help, fixture_tear_down);
-	g_test_add("/usbpass/cli/limit{size}", Fixture, NULL, fixture_set_up, test_too_big, fixture_tear_down);
-	g_test_add("/usbpass/cli/limit{depth}", Fixture, NULL, fixture_set_up, test_too_deep, fixture_tear_down);
-	g_test_add("/usbpass/cli/client/errors", Fixture, NULL, fixture_set_up, test_client_errors, fixture_tear_down);
-	g_test_add("/usbpass/cli/client/requests", Fixture, NULL, fixture_set_up, test_client_requests, fixture_tear_down);
-	g_test_add("/usbpass/cli/client/records", Fixture, NULL, fixture_set_up, test_client_records, fixture_tear_down);
-	g_test_add("/usbpass/cli/client/limits", Fixture, NULL, fixture_set_up, test_client_limits, fixture_tear_down);
-	g_test_add("/usbpass/cli/client/timeout", Fixture, NULL, fixture_set_up, test_client_timeout, fixture_tear_down);
-	g_test_add("/usbpass/cli/client/watch", Fixture, NULL, fixture_set_up, test_client_watch, fixture_tear_down);
+	add_test("/usbpass/cli/unreachable", NULL, test_unreachable);
+	add_test("/usbpass/cli/usage", NULL, test_usage);
+	add_test("/usbpass/cli/help", NULL, test_help);
+	add_test("/usbpass/cli/limit{size}", NULL, test_too_big);
+	add_test("/usbpass/cli/limit{depth}", NULL, test_too_deep);
+	add_test("/usbpass/cli/client/errors", NULL, test_client_errors);
+	add_test("/usbpass/cli/client/requests", NULL, test_client_requests);
+	add_test("/usbpass/cli/client/records", NULL, test_client_records);
+	add_test("/usbpass/cli/client/limits", NULL, test_client_limits);
+	add_test("/usbpass/cli/client/timeout", NULL, test_client_timeout);
+	add_test("/usbpass/cli/client/watch", NULL, test_client_watch);
 	return g_test_run();
 }

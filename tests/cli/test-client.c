@@ -22,9 +22,11 @@ test_json(void)
 	const JsonCase cases[] = {
 	    {"object", "{\"devices\": [1, 2, {\"a\": null}]}", TRUE},
 	    {"scalar", "7", TRUE},
-	    {"brackets-in-string", "{\"a\": \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}",
+	    {"brackets-in-string",
+	        "{\"a\": \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}",
 	     TRUE},
-	    {"escaped-quote", "{\"a\": \"\\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}",
+	    {"escaped-quote",
+	        "{\"a\": \"\\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}",
 	     TRUE},
 	    {"garbage", "{\"a\": ", FALSE},
 	    {"html", "<html>502 Bad Gateway</html>", FALSE},
@@ -229,7 +231,12 @@ run_event_case(const EventCase *c, GBytes *bytes, gboolean trickle)
 		stream = test_trickle_stream_new(bytes);
 	else
 		stream = g_memory_input_stream_new_from_bytes(bytes);
-	ok = usbpass_client_read_events(stream, "/test.sock", collect_event, &collector, NULL, &error);
+	ok = usbpass_client_read_events(stream,
+					"/test.sock",
+					collect_event,
+					&collector,
+					NULL,
+					&error);
 	for (; c->seen[n] != NULL; n++) {
 		g_assert_cmpuint(n, <, seen->len);
 		g_assert_cmpstr(g_ptr_array_index(seen, n), ==, c->seen[n]);
@@ -251,14 +258,18 @@ test_events(void)
 	const EventCase cases[] = {
 	    {"one", "event: inventory\ndata: {\"kind\": \"added\"}\n\n", 0,
 	     {"inventory={\"kind\":\"added\"}", NULL}, USBPASS_CLIENT_ERROR_UNREACHABLE},
-	    {"crlf", "event: state\r\ndata: {\"id\": \"a\"}\r\n\r\nevent: state\r\ndata: 2\r\n\r\n", 0,
+	    {"crlf", "event: state\r\ndata: {\"id\": \"a\"}\r\n\r\nevent: state\r\ndata: 2\r\n\r\n",
+	        0,
 	     {"state={\"id\":\"a\"}", "state=2", NULL}, USBPASS_CLIENT_ERROR_UNREACHABLE},
-	    {"keep-alive", ": usbpass events\n\n: keep-alive\n\nevent: state\ndata: 1\n\n: keep-alive\n\n",
+	    {"keep-alive",
+	        ": usbpass events\n\n: keep-alive\n\nevent: state\ndata: 1\n\n: keep-alive\n\n",
 	     0, {"state=1", NULL}, USBPASS_CLIENT_ERROR_UNREACHABLE},
 	    {"multi-line", "event: x\ndata: [1,\ndata: 2]\n\n", 0, {"x=[1,2]", NULL},
 	     USBPASS_CLIENT_ERROR_UNREACHABLE},
-	    {"no-space", "event:x\ndata:{}\n\n", 0, {"x={}", NULL}, USBPASS_CLIENT_ERROR_UNREACHABLE},
-	    {"default-name", "data: 3\n\n", 0, {"message=3", NULL}, USBPASS_CLIENT_ERROR_UNREACHABLE},
+	    {"no-space", "event:x\ndata:{}\n\n", 0, {"x={}", NULL},
+	        USBPASS_CLIENT_ERROR_UNREACHABLE},
+	    {"default-name", "data: 3\n\n", 0, {"message=3", NULL},
+	        USBPASS_CLIENT_ERROR_UNREACHABLE},
 	    {"no-data", "event: lonely\n\nevent: y\nid: 7\nretry: 10\nfoo: bar\ndata: 4\n\n", 0,
 	     {"y=4", NULL}, USBPASS_CLIENT_ERROR_UNREACHABLE},
 	    {"hostile-name", "event: st\x1b[2Jate\ndata: 5\n\n", 0, {"st [2Jate=5", NULL},
@@ -279,7 +290,8 @@ test_events(void)
 		if (cases[i].stream != NULL) {
 			bytes = g_bytes_new_static(cases[i].stream, strlen(cases[i].stream));
 		} else if (g_strcmp0(cases[i].name, "deep") == 0) {
-			g_autofree gchar *deep = nested(USBPASS_CLIENT_MAX_JSON_DEPTH + 1, '[', ']');
+			g_autofree gchar *deep =
+			    nested(USBPASS_CLIENT_MAX_JSON_DEPTH + 1, '[', ']');
 			gchar *text = g_strdup_printf("event: a\ndata: %s\n\n", deep);
 			bytes = g_bytes_new_take(text, strlen(text));
 		} else if (g_strcmp0(cases[i].name, "huge-data") == 0) {
@@ -416,8 +428,10 @@ token_fixture_tear_down(TokenFixture *fx, gconstpointer user_data)
 	g_autoptr(GFileEnumerator) children =
 	    g_file_enumerate_children(dir, G_FILE_ATTRIBUTE_STANDARD_NAME, 0, NULL, NULL);
 	GFileInfo *info;
-	while (children != NULL && (info = g_file_enumerator_next_file(children, NULL, NULL)) != NULL) {
-		g_autofree gchar *path = g_build_filename(fx->tmpdir, g_file_info_get_name(info), NULL);
+	while (children != NULL &&
+	       (info = g_file_enumerator_next_file(children, NULL, NULL)) != NULL) {
+		g_autofree gchar *path =
+		    g_build_filename(fx->tmpdir, g_file_info_get_name(info), NULL);
 		g_unlink(path);
 		g_object_unref(info);
 	}
