@@ -15,6 +15,9 @@
  *
  * Main-loop thread only: create, query and monitor from the thread that runs the
  * GMainContext that was the thread-default when the object was created.
+ *
+ * Test and embedding hooks (feeding device sets without udev) are in
+ * usbpass-inventory-private.h; the JSON form is in usbpass-device-json.h.
  */
 #pragma once
 
@@ -69,7 +72,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassInventoryEvent, usbpass_inventory_event_fre
  *
  * UsbpassInventory::changed:
  *
- * Emitted once after each batch of events.
+ * Emitted once after each batch that emitted at least one "event".
  */
 
 UsbpassInventory *
@@ -102,7 +105,8 @@ usbpass_inventory_find(UsbpassInventory *self,
                        const gchar *spec,
                        GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
 
-/* a counter bumped by each applied batch: an ETag for the set */
+/* a counter bumped by each enumeration and each batch that changed the set
+ * (a batch that changed nothing emits nothing and keeps it): an ETag */
 guint64
 usbpass_inventory_get_generation(UsbpassInventory *self) USBPASS_NONNULL(1);
 

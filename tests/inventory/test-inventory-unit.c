@@ -844,6 +844,25 @@ test_json_devices(void)
 		g_assert_cmpstr(a, ==, b);
 	}
 	{
+		/* the builder of a record who changes it drops the cached form */
+		UsbpassDevice *device = g_ptr_array_index(devices, 1);
+		g_autoptr(JsonNode) before = usbpass_device_to_json_node(device);
+		g_autoptr(JsonNode) after = NULL;
+		g_free(device->product);
+		device->product = g_strdup("Changed");
+		usbpass_device_invalidate(device);
+		after = usbpass_device_to_json_node(device);
+		g_assert_true(before != after);
+		g_assert_cmpstr(
+		  json_object_get_string_member(json_node_get_object(after), "product"),
+		  ==,
+		  "Changed");
+		g_assert_cmpstr(
+		  json_object_get_string_member(json_node_get_object(before), "product"),
+		  ==,
+		  "Gadget");
+	}
+	{
 		g_autoptr(GPtrArray) none = g_ptr_array_new();
 		g_autoptr(JsonNode) empty = usbpass_inventory_devices_to_json(none);
 		g_autofree gchar *text = json_to_string(empty, FALSE);

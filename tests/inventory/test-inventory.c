@@ -304,6 +304,24 @@ test_enumerate_demo(Fixture *fixture, gconstpointer user_data)
 }
 
 static void
+test_enumerate_empty(Fixture *fixture, gconstpointer user_data)
+{
+	g_autoptr(GPtrArray) devices = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UsbpassDevice) none = NULL;
+
+	if (skip_without_umockdev(fixture))
+		return;
+	/* a host without USB (no /sys/bus/usb): no devices, no error */
+	enumerate(fixture);
+	devices = usbpass_inventory_get_devices(fixture->inventory);
+	g_assert_cmpuint(devices->len, ==, 0);
+	none = usbpass_inventory_find(fixture->inventory, "1-1", &error);
+	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
+	g_assert_null(none);
+}
+
+static void
 test_enumerate_topology(Fixture *fixture, gconstpointer user_data)
 {
 	g_autoptr(GPtrArray) devices = NULL;
@@ -966,6 +984,7 @@ main(int argc, char **argv)
 		void (*func)(Fixture *, gconstpointer);
 	} tests[] = {
 		{ "/usbpass/inventory/enumerate{demo}", "demo.umockdev", test_enumerate_demo },
+		{ "/usbpass/inventory/enumerate{empty}", NULL, test_enumerate_empty },
 		{ "/usbpass/inventory/enumerate{topology}",
 		  "demo.umockdev",
 		  test_enumerate_topology },
