@@ -13,6 +13,7 @@
 #include "usbpass-autocleanups.h"
 #include "usbpass-error.h"
 #include "usbpass-libvirt-driver.h"
+#include "usbpass-libvirt-event-loop.h"
 #include "usbpass-libvirt-xml.h"
 #include "usbpass-string.h"
 
@@ -40,7 +41,6 @@ struct _UsbpassLibvirtDriver {
 	GObject parent_instance;
 	gchar *uri;
 	GMainContext *context;
-	GCancellable *cancellable;
 	GMutex mutex; /* protects everything below */
 	virConnectPtr conn;
 	UsbpassLibvirtSink *sink;
@@ -124,84 +124,6 @@ static void
 usbpass_libvirt_silent_error_func(void *user_data, virErrorPtr error)
 {
 	/* errors are returned as GErrors; libvirt's default prints them to stderr */
-}
-
-/* ---- libvirt's event loop: one thread per process ---------------------------------------- */
-
-/*
- * libvirt has one event loop implementation per process, so the thread that
- * runs it is per process too: started by the first open driver, stopped by
- * the last. These statics mirror libvirt's own global state.
- */
-typedef struct {
-	GThread *thread;
-	gint quit;
-} UsbpassLibvirtEventLoop;
-
-static GMutex event_loop_mutex;
-static guint event_loop_users = 0;
-static UsbpassLibvirtEventLoop *event_loop = NULL;
-
-static gpointer
-usbpass_libvirt_event_loop_run(gpointer user_data)
-{
-	UsbpassLibvirtEventLoop *loop = user_data;
-	while (!g_atomic_int_get(&loop->quit)) {
-		if (virEventRunDefaultImpl() < 0) {
-			g_debug("libvirt event loop iteration failed: %s", virGetLastErrorMessage());
-			virResetLastError();
-		}
-	}
-	return NULL;
-}
-
-static void
-usbpass_libvirt_event_loop_wake_cb(int timer, void *opaque)
-{
-	virEventRemoveTimeout(timer);
-}
-
-static gboolean
-usbpass_libvirt_event_loop_hold(GError **error)
-{
-	static gsize registered = 0;
-	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&event_loop_mutex);
-
-	if (g_once_init_enter(&registered)) {
-		/* once per process, before any connection is opened */
-		gsize result = virEventRegisterDefaultImpl() < 0 ? 2 : 1;
-		g_once_init_leave(&registered, result);
-	}
-	if (registered != 1) {
-		g_set_error_literal(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_DRIVER,
-				    "cannot register libvirt's default event loop");
-		return FALSE;
-	}
-	if (event_loop_users++ == 0) {
-		event_loop = g_new0(UsbpassLibvirtEventLoop, 1);
-		event_loop->thread = g_thread_new("usbpass-libvirt", usbpass_libvirt_event_loop_run, event_loop);
-	}
-	return TRUE;
-}
-
-static void
-usbpass_libvirt_event_loop_release(void)
-{
-	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&event_loop_mutex);
-	UsbpassLibvirtEventLoop *loop;
-
-	g_return_if_fail(event_loop_users > 0);
-	if (--event_loop_users > 0)
-		return;
-	loop = g_steal_pointer(&event_loop);
-	g_atomic_int_set(&loop->quit, 1);
-	/* a timer wakes the poll() inside virEventRunDefaultImpl(); joined under
-	 * the lock so that a new holder cannot start a second loop meanwhile */
-	virEventAddTimeout(0, usbpass_libvirt_event_loop_wake_cb, NULL, NULL);
-	g_thread_join(loop->thread);
-	g_free(loop);
 }
 
 /* ---- the sink: from libvirt's event thread to the main context --------------------------- */
@@ -387,9 +309,9 @@ usbpass_libvirt_connection_free(UsbpassLibvirtConnection *connection)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassLibvirtConnection, usbpass_libvirt_connection_free)
 
-/* blocking; any thread */
+/* blocking; any thread; takes a reference on @sink */
 static UsbpassLibvirtConnection *
-usbpass_libvirt_connection_open(UsbpassLibvirtDriver *self, GError **error)
+usbpass_libvirt_connection_open(const gchar *uri, UsbpassLibvirtSink *sink, GError **error)
 {
 	g_autoptr(UsbpassLibvirtConnection) connection = g_new0(UsbpassLibvirtConnection, 1);
 	const struct {
@@ -405,23 +327,23 @@ usbpass_libvirt_connection_open(UsbpassLibvirtDriver *self, GError **error)
 
 	for (guint i = 0; i < CALLBACK_LAST; i++)
 		connection->callback_ids[i] = -1;
-	connection->conn = virConnectOpen(self->uri);
+	connection->sink = usbpass_libvirt_sink_ref(sink);
+	connection->conn = virConnectOpen(uri);
 	if (connection->conn == NULL) {
-		usbpass_libvirt_set_error(error, "cannot connect to libvirt at '%s'", self->uri);
+		usbpass_libvirt_set_error(error, "cannot connect to libvirt at '%s'", uri);
 		return NULL;
 	}
 	/* a hung daemon is noticed too, not only a dead socket */
 	if (virConnectSetKeepAlive(connection->conn, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT) < 0) {
-		g_debug("no keepalive on '%s': %s, ignoring", self->uri, virGetLastErrorMessage());
+		g_debug("no keepalive on '%s': %s, ignoring", uri, virGetLastErrorMessage());
 		virResetLastError();
 	}
-	connection->sink = usbpass_libvirt_sink_new(self);
 	if (virConnectRegisterCloseCallback(connection->conn,
 					    usbpass_libvirt_close_cb,
 					    usbpass_libvirt_sink_ref(connection->sink),
 					    usbpass_libvirt_sink_unref) < 0) {
 		usbpass_libvirt_sink_unref(connection->sink);
-		usbpass_libvirt_set_error(error, "cannot watch the connection to '%s'", self->uri);
+		usbpass_libvirt_set_error(error, "cannot watch the connection to '%s'", uri);
 		return NULL;
 	}
 	for (guint i = 0; i < CALLBACK_LAST; i++) {
@@ -434,7 +356,7 @@ usbpass_libvirt_connection_open(UsbpassLibvirtDriver *self, GError **error)
 						     usbpass_libvirt_sink_unref);
 		if (connection->callback_ids[i] < 0) {
 			usbpass_libvirt_sink_unref(connection->sink);
-			usbpass_libvirt_set_error(error, "cannot register for domain events at '%s'", self->uri);
+			usbpass_libvirt_set_error(error, "cannot register for domain events at '%s'", uri);
 			return NULL;
 		}
 	}
@@ -485,12 +407,27 @@ usbpass_libvirt_driver_uninstall(UsbpassLibvirtDriver *self, UsbpassLibvirtSink 
 	return TRUE;
 }
 
+/* what a reconnect attempt needs, without a reference on the driver: a
+ * driver dropped meanwhile is simply not there when the attempt ends */
+typedef struct {
+	gchar *uri;
+	UsbpassLibvirtSink *sink;
+} UsbpassLibvirtAttempt;
+
+static void
+usbpass_libvirt_attempt_free(UsbpassLibvirtAttempt *attempt)
+{
+	g_free(attempt->uri);
+	usbpass_libvirt_sink_unref(attempt->sink);
+	g_free(attempt);
+}
+
 static void
 usbpass_libvirt_reconnect_thread(GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
 {
-	UsbpassLibvirtDriver *self = source_object;
+	UsbpassLibvirtAttempt *attempt = task_data;
 	GError *error = NULL;
-	UsbpassLibvirtConnection *connection = usbpass_libvirt_connection_open(self, &error);
+	UsbpassLibvirtConnection *connection = usbpass_libvirt_connection_open(attempt->uri, attempt->sink, &error);
 
 	if (connection == NULL) {
 		g_task_return_error(task, error);
@@ -502,10 +439,15 @@ usbpass_libvirt_reconnect_thread(GTask *task, gpointer source_object, gpointer t
 static void
 usbpass_libvirt_reconnect_done_cb(GObject *source_object, GAsyncResult *res, gpointer user_data)
 {
-	UsbpassLibvirtDriver *self = USBPASS_LIBVIRT_DRIVER(source_object);
+	UsbpassLibvirtAttempt *attempt = g_task_get_task_data(G_TASK(res));
+	g_autoptr(UsbpassLibvirtDriver) self = g_weak_ref_get(&attempt->sink->driver);
 	g_autoptr(GError) error = NULL;
 	UsbpassLibvirtConnection *connection = g_task_propagate_pointer(G_TASK(res), &error);
 
+	if (self == NULL) {
+		usbpass_libvirt_connection_free(connection);
+		return;
+	}
 	g_mutex_lock(&self->mutex);
 	self->connecting = FALSE;
 	g_mutex_unlock(&self->mutex);
@@ -525,6 +467,7 @@ static gboolean
 usbpass_libvirt_driver_reconnect_cb(gpointer user_data)
 {
 	UsbpassLibvirtDriver *self = user_data;
+	UsbpassLibvirtAttempt *attempt = g_new0(UsbpassLibvirtAttempt, 1);
 	g_autoptr(GTask) task = NULL;
 
 	g_mutex_lock(&self->mutex);
@@ -532,12 +475,15 @@ usbpass_libvirt_driver_reconnect_cb(gpointer user_data)
 	self->connecting = TRUE;
 	g_mutex_unlock(&self->mutex);
 
-	/* the completion comes back to the driver's context; the task holds a
-	 * reference, so the driver stays while virConnectOpen() blocks */
+	/* virConnectOpen() blocks, for as long as libvirtd takes to start; the
+	 * completion comes back to the driver's context */
+	attempt->uri = g_strdup(self->uri);
+	attempt->sink = usbpass_libvirt_sink_new(self);
 	g_main_context_push_thread_default(self->context);
-	task = g_task_new(self, self->cancellable, usbpass_libvirt_reconnect_done_cb, NULL);
+	task = g_task_new(NULL, NULL, usbpass_libvirt_reconnect_done_cb, NULL);
 	g_main_context_pop_thread_default(self->context);
 	g_task_set_source_tag(task, usbpass_libvirt_driver_reconnect_cb);
+	g_task_set_task_data(task, attempt, (GDestroyNotify)usbpass_libvirt_attempt_free);
 	g_task_run_in_thread(task, usbpass_libvirt_reconnect_thread);
 	return G_SOURCE_REMOVE;
 }
@@ -734,7 +680,7 @@ usbpass_libvirt_define_saved(virDomainPtr domain,
 			     const gchar *verb,
 			     GError **error)
 {
-	if (virDomainManagedSaveDefineXML(domain, xml, VIR_DOMAIN_SAVE_IMAGE_XML_SECURE) == 0)
+	if (virDomainManagedSaveDefineXML(domain, xml, 0) == 0)
 		return TRUE;
 	usbpass_libvirt_set_error(error,
 				  "instance '%s' has a managed-save image whose definition libvirt will not "
@@ -760,6 +706,7 @@ usbpass_libvirt_driver_open(UsbpassDriver *driver, GError **error)
 {
 	UsbpassLibvirtDriver *self = USBPASS_LIBVIRT_DRIVER(driver);
 	g_autoptr(UsbpassLibvirtConnection) connection = NULL;
+	g_autoptr(UsbpassLibvirtSink) sink = NULL;
 
 	{
 		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->mutex);
@@ -781,7 +728,8 @@ usbpass_libvirt_driver_open(UsbpassDriver *driver, GError **error)
 			return FALSE;
 		}
 	}
-	connection = usbpass_libvirt_connection_open(self, error);
+	sink = usbpass_libvirt_sink_new(self);
+	connection = usbpass_libvirt_connection_open(self->uri, sink, error);
 	if (connection != NULL) {
 		if (usbpass_libvirt_driver_install(self, g_steal_pointer(&connection)))
 			return TRUE;
@@ -1006,7 +954,7 @@ usbpass_libvirt_driver_attach(UsbpassDriver *driver, const gchar *uuid, const Us
 	}
 	if (virDomainAttachDeviceFlags(domain, element, flags) < 0) {
 		usbpass_libvirt_set_error(error, "cannot attach USB device %s to instance '%s'", shown, name);
-		if (saved_xml != NULL && virDomainManagedSaveDefineXML(domain, saved_xml, VIR_DOMAIN_SAVE_IMAGE_XML_SECURE) < 0) {
+		if (saved_xml != NULL && virDomainManagedSaveDefineXML(domain, saved_xml, 0) < 0) {
 			g_prefix_error(error, "restoring the managed-save image failed too (%s); ", virGetLastErrorMessage());
 			virResetLastError();
 		}
@@ -1158,7 +1106,6 @@ usbpass_libvirt_driver_dispose(GObject *object)
 	UsbpassLibvirtDriver *self = USBPASS_LIBVIRT_DRIVER(object);
 	gboolean release_loop;
 
-	g_cancellable_cancel(self->cancellable);
 	g_mutex_lock(&self->mutex);
 	self->disposed = TRUE;
 	if (self->reconnect_source != NULL) {
@@ -1185,7 +1132,6 @@ usbpass_libvirt_driver_finalize(GObject *object)
 	UsbpassLibvirtDriver *self = USBPASS_LIBVIRT_DRIVER(object);
 
 	g_free(self->uri);
-	g_clear_object(&self->cancellable);
 	g_main_context_unref(self->context);
 	g_mutex_clear(&self->mutex);
 	G_OBJECT_CLASS(usbpass_libvirt_driver_parent_class)->finalize(object);
@@ -1210,7 +1156,6 @@ usbpass_libvirt_driver_init(UsbpassLibvirtDriver *self)
 {
 	g_mutex_init(&self->mutex);
 	self->context = g_main_context_ref_thread_default();
-	self->cancellable = g_cancellable_new();
 	self->min_delay_ms = RECONNECT_MIN_MS_DEFAULT;
 	self->max_delay_ms = RECONNECT_MAX_MS_DEFAULT;
 	self->delay_ms = RECONNECT_MIN_MS_DEFAULT;

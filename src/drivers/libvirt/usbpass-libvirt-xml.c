@@ -65,6 +65,14 @@ usbpass_libvirt_xml_read(const gchar *domain_xml, GError **error)
 			    reason != NULL ? reason : "unknown error");
 		return NULL;
 	}
+	/* libvirt never writes a DTD; one could only smuggle entities in */
+	if (doc->intSubset != NULL || doc->extSubset != NULL) {
+		g_set_error_literal(error,
+				    USBPASS_ERROR,
+				    USBPASS_ERROR_INVALID_DATA,
+				    "domain XML must not have a document type declaration");
+		return NULL;
+	}
 	root = xmlDocGetRootElement(doc);
 	if (root == NULL || xmlStrcmp(root->name, (const xmlChar *)"domain") != 0) {
 		g_set_error_literal(error,

@@ -9,7 +9,7 @@
  *   </hostdev>
  * and finds, adds and removes USB hostdevs in a domain's XML with the tree API
  * and XPath; no string is ever pasted into XML. Domain XML is treated as
- * untrusted: its size is capped, numbers are parsed strictly (ids as "0x"
+ * untrusted: its size is capped, a DTD refused, numbers are parsed strictly (ids as "0x"
  * and 1-4 hex digits, bus and device as decimals), the alias is sanitised,
  * and anything malformed is USBPASS_ERROR_INVALID_DATA. libvirt's placeholder
  * for an absent optional device, without vendor and product, is read as
