@@ -174,10 +174,10 @@ usbpass_cli_json_reply_array(JsonObject *answer, const gchar *name, GError **err
 	JsonNode *node = json_object_get_member(answer, name);
 	if (node == NULL || !JSON_NODE_HOLDS_ARRAY(node)) {
 		g_set_error(error,
-			    USBPASS_CLIENT_ERROR,
-			    USBPASS_CLIENT_ERROR_PROTOCOL,
-			    "the answer of usbpassd has no \"%s\" array",
-			    name);
+		            USBPASS_CLIENT_ERROR,
+		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            "the answer of usbpassd has no \"%s\" array",
+		            name);
 		return NULL;
 	}
 	return json_node_get_array(node);
@@ -260,9 +260,9 @@ usbpass_cli_device_controller(JsonObject *device, gchar **pci_address, gchar **n
 
 struct _UsbpassCliTable {
 	guint n_columns;
-	GPtrArray *headers;	/* of gchar */
-	guint *max_widths;	/* per column, 0 for no limit */
-	GPtrArray *rows;	/* of GStrv, n_columns safe cells each */
+	GPtrArray *headers; /* of gchar */
+	guint *max_widths;  /* per column, 0 for no limit */
+	GPtrArray *rows;    /* of GStrv, n_columns safe cells each */
 };
 
 /**
@@ -357,10 +357,7 @@ usbpass_cli_table_get_rows(UsbpassCliTable *self)
 }
 
 static void
-usbpass_cli_table_render_line(GString *out,
-			      gchar **cells,
-			      const guint *widths,
-			      guint n_columns)
+usbpass_cli_table_render_line(GString *out, gchar **cells, const guint *widths, guint n_columns)
 {
 	gsize line_start = out->len;
 	for (guint i = 0; i < n_columns; i++) {
@@ -396,8 +393,8 @@ usbpass_cli_table_render(UsbpassCliTable *self, UsbpassCliFormatFlags flags)
 
 	widths = g_new0(guint, MAX(self->n_columns, 1));
 	for (guint r = 0; r <= self->rows->len; r++) {
-		gchar **src = r == 0 ? (gchar **)self->headers->pdata
-				     : g_ptr_array_index(self->rows, r - 1);
+		gchar **src =
+		  r == 0 ? (gchar **)self->headers->pdata : g_ptr_array_index(self->rows, r - 1);
 		gchar **line = g_new0(gchar *, self->n_columns + 1);
 		for (guint i = 0; i < self->n_columns; i++) {
 			gboolean cut = (flags & USBPASS_CLI_FORMAT_WIDE) == 0;
@@ -410,10 +407,8 @@ usbpass_cli_table_render(UsbpassCliTable *self, UsbpassCliFormatFlags flags)
 		g_ptr_array_add(lines, line);
 	}
 	for (guint r = 0; r < lines->len; r++)
-		usbpass_cli_table_render_line(out,
-					      g_ptr_array_index(lines, r),
-					      widths,
-					      self->n_columns);
+		usbpass_cli_table_render_line(
+		  out, g_ptr_array_index(lines, r), widths, self->n_columns);
 	return g_string_free(g_steal_pointer(&out), FALSE);
 }
 
@@ -465,11 +460,11 @@ usbpass_cli_pairs_render(UsbpassCliPairs *pairs)
 	for (guint i = 0; i < pairs->keys->len; i++) {
 		const gchar *key = g_ptr_array_index(pairs->keys, i);
 		g_string_append_printf(out,
-				       "%s:%*s%s\n",
-				       key,
-				       (gint)(width - strlen(key)),
-				       "",
-				       (const gchar *)g_ptr_array_index(pairs->values, i));
+		                       "%s:%*s%s\n",
+		                       key,
+		                       (gint)(width - strlen(key)),
+		                       "",
+		                       (const gchar *)g_ptr_array_index(pairs->values, i));
 	}
 	g_ptr_array_unref(pairs->keys);
 	g_ptr_array_unref(pairs->values);
@@ -515,9 +510,9 @@ usbpass_cli_format_json(JsonNode *node, gboolean pretty)
 			g_string_append_printf(out, "\\u%04x", c);
 		else if (g_unichar_type(c) == G_UNICODE_FORMAT) /* a UTF-16 surrogate pair */
 			g_string_append_printf(out,
-					       "\\u%04x\\u%04x",
-					       0xd800 + ((c - 0x10000) >> 10),
-					       0xdc00 + ((c - 0x10000) & 0x3ff));
+			                       "\\u%04x\\u%04x",
+			                       0xd800 + ((c - 0x10000) >> 10),
+			                       0xdc00 + ((c - 0x10000) & 0x3ff));
 		else
 			g_string_append_unichar(out, c);
 	}
@@ -558,8 +553,8 @@ usbpass_cli_format_device_notes(GPtrArray *devices)
 gchar *
 usbpass_cli_format_devices(JsonObject *answer, UsbpassCliFormatFlags flags, GError **error)
 {
-	const gchar *headers[] = {"BUS", "DEV", "ID", "NAME", "SERIAL", "PORT", "CLASS", "STATE",
-				  "INSTANCE", NULL};
+	const gchar *headers[] = { "BUS",  "DEV",   "ID",    "NAME",     "SERIAL",
+		                   "PORT", "CLASS", "STATE", "INSTANCE", NULL };
 	g_autoptr(UsbpassCliTable) table = usbpass_cli_table_new(headers);
 	g_autoptr(GPtrArray) devices = NULL;
 	g_autofree gchar *text = NULL;
@@ -585,15 +580,15 @@ usbpass_cli_format_devices(JsonObject *answer, UsbpassCliFormatFlags flags, GErr
 		g_autofree gchar *devnum = usbpass_cli_json_number3(device, "device");
 		g_autofree gchar *instance = usbpass_cli_device_instance(device);
 		const gchar *cells[] = {
-		    bus,
-		    devnum,
-		    usbpass_cli_json_string(device, "id"),
-		    usbpass_cli_json_string(device, "name"),
-		    usbpass_cli_json_string(device, "serial"),
-		    usbpass_cli_json_string(device, "port"),
-		    usbpass_cli_json_string(device, "class_name"),
-		    usbpass_cli_json_string(device, "state"),
-		    instance,
+			bus,
+			devnum,
+			usbpass_cli_json_string(device, "id"),
+			usbpass_cli_json_string(device, "name"),
+			usbpass_cli_json_string(device, "serial"),
+			usbpass_cli_json_string(device, "port"),
+			usbpass_cli_json_string(device, "class_name"),
+			usbpass_cli_json_string(device, "state"),
+			instance,
 		};
 		usbpass_cli_table_add_row(table, cells);
 	}
@@ -614,11 +609,11 @@ usbpass_cli_format_devices(JsonObject *answer, UsbpassCliFormatFlags flags, GErr
  */
 gchar *
 usbpass_cli_format_status(JsonObject *answer,
-			  gboolean all,
-			  UsbpassCliFormatFlags flags,
-			  GError **error)
+                          gboolean all,
+                          UsbpassCliFormatFlags flags,
+                          GError **error)
 {
-	const gchar *headers[] = {"ID", "NAME", "BUS:DEV", "STATE", "INSTANCE", "ERROR", NULL};
+	const gchar *headers[] = { "ID", "NAME", "BUS:DEV", "STATE", "INSTANCE", "ERROR", NULL };
 	g_autoptr(UsbpassCliTable) table = usbpass_cli_table_new(headers);
 	g_autoptr(GPtrArray) devices = NULL;
 	JsonArray *array;
@@ -640,18 +635,18 @@ usbpass_cli_format_status(JsonObject *answer,
 		g_autofree gchar *instance = usbpass_cli_device_instance(device);
 		const gchar *message = usbpass_cli_json_string(device, "state_error");
 		if (!all && (usbpass_cli_json_is_true(device, "is_hub") ||
-			     usbpass_cli_json_is_true(device, "is_root_hub")))
+		             usbpass_cli_json_is_true(device, "is_root_hub")))
 			continue;
 		if (message == NULL)
 			message = usbpass_cli_json_string(device, "error");
 		{
 			const gchar *cells[] = {
-			    usbpass_cli_json_string(device, "id"),
-			    usbpass_cli_json_string(device, "name"),
-			    address,
-			    usbpass_cli_json_string(device, "state"),
-			    instance,
-			    message,
+				usbpass_cli_json_string(device, "id"),
+				usbpass_cli_json_string(device, "name"),
+				address,
+				usbpass_cli_json_string(device, "state"),
+				instance,
+				message,
 			};
 			usbpass_cli_table_add_row(table, cells);
 		}
@@ -742,15 +737,15 @@ usbpass_cli_tree_label(JsonObject *device, UsbpassCliFormatFlags flags)
 		g_string_append_printf(out, "Bus %03u %s", (guint)bus, port != NULL ? port : "-");
 	else
 		g_string_append_printf(out,
-				       "Port %s  Dev %s",
-				       port != NULL ? port : "-",
-				       address != NULL ? address : "-");
+		                       "Port %s  Dev %s",
+		                       port != NULL ? port : "-",
+		                       address != NULL ? address : "-");
 	if (vid_pid != NULL)
 		g_string_append_printf(out, "  %s", vid_pid);
 	if (name != NULL) {
 		g_autofree gchar *cut = (flags & USBPASS_CLI_FORMAT_WIDE)
-					    ? g_strdup(name)
-					    : usbpass_cli_truncate(name, 60);
+		                          ? g_strdup(name)
+		                          : usbpass_cli_truncate(name, 60);
 		g_string_append_printf(out, "  %s", cut);
 	}
 	if (class_name != NULL)
@@ -761,10 +756,8 @@ usbpass_cli_tree_label(JsonObject *device, UsbpassCliFormatFlags flags)
 	    json_object_has_member(device, "present"))
 		g_string_append(out, "  (not plugged in)");
 	if (instance != NULL)
-		g_string_append_printf(out,
-				       "  \u2192 %s (%s)",
-				       instance,
-				       state != NULL ? state : "?");
+		g_string_append_printf(
+		  out, "  \u2192 %s (%s)", instance, state != NULL ? state : "?");
 	else if (state != NULL && g_strcmp0(state, "available") != 0)
 		g_string_append_printf(out, "  (%s)", state);
 	if (error != NULL)
@@ -792,11 +785,11 @@ usbpass_cli_tree_skip(UsbpassCliTreeNode *node)
 
 static void
 usbpass_cli_tree_render(GString *out,
-			UsbpassCliTreeNode *node,
-			const gchar *prefix,
-			gboolean last,
-			guint depth,
-			UsbpassCliFormatFlags flags)
+                        UsbpassCliTreeNode *node,
+                        const gchar *prefix,
+                        gboolean last,
+                        guint depth,
+                        UsbpassCliFormatFlags flags)
 {
 	g_autofree gchar *label = NULL;
 	g_autofree gchar *child_prefix = NULL;
@@ -804,11 +797,8 @@ usbpass_cli_tree_render(GString *out,
 
 	node->visited = TRUE;
 	label = usbpass_cli_tree_label(node->device, flags);
-	g_string_append_printf(out,
-			       "%s%s%s\n",
-			       prefix,
-			       last ? "\u2514\u2500\u2500 " : "\u251c\u2500\u2500 ",
-			       label);
+	g_string_append_printf(
+	  out, "%s%s%s\n", prefix, last ? "\u2514\u2500\u2500 " : "\u251c\u2500\u2500 ", label);
 	child_prefix = g_strconcat(prefix, last ? "    " : "\u2502   ", NULL);
 
 	/* a child seen before (a cycle in a hostile answer) is not followed again */
@@ -818,9 +808,8 @@ usbpass_cli_tree_render(GString *out,
 			g_ptr_array_add(todo, child);
 	}
 	if (depth >= USBPASS_CLI_TREE_MAX_DEPTH && todo->len > 0) {
-		g_string_append_printf(out,
-				       "%s\u2514\u2500\u2500 \u2026 (nested too deep)\n",
-				       child_prefix);
+		g_string_append_printf(
+		  out, "%s\u2514\u2500\u2500 \u2026 (nested too deep)\n", child_prefix);
 		usbpass_cli_tree_skip(node);
 		return;
 	}
@@ -828,19 +817,15 @@ usbpass_cli_tree_render(GString *out,
 		UsbpassCliTreeNode *child = g_ptr_array_index(todo, i);
 		if (child->visited)
 			continue;
-		usbpass_cli_tree_render(out,
-					child,
-					child_prefix,
-					i + 1 == todo->len,
-					depth + 1,
-					flags);
+		usbpass_cli_tree_render(
+		  out, child, child_prefix, i + 1 == todo->len, depth + 1, flags);
 	}
 }
 
 /* one top-level group: a controller, or a pseudo-group for loose devices */
 typedef struct {
-	gchar *key;   /* sort key: the PCI address, or "~..." for pseudo-groups (last) */
-	gchar *title; /* safe */
+	gchar *key;       /* sort key: the PCI address, or "~..." for pseudo-groups (last) */
+	gchar *title;     /* safe */
 	GPtrArray *roots; /* of UsbpassCliTreeNode, borrowed */
 } UsbpassCliTreeGroup;
 
@@ -931,10 +916,8 @@ usbpass_cli_format_tree(JsonObject *answer, UsbpassCliFormatFlags flags, GError 
 	devices = usbpass_cli_json_objects(array);
 	nodes = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_cli_tree_node_free);
 	by_port = g_hash_table_new(g_str_hash, g_str_equal);
-	groups = g_hash_table_new_full(g_str_hash,
-				       g_str_equal,
-				       NULL,
-				       (GDestroyNotify)usbpass_cli_tree_group_free);
+	groups = g_hash_table_new_full(
+	  g_str_hash, g_str_equal, NULL, (GDestroyNotify)usbpass_cli_tree_group_free);
 
 	for (guint i = 0; i < devices->len; i++) {
 		UsbpassCliTreeNode *node = g_new0(UsbpassCliTreeNode, 1);
@@ -962,10 +945,8 @@ usbpass_cli_format_tree(JsonObject *answer, UsbpassCliFormatFlags flags, GError 
 			continue;
 		}
 		if (usbpass_cli_json_bool(node->device, "present", &present) && !present) {
-			UsbpassCliTreeGroup *missing =
-			    usbpass_cli_tree_group_get(groups,
-						       "~1",
-						       "Not plugged in (assigned devices)");
+			UsbpassCliTreeGroup *missing = usbpass_cli_tree_group_get(
+			  groups, "~1", "Not plugged in (assigned devices)");
 			g_ptr_array_add(missing->roots, node);
 			continue;
 		}
@@ -978,14 +959,13 @@ usbpass_cli_format_tree(JsonObject *answer, UsbpassCliFormatFlags flags, GError 
 			usbpass_cli_device_controller(node->device, &pci_address, &name);
 			if (pci_address != NULL) {
 				title = g_strdup_printf("Controller %s%s%s",
-							pci_address,
-							name != NULL ? ": " : "",
-							name != NULL ? name : "");
+				                        pci_address,
+				                        name != NULL ? ": " : "",
+				                        name != NULL ? name : "");
 				group = usbpass_cli_tree_group_get(groups, pci_address, title);
 			} else {
-				group = usbpass_cli_tree_group_get(groups,
-								   "~0",
-								   "Controller not on PCI");
+				group =
+				  usbpass_cli_tree_group_get(groups, "~0", "Controller not on PCI");
 			}
 			g_ptr_array_add(group->roots, node);
 		}
@@ -1055,9 +1035,9 @@ usbpass_cli_format_device(JsonObject *device)
 	usbpass_cli_device_controller(device, &pci_address, &controller_name);
 	if (pci_address != NULL)
 		controller = g_strdup_printf("%s%s%s",
-					     pci_address,
-					     controller_name != NULL ? " " : "",
-					     controller_name != NULL ? controller_name : "");
+		                             pci_address,
+		                             controller_name != NULL ? " " : "",
+		                             controller_name != NULL ? controller_name : "");
 	if (usbpass_cli_json_string(device, "speed") != NULL)
 		speed = g_strdup_printf("%s Mb/s", usbpass_cli_json_string(device, "speed"));
 	{
@@ -1073,16 +1053,14 @@ usbpass_cli_format_device(JsonObject *device)
 	usbpass_cli_pairs_add(&pairs, "ID", usbpass_cli_json_string(device, "id"));
 	usbpass_cli_pairs_add(&pairs, "Name", usbpass_cli_json_string(device, "name"));
 	usbpass_cli_pairs_add(&pairs, "Vendor:product", vid_pid);
-	usbpass_cli_pairs_add(&pairs,
-			      "Manufacturer",
-			      usbpass_cli_json_string(device, "manufacturer"));
+	usbpass_cli_pairs_add(
+	  &pairs, "Manufacturer", usbpass_cli_json_string(device, "manufacturer"));
 	usbpass_cli_pairs_add(&pairs, "Product", usbpass_cli_json_string(device, "product"));
 	usbpass_cli_pairs_add(&pairs, "Serial", usbpass_cli_json_string(device, "serial"));
 	usbpass_cli_pairs_add(&pairs, "Bus:device", address);
 	usbpass_cli_pairs_add(&pairs, "Port", usbpass_cli_json_string(device, "port"));
-	usbpass_cli_pairs_add(&pairs,
-			      "Parent port",
-			      usbpass_cli_json_string(device, "parent_port"));
+	usbpass_cli_pairs_add(
+	  &pairs, "Parent port", usbpass_cli_json_string(device, "parent_port"));
 	usbpass_cli_pairs_add(&pairs, "Class", usbpass_cli_json_string(device, "class_name"));
 	usbpass_cli_pairs_add(&pairs, "Speed", speed);
 	usbpass_cli_pairs_add(&pairs, "Controller", controller);
@@ -1091,14 +1069,12 @@ usbpass_cli_format_device(JsonObject *device)
 		usbpass_cli_pairs_add(&pairs, "Present", present ? "yes" : "no");
 	usbpass_cli_pairs_add(&pairs, "State", usbpass_cli_json_string(device, "state"));
 	usbpass_cli_pairs_add(&pairs, "Instance", instance);
-	usbpass_cli_pairs_add(&pairs,
-			      "State error",
-			      usbpass_cli_json_string(device, "state_error"));
+	usbpass_cli_pairs_add(
+	  &pairs, "State error", usbpass_cli_json_string(device, "state_error"));
 	usbpass_cli_pairs_add(&pairs, "Updated", usbpass_cli_json_string(device, "updated"));
 	usbpass_cli_pairs_add(&pairs, "Error", usbpass_cli_json_string(device, "error"));
-	usbpass_cli_pairs_add(&pairs,
-			      "Identity conflict",
-			      usbpass_cli_json_string(device, "id_conflict"));
+	usbpass_cli_pairs_add(
+	  &pairs, "Identity conflict", usbpass_cli_json_string(device, "id_conflict"));
 	return usbpass_cli_pairs_render(&pairs);
 }
 
@@ -1125,10 +1101,8 @@ usbpass_cli_format_assignment(JsonObject *device, gboolean attached, const gchar
 
 	if (target == NULL)
 		target = usbpass_cli_safe(instance);
-	g_string_append_printf(out,
-			       "%s %s",
-			       attached ? "Attached" : "Detached",
-			       id != NULL ? id : "USB device");
+	g_string_append_printf(
+	  out, "%s %s", attached ? "Attached" : "Detached", id != NULL ? id : "USB device");
 	if (name != NULL)
 		g_string_append_printf(out, " (%s)", name);
 	if (target != NULL)
@@ -1154,7 +1128,7 @@ usbpass_cli_format_assignment(JsonObject *device, gboolean attached, const gchar
 gchar *
 usbpass_cli_format_instances(JsonObject *answer, UsbpassCliFormatFlags flags, GError **error)
 {
-	const gchar *headers[] = {"NAME", "UUID", "STATE", "DEVICES", NULL};
+	const gchar *headers[] = { "NAME", "UUID", "STATE", "DEVICES", NULL };
 	g_autoptr(UsbpassCliTable) table = usbpass_cli_table_new(headers);
 	g_autoptr(GPtrArray) instances = NULL;
 	JsonArray *array;
@@ -1193,20 +1167,20 @@ usbpass_cli_format_instances(JsonObject *answer, UsbpassCliFormatFlags flags, GE
 
 				state_now = usbpass_cli_json_safe(device, "state");
 				summary = g_strdup_printf("%s %s (%s)",
-							  id != NULL ? id : "-",
-							  name != NULL ? name : "-",
-							  state_now != NULL ? state_now : "-");
+				                          id != NULL ? id : "-",
+				                          name != NULL ? name : "-",
+				                          state_now != NULL ? state_now : "-");
 			}
 			if (j == 0) {
 				const gchar *cells[] = {
-				    usbpass_cli_json_string(instance, "name"),
-				    usbpass_cli_json_string(instance, "uuid"),
-				    state,
-				    summary,
+					usbpass_cli_json_string(instance, "name"),
+					usbpass_cli_json_string(instance, "uuid"),
+					state,
+					summary,
 				};
 				usbpass_cli_table_add_row(table, cells);
 			} else {
-				const gchar *cells[] = {NULL, NULL, NULL, summary};
+				const gchar *cells[] = { NULL, NULL, NULL, summary };
 				usbpass_cli_table_add_continuation(table, cells);
 			}
 		}
@@ -1228,8 +1202,8 @@ usbpass_cli_format_instances(JsonObject *answer, UsbpassCliFormatFlags flags, GE
 gchar *
 usbpass_cli_format_audit(JsonObject *answer, UsbpassCliFormatFlags flags, GError **error)
 {
-	const gchar *headers[] = {"ID", "TIME", "ACTOR", "ACTION", "DEVICE", "INSTANCE",
-				  "OUTCOME", "MESSAGE", NULL};
+	const gchar *headers[] = { "ID",       "TIME",    "ACTOR",   "ACTION", "DEVICE",
+		                   "INSTANCE", "OUTCOME", "MESSAGE", NULL };
 	g_autoptr(UsbpassCliTable) table = usbpass_cli_table_new(headers);
 	g_autoptr(GPtrArray) entries = NULL;
 	JsonArray *array;
@@ -1252,14 +1226,14 @@ usbpass_cli_format_audit(JsonObject *answer, UsbpassCliFormatFlags flags, GError
 			id_str = g_strdup_printf("%" G_GUINT64_FORMAT, id);
 		{
 			const gchar *cells[] = {
-			    id_str,
-			    usbpass_cli_json_string(entry, "time"),
-			    usbpass_cli_json_string(entry, "actor"),
-			    usbpass_cli_json_string(entry, "action"),
-			    usbpass_cli_json_string(entry, "device_id"),
-			    usbpass_cli_json_string(entry, "instance_uuid"),
-			    usbpass_cli_json_string(entry, "outcome"),
-			    usbpass_cli_json_string(entry, "message"),
+				id_str,
+				usbpass_cli_json_string(entry, "time"),
+				usbpass_cli_json_string(entry, "actor"),
+				usbpass_cli_json_string(entry, "action"),
+				usbpass_cli_json_string(entry, "device_id"),
+				usbpass_cli_json_string(entry, "instance_uuid"),
+				usbpass_cli_json_string(entry, "outcome"),
+				usbpass_cli_json_string(entry, "message"),
 			};
 			usbpass_cli_table_add_row(table, cells);
 		}
@@ -1278,7 +1252,7 @@ usbpass_cli_format_audit(JsonObject *answer, UsbpassCliFormatFlags flags, GError
 gchar *
 usbpass_cli_format_tokens(JsonObject *answer, UsbpassCliFormatFlags flags, GError **error)
 {
-	const gchar *headers[] = {"NAME", "ROLE", "CREATED", "LAST-USED", NULL};
+	const gchar *headers[] = { "NAME", "ROLE", "CREATED", "LAST-USED", NULL };
 	g_autoptr(UsbpassCliTable) table = usbpass_cli_table_new(headers);
 	g_autoptr(GPtrArray) tokens = NULL;
 	JsonArray *array;
@@ -1293,10 +1267,10 @@ usbpass_cli_format_tokens(JsonObject *answer, UsbpassCliFormatFlags flags, GErro
 	for (guint i = 0; i < tokens->len; i++) {
 		JsonObject *token = g_ptr_array_index(tokens, i);
 		const gchar *cells[] = {
-		    usbpass_cli_json_string(token, "name"),
-		    usbpass_cli_json_string(token, "role"),
-		    usbpass_cli_json_string(token, "created"),
-		    usbpass_cli_json_string(token, "last_used"),
+			usbpass_cli_json_string(token, "name"),
+			usbpass_cli_json_string(token, "role"),
+			usbpass_cli_json_string(token, "created"),
+			usbpass_cli_json_string(token, "last_used"),
 		};
 		usbpass_cli_table_add_row(table, cells);
 	}
@@ -1329,18 +1303,18 @@ usbpass_cli_format_token_created(JsonObject *answer, GError **error)
 	}
 	if (secret == NULL || secret[0] == '\0') {
 		g_set_error_literal(error,
-				    USBPASS_CLIENT_ERROR,
-				    USBPASS_CLIENT_ERROR_PROTOCOL,
-				    "the answer of usbpassd has no usable \"token\"");
+		                    USBPASS_CLIENT_ERROR,
+		                    USBPASS_CLIENT_ERROR_PROTOCOL,
+		                    "the answer of usbpassd has no usable \"token\"");
 		return NULL;
 	}
 	name = usbpass_cli_json_safe(answer, "name");
 	role = usbpass_cli_json_safe(answer, "role");
 	return g_strdup_printf("Created token '%s' with role %s. Its secret is shown only this "
-			       "once:\n%s\n",
-			       name != NULL ? name : "-",
-			       role != NULL ? role : "-",
-			       secret);
+	                       "once:\n%s\n",
+	                       name != NULL ? name : "-",
+	                       role != NULL ? role : "-",
+	                       secret);
 }
 
 /* ---- policy, host ---- */
@@ -1452,10 +1426,8 @@ usbpass_cli_event_device(JsonObject *device)
 	g_autofree gchar *id = usbpass_cli_json_safe(device, "id");
 	g_autofree gchar *port = usbpass_cli_json_safe(device, "port");
 	g_autofree gchar *name = usbpass_cli_json_safe(device, "name");
-	return g_strdup_printf("%s %s %s",
-			       id != NULL ? id : "-",
-			       port != NULL ? port : "-",
-			       name != NULL ? name : "-");
+	return g_strdup_printf(
+	  "%s %s %s", id != NULL ? id : "-", port != NULL ? port : "-", name != NULL ? name : "-");
 }
 
 /**

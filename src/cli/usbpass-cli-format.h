@@ -35,7 +35,7 @@ usbpass_cli_display_width(const gchar *str) USBPASS_NONNULL(1);
 /* @str cut to at most @max_width columns, ending in "…" when cut */
 gchar *
 usbpass_cli_truncate(const gchar *str, guint max_width) G_GNUC_WARN_UNUSED_RESULT
-    USBPASS_NONNULL(1);
+  USBPASS_NONNULL(1);
 /* a server string made safe for the terminal; NULL when absent or empty */
 gchar *
 usbpass_cli_safe(const gchar *untrusted) G_GNUC_WARN_UNUSED_RESULT;
@@ -47,17 +47,17 @@ UsbpassCliTable *
 usbpass_cli_table_new(const gchar *const *headers) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 void
 usbpass_cli_table_set_max_width(UsbpassCliTable *self, guint column, guint max_width)
-    USBPASS_NONNULL(1);
+  USBPASS_NONNULL(1);
 void
 usbpass_cli_table_add_row(UsbpassCliTable *self, const gchar *const *cells) USBPASS_NONNULL(1, 2);
 void
 usbpass_cli_table_add_continuation(UsbpassCliTable *self, const gchar *const *cells)
-    USBPASS_NONNULL(1, 2);
+  USBPASS_NONNULL(1, 2);
 guint
 usbpass_cli_table_get_rows(UsbpassCliTable *self) USBPASS_NONNULL(1);
 gchar *
-usbpass_cli_table_render(UsbpassCliTable *self, UsbpassCliFormatFlags flags)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_cli_table_render(UsbpassCliTable *self,
+                         UsbpassCliFormatFlags flags) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 void
 usbpass_cli_table_free(UsbpassCliTable *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassCliTable, usbpass_cli_table_free)
@@ -66,41 +66,47 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassCliTable, usbpass_cli_table_free)
  * U+2028, U+2029 and format characters escaped as \uXXXX as well; ends in '\n' */
 gchar *
 usbpass_cli_format_json(JsonNode *node, gboolean pretty) G_GNUC_WARN_UNUSED_RESULT
-    USBPASS_NONNULL(1);
+  USBPASS_NONNULL(1);
 
 /* `usbpass list`: {"devices": [...]} as a table */
 gchar *
-usbpass_cli_format_devices(JsonObject *answer, UsbpassCliFormatFlags flags, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_cli_format_devices(JsonObject *answer,
+                           UsbpassCliFormatFlags flags,
+                           GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 /* `usbpass list --tree`: controller -> root hub -> ports -> devices */
 gchar *
-usbpass_cli_format_tree(JsonObject *answer, UsbpassCliFormatFlags flags, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_cli_format_tree(JsonObject *answer,
+                        UsbpassCliFormatFlags flags,
+                        GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 /* `usbpass status`: ID NAME BUS:DEV STATE INSTANCE ERROR; hubs only with @all */
 gchar *
 usbpass_cli_format_status(JsonObject *answer,
-			  gboolean all,
-			  UsbpassCliFormatFlags flags,
-			  GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+                          gboolean all,
+                          UsbpassCliFormatFlags flags,
+                          GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 /* one Device as "key: value" lines */
 gchar *
 usbpass_cli_format_device(JsonObject *device) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 /* "Attached 0781:5567:s:X (SanDisk Cruzer Blade) to web01 ..." after attach/detach */
 gchar *
-usbpass_cli_format_assignment(JsonObject *device, gboolean attached, const gchar *instance)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_cli_format_assignment(JsonObject *device,
+                              gboolean attached,
+                              const gchar *instance) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 gchar *
-usbpass_cli_format_instances(JsonObject *answer, UsbpassCliFormatFlags flags, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_cli_format_instances(JsonObject *answer,
+                             UsbpassCliFormatFlags flags,
+                             GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 gchar *
-usbpass_cli_format_audit(JsonObject *answer, UsbpassCliFormatFlags flags, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_cli_format_audit(JsonObject *answer,
+                         UsbpassCliFormatFlags flags,
+                         GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 gchar *
-usbpass_cli_format_tokens(JsonObject *answer, UsbpassCliFormatFlags flags, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_cli_format_tokens(JsonObject *answer,
+                          UsbpassCliFormatFlags flags,
+                          GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 gchar *
 usbpass_cli_format_token_created(JsonObject *answer, GError **error) G_GNUC_WARN_UNUSED_RESULT
-    USBPASS_NONNULL(1);
+  USBPASS_NONNULL(1);
 gchar *
 usbpass_cli_format_policy(JsonObject *answer) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 gchar *
@@ -110,6 +116,6 @@ usbpass_cli_format_host(JsonObject *answer) G_GNUC_WARN_UNUSED_RESULT USBPASS_NO
 /* one line for `usbpass watch`, or NULL for an event this CLI does not know */
 gchar *
 usbpass_cli_format_event(const gchar *event, JsonNode *data) G_GNUC_WARN_UNUSED_RESULT
-    USBPASS_NONNULL(1, 2);
+  USBPASS_NONNULL(1, 2);
 
 G_END_DECLS

@@ -21,7 +21,7 @@
 #include "usbpass-string.h"
 
 #define USBPASS_CLI_EXIT_UNREACHABLE 1
-#define USBPASS_CLI_EXIT_USAGE 2
+#define USBPASS_CLI_EXIT_USAGE       2
 
 /* options every command accepts; parsed before and after the command name */
 typedef struct {
@@ -56,9 +56,9 @@ typedef struct _UsbpassCli UsbpassCli;
 typedef struct _UsbpassCliCommand UsbpassCliCommand;
 
 struct _UsbpassCliCommand {
-	const gchar *name;	  /* "list", "token create" */
+	const gchar *name;        /* "list", "token create" */
 	const gchar *parameters;  /* "DEVICE INSTANCE" */
-	const gchar *summary;	  /* one line for `usbpass --help` */
+	const gchar *summary;     /* one line for `usbpass --help` */
 	const gchar *description; /* more for `usbpass COMMAND --help`, or NULL */
 	guint min_args;
 	guint max_args;
@@ -129,11 +129,8 @@ static gboolean
 usbpass_cli_check_utf8(const gchar *what, const gchar *value, GError **error)
 {
 	if (value != NULL && !g_utf8_validate(value, -1, NULL)) {
-		g_set_error(error,
-			    G_OPTION_ERROR,
-			    G_OPTION_ERROR_BAD_VALUE,
-			    "%s is not valid UTF-8",
-			    what);
+		g_set_error(
+		  error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s is not valid UTF-8", what);
 		return FALSE;
 	}
 	return TRUE;
@@ -160,11 +157,11 @@ usbpass_cli_get_client(UsbpassCli *cli, GError **error)
 {
 	const gchar *url = usbpass_cli_global_string(cli, G_STRUCT_OFFSET(UsbpassCliGlobals, url));
 	const gchar *socket =
-	    usbpass_cli_global_string(cli, G_STRUCT_OFFSET(UsbpassCliGlobals, socket));
+	  usbpass_cli_global_string(cli, G_STRUCT_OFFSET(UsbpassCliGlobals, socket));
 	const gchar *token =
-	    usbpass_cli_global_string(cli, G_STRUCT_OFFSET(UsbpassCliGlobals, token));
+	  usbpass_cli_global_string(cli, G_STRUCT_OFFSET(UsbpassCliGlobals, token));
 	const gchar *token_file =
-	    usbpass_cli_global_string(cli, G_STRUCT_OFFSET(UsbpassCliGlobals, token_file));
+	  usbpass_cli_global_string(cli, G_STRUCT_OFFSET(UsbpassCliGlobals, token_file));
 	g_autoptr(UsbpassClient) client = NULL;
 	g_autofree gchar *loaded_token = NULL;
 
@@ -172,9 +169,9 @@ usbpass_cli_get_client(UsbpassCli *cli, GError **error)
 		return cli->client;
 	if (url != NULL && socket != NULL) {
 		g_set_error_literal(error,
-				    G_OPTION_ERROR,
-				    G_OPTION_ERROR_BAD_VALUE,
-				    "--url and --socket cannot be used together");
+		                    G_OPTION_ERROR,
+		                    G_OPTION_ERROR_BAD_VALUE,
+		                    "--url and --socket cannot be used together");
 		return NULL;
 	}
 	if (url == NULL && socket == NULL) {
@@ -190,10 +187,8 @@ usbpass_cli_get_client(UsbpassCli *cli, GError **error)
 		client = usbpass_client_new_for_url(url, &error_local);
 		if (client == NULL) {
 			/* a URL that cannot be one is a usage error */
-			g_set_error_literal(error,
-					    G_OPTION_ERROR,
-					    G_OPTION_ERROR_BAD_VALUE,
-					    error_local->message);
+			g_set_error_literal(
+			  error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, error_local->message);
 			return NULL;
 		}
 		/* remote: the token comes from --token, a file or the environment */
@@ -228,19 +223,49 @@ static void
 usbpass_cli_add_filter_options(UsbpassCli *cli, GOptionContext *context)
 {
 	const GOptionEntry entries[] = {
-	    {"state", 0, 0, G_OPTION_ARG_FILENAME, &cli->options.state,
-	     "Only devices in STATE (available, attached, failed, missing…)", "STATE"},
-	    {"instance", 0, 0, G_OPTION_ARG_FILENAME, &cli->options.instance,
-	     "Only devices assigned to INSTANCE (uuid or name)", "INSTANCE"},
-	    {"vendor-id", 0, 0, G_OPTION_ARG_FILENAME, &cli->options.vendor_id,
-	     "Only devices of this vendor (4 hex digits)", "VID"},
-	    {"product-id", 0, 0, G_OPTION_ARG_FILENAME, &cli->options.product_id,
-	     "Only devices of this product (4 hex digits)", "PID"},
-	    {"present", 0, 0, G_OPTION_ARG_NONE, &cli->options.present,
-	     "Only devices plugged in now", NULL},
-	    {"missing", 0, 0, G_OPTION_ARG_NONE, &cli->options.missing,
-	     "Only assigned devices that are unplugged", NULL},
-	    {NULL},
+		{ "state",
+		  0,
+		  0,
+		  G_OPTION_ARG_FILENAME,
+		  &cli->options.state,
+		  "Only devices in STATE (available, attached, failed, missing…)",
+		  "STATE" },
+		{ "instance",
+		  0,
+		  0,
+		  G_OPTION_ARG_FILENAME,
+		  &cli->options.instance,
+		  "Only devices assigned to INSTANCE (uuid or name)",
+		  "INSTANCE" },
+		{ "vendor-id",
+		  0,
+		  0,
+		  G_OPTION_ARG_FILENAME,
+		  &cli->options.vendor_id,
+		  "Only devices of this vendor (4 hex digits)",
+		  "VID" },
+		{ "product-id",
+		  0,
+		  0,
+		  G_OPTION_ARG_FILENAME,
+		  &cli->options.product_id,
+		  "Only devices of this product (4 hex digits)",
+		  "PID" },
+		{ "present",
+		  0,
+		  0,
+		  G_OPTION_ARG_NONE,
+		  &cli->options.present,
+		  "Only devices plugged in now",
+		  NULL },
+		{ "missing",
+		  0,
+		  0,
+		  G_OPTION_ARG_NONE,
+		  &cli->options.missing,
+		  "Only assigned devices that are unplugged",
+		  NULL },
+		{ NULL },
 	};
 	g_option_context_add_main_entries(context, entries, NULL);
 }
@@ -249,9 +274,14 @@ static void
 usbpass_cli_list_options(UsbpassCli *cli, GOptionContext *context)
 {
 	const GOptionEntry entries[] = {
-	    {"tree", 't', 0, G_OPTION_ARG_NONE, &cli->options.tree,
-	     "Show the topology: controller, root hub, ports, devices", NULL},
-	    {NULL},
+		{ "tree",
+		  't',
+		  0,
+		  G_OPTION_ARG_NONE,
+		  &cli->options.tree,
+		  "Show the topology: controller, root hub, ports, devices",
+		  NULL },
+		{ NULL },
 	};
 	g_option_context_add_main_entries(context, entries, NULL);
 	usbpass_cli_add_filter_options(cli, context);
@@ -261,16 +291,16 @@ static JsonObject *
 usbpass_cli_list_devices(UsbpassCli *cli, UsbpassClient *client, GError **error)
 {
 	UsbpassClientDeviceFilter filter = {
-	    .state = cli->options.state,
-	    .instance = cli->options.instance,
-	    .vendor_id = cli->options.vendor_id,
-	    .product_id = cli->options.product_id,
+		.state = cli->options.state,
+		.instance = cli->options.instance,
+		.vendor_id = cli->options.vendor_id,
+		.product_id = cli->options.product_id,
 	};
 	if (cli->options.present && cli->options.missing) {
 		g_set_error_literal(error,
-				    G_OPTION_ERROR,
-				    G_OPTION_ERROR_BAD_VALUE,
-				    "--present and --missing cannot be used together");
+		                    G_OPTION_ERROR,
+		                    G_OPTION_ERROR_BAD_VALUE,
+		                    "--present and --missing cannot be used together");
 		return NULL;
 	}
 	if (cli->options.present)
@@ -336,9 +366,14 @@ static void
 usbpass_cli_watch_options(UsbpassCli *cli, GOptionContext *context)
 {
 	const GOptionEntry entries[] = {
-	    {"count", 'n', 0, G_OPTION_ARG_INT, &cli->options.count,
-	     "Exit after COUNT events", "COUNT"},
-	    {NULL},
+		{ "count",
+		  'n',
+		  0,
+		  G_OPTION_ARG_INT,
+		  &cli->options.count,
+		  "Exit after COUNT events",
+		  "COUNT" },
+		{ NULL },
 	};
 	g_option_context_add_main_entries(context, entries, NULL);
 }
@@ -381,9 +416,9 @@ usbpass_cli_run_watch(UsbpassCli *cli, gchar **args, GError **error)
 
 	if (cli->options.count < 0) {
 		g_set_error_literal(error,
-				    G_OPTION_ERROR,
-				    G_OPTION_ERROR_BAD_VALUE,
-				    "--count must be a positive number");
+		                    G_OPTION_ERROR,
+		                    G_OPTION_ERROR_BAD_VALUE,
+		                    "--count must be a positive number");
 		return -1;
 	}
 	client = usbpass_cli_get_client(cli, error);
@@ -447,28 +482,24 @@ usbpass_cli_run_detach(UsbpassCli *cli, gchar **args, GError **error)
 	if (instance_uuid == NULL || instance_uuid[0] == '\0') {
 		g_autofree gchar *safe = usbpass_cli_safe(args[0]);
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_NOT_FOUND,
-			    "USB device '%s' is not assigned to any instance",
-			    safe != NULL ? safe : "");
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_NOT_FOUND,
+		            "USB device '%s' is not assigned to any instance",
+		            safe != NULL ? safe : "");
 		return -1;
 	}
 	/* the identity survives a re-plug between the two requests; the address may not */
 	id = usbpass_cli_member_string(before, "id");
-	device = usbpass_client_detach(client,
-				       instance_uuid,
-				       id != NULL && id[0] != '\0' ? id : args[0],
-				       NULL,
-				       error);
+	device = usbpass_client_detach(
+	  client, instance_uuid, id != NULL && id[0] != '\0' ? id : args[0], NULL, error);
 	if (device == NULL)
 		return -1;
 	if (usbpass_cli_json(cli)) {
 		usbpass_cli_write_json_object(device);
 		return 0;
 	}
-	text = usbpass_cli_format_assignment(device,
-					     FALSE,
-					     instance_name != NULL ? instance_name : instance_uuid);
+	text = usbpass_cli_format_assignment(
+	  device, FALSE, instance_name != NULL ? instance_name : instance_uuid);
 	usbpass_cli_write(text);
 	return 0;
 }
@@ -517,9 +548,14 @@ static void
 usbpass_cli_status_options(UsbpassCli *cli, GOptionContext *context)
 {
 	const GOptionEntry entries[] = {
-	    {"all", 'a', 0, G_OPTION_ARG_NONE, &cli->options.all,
-	     "Include hubs and root hubs, which are never passed through", NULL},
-	    {NULL},
+		{ "all",
+		  'a',
+		  0,
+		  G_OPTION_ARG_NONE,
+		  &cli->options.all,
+		  "Include hubs and root hubs, which are never passed through",
+		  NULL },
+		{ NULL },
 	};
 	g_option_context_add_main_entries(context, entries, NULL);
 	usbpass_cli_add_filter_options(cli, context);
@@ -552,11 +588,21 @@ static void
 usbpass_cli_audit_options(UsbpassCli *cli, GOptionContext *context)
 {
 	const GOptionEntry entries[] = {
-	    {"limit", 'n', 0, G_OPTION_ARG_INT, &cli->options.limit,
-	     "Show at most N entries (1 to 1000)", "N"},
-	    {"after", 0, 0, G_OPTION_ARG_INT64, &cli->options.after,
-	     "Only entries newer than the entry ID", "ID"},
-	    {NULL},
+		{ "limit",
+		  'n',
+		  0,
+		  G_OPTION_ARG_INT,
+		  &cli->options.limit,
+		  "Show at most N entries (1 to 1000)",
+		  "N" },
+		{ "after",
+		  0,
+		  0,
+		  G_OPTION_ARG_INT64,
+		  &cli->options.after,
+		  "Only entries newer than the entry ID",
+		  "ID" },
+		{ NULL },
 	};
 	g_option_context_add_main_entries(context, entries, NULL);
 }
@@ -570,26 +616,21 @@ usbpass_cli_run_audit(UsbpassCli *cli, gchar **args, GError **error)
 
 	if (cli->options.limit < 0 || cli->options.limit > 1000) {
 		g_set_error_literal(error,
-				    G_OPTION_ERROR,
-				    G_OPTION_ERROR_BAD_VALUE,
-				    "--limit must be between 1 and 1000");
+		                    G_OPTION_ERROR,
+		                    G_OPTION_ERROR_BAD_VALUE,
+		                    "--limit must be between 1 and 1000");
 		return -1;
 	}
 	if (cli->options.after < 0) {
-		g_set_error_literal(error,
-				    G_OPTION_ERROR,
-				    G_OPTION_ERROR_BAD_VALUE,
-				    "--after must be an entry id");
+		g_set_error_literal(
+		  error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--after must be an entry id");
 		return -1;
 	}
 	client = usbpass_cli_get_client(cli, error);
 	if (client == NULL)
 		return -1;
-	answer = usbpass_client_list_audit(client,
-					   cli->options.after,
-					   (guint)cli->options.limit,
-					   NULL,
-					   error);
+	answer = usbpass_client_list_audit(
+	  client, cli->options.after, (guint)cli->options.limit, NULL, error);
 	if (answer == NULL)
 		return -1;
 	if (usbpass_cli_json(cli)) {
@@ -607,9 +648,14 @@ static void
 usbpass_cli_token_create_options(UsbpassCli *cli, GOptionContext *context)
 {
 	const GOptionEntry entries[] = {
-	    {"role", 'r', 0, G_OPTION_ARG_FILENAME, &cli->options.role,
-	     "reader, operator or admin (required)", "ROLE"},
-	    {NULL},
+		{ "role",
+		  'r',
+		  0,
+		  G_OPTION_ARG_FILENAME,
+		  &cli->options.role,
+		  "reader, operator or admin (required)",
+		  "ROLE" },
+		{ NULL },
 	};
 	g_option_context_add_main_entries(context, entries, NULL);
 }
@@ -623,9 +669,9 @@ usbpass_cli_run_token_create(UsbpassCli *cli, gchar **args, GError **error)
 
 	if (cli->options.role == NULL) {
 		g_set_error_literal(error,
-				    G_OPTION_ERROR,
-				    G_OPTION_ERROR_BAD_VALUE,
-				    "--role is required (reader, operator or admin)");
+		                    G_OPTION_ERROR,
+		                    G_OPTION_ERROR_BAD_VALUE,
+		                    "--role is required (reader, operator or admin)");
 		return -1;
 	}
 	client = usbpass_cli_get_client(cli, error);
@@ -727,9 +773,9 @@ usbpass_cli_run_policy_check(UsbpassCli *cli, gchar **args, GError **error)
 	if (allowed == NULL || !JSON_NODE_HOLDS_VALUE(allowed) ||
 	    json_node_get_value_type(allowed) != G_TYPE_BOOLEAN) {
 		g_set_error_literal(error,
-				    USBPASS_CLIENT_ERROR,
-				    USBPASS_CLIENT_ERROR_PROTOCOL,
-				    "the answer of usbpassd has no \"allowed\" boolean");
+		                    USBPASS_CLIENT_ERROR,
+		                    USBPASS_CLIENT_ERROR_PROTOCOL,
+		                    "the answer of usbpassd has no \"allowed\" boolean");
 		return -1;
 	}
 	if (usbpass_cli_json(cli)) {
@@ -740,8 +786,8 @@ usbpass_cli_run_policy_check(UsbpassCli *cli, gchar **args, GError **error)
 	}
 	/* like grep: scripts can test the answer without parsing it */
 	return json_node_get_boolean(allowed)
-		   ? 0
-		   : usbpass_error_to_exit_code(USBPASS_ERROR_DENIED_BY_POLICY);
+	         ? 0
+	         : usbpass_error_to_exit_code(USBPASS_ERROR_DENIED_BY_POLICY);
 }
 
 static gint
@@ -769,44 +815,129 @@ static gint
 usbpass_cli_run_help(UsbpassCli *cli, gchar **args, GError **error);
 
 static const UsbpassCliCommand usbpass_cli_commands[] = {
-    {"list", NULL, "List the USB devices of the host",
-     "Columns: BUS DEV ID NAME SERIAL PORT CLASS STATE INSTANCE. With --json, the\n"
-     "answer of GET /v1/devices as it is: {\"generation\": N, \"devices\": [...]}.",
-     0, 0, usbpass_cli_list_options, usbpass_cli_run_list},
-    {"tree", NULL, "Show the USB topology: controllers, root hubs, ports, devices",
-     "The same as `usbpass list --tree`.", 0, 0, usbpass_cli_add_filter_options,
-     usbpass_cli_run_list},
-    {"show", "DEVICE", "Show one USB device", NULL, 1, 1, NULL, usbpass_cli_run_show},
-    {"watch", NULL, "Print hotplug and assignment events as they happen",
-     "One line per event: \"added 0781:5567:s:XYZ 1-1.4 SanDisk Cruzer Blade\",\n"
-     "\"attached … → web01\". With --json, one {\"event\", \"data\"} object per line.",
-     0, 0, usbpass_cli_watch_options, usbpass_cli_run_watch},
-    {"attach", "DEVICE INSTANCE", "Attach a USB device to an instance", NULL, 2, 2, NULL,
-     usbpass_cli_run_attach},
-    {"detach", "DEVICE", "Detach a USB device from the instance it is assigned to", NULL, 1,
-     1, NULL, usbpass_cli_run_detach},
-    {"instances", "[INSTANCE]", "List the instances with their USB devices", NULL, 0, 1, NULL,
-     usbpass_cli_run_instances},
-    {"status", NULL, "Show the assignment state of the USB devices",
-     "Columns: ID NAME BUS:DEV STATE INSTANCE ERROR (the host_usb_devices table).", 0, 0,
-     usbpass_cli_status_options, usbpass_cli_run_status},
-    {"audit", NULL, "Show the audit log, newest first (admin)", NULL, 0, 0,
-     usbpass_cli_audit_options, usbpass_cli_run_audit},
-    {"token create", "NAME --role ROLE", "Create an API token, shown only once (admin)",
-     NULL, 1, 1, usbpass_cli_token_create_options, usbpass_cli_run_token_create},
-    {"token list", NULL, "List the API tokens (admin)", NULL, 0, 0, NULL,
-     usbpass_cli_run_token_list},
-    {"token revoke", "NAME", "Revoke an API token (admin)", NULL, 1, 1, NULL,
-     usbpass_cli_run_token_revoke},
-    {"policy show", NULL, "Show whether passthrough is enabled and the policy rules", NULL, 0,
-     0, NULL, usbpass_cli_run_policy_show},
-    {"policy check", "DEVICE",
-     "Would attaching DEVICE be allowed, by which rule? (dry run)",
-     "Exits 0 when it would be allowed, 5 when the policy denies it.", 1, 1, NULL,
-     usbpass_cli_run_policy_check},
-    {"host", NULL, "Show the host, the daemon and its connections", NULL, 0, 0, NULL,
-     usbpass_cli_run_host},
-    {"help", "[COMMAND]", "Show the help of a command", NULL, 0, 2, NULL, usbpass_cli_run_help},
+	{ "list",
+	  NULL,
+	  "List the USB devices of the host",
+	  "Columns: BUS DEV ID NAME SERIAL PORT CLASS STATE INSTANCE. With --json, the\n"
+	  "answer of GET /v1/devices as it is: {\"generation\": N, \"devices\": [...]}.",
+	  0,
+	  0,
+	  usbpass_cli_list_options,
+	  usbpass_cli_run_list },
+	{ "tree",
+	  NULL,
+	  "Show the USB topology: controllers, root hubs, ports, devices",
+	  "The same as `usbpass list --tree`.",
+	  0,
+	  0,
+	  usbpass_cli_add_filter_options,
+	  usbpass_cli_run_list },
+	{ "show", "DEVICE", "Show one USB device", NULL, 1, 1, NULL, usbpass_cli_run_show },
+	{ "watch",
+	  NULL,
+	  "Print hotplug and assignment events as they happen",
+	  "One line per event: \"added 0781:5567:s:XYZ 1-1.4 SanDisk Cruzer Blade\",\n"
+	  "\"attached … → web01\". With --json, one {\"event\", \"data\"} object per line.",
+	  0,
+	  0,
+	  usbpass_cli_watch_options,
+	  usbpass_cli_run_watch },
+	{ "attach",
+	  "DEVICE INSTANCE",
+	  "Attach a USB device to an instance",
+	  NULL,
+	  2,
+	  2,
+	  NULL,
+	  usbpass_cli_run_attach },
+	{ "detach",
+	  "DEVICE",
+	  "Detach a USB device from the instance it is assigned to",
+	  NULL,
+	  1,
+	  1,
+	  NULL,
+	  usbpass_cli_run_detach },
+	{ "instances",
+	  "[INSTANCE]",
+	  "List the instances with their USB devices",
+	  NULL,
+	  0,
+	  1,
+	  NULL,
+	  usbpass_cli_run_instances },
+	{ "status",
+	  NULL,
+	  "Show the assignment state of the USB devices",
+	  "Columns: ID NAME BUS:DEV STATE INSTANCE ERROR (the host_usb_devices table).",
+	  0,
+	  0,
+	  usbpass_cli_status_options,
+	  usbpass_cli_run_status },
+	{ "audit",
+	  NULL,
+	  "Show the audit log, newest first (admin)",
+	  NULL,
+	  0,
+	  0,
+	  usbpass_cli_audit_options,
+	  usbpass_cli_run_audit },
+	{ "token create",
+	  "NAME --role ROLE",
+	  "Create an API token, shown only once (admin)",
+	  NULL,
+	  1,
+	  1,
+	  usbpass_cli_token_create_options,
+	  usbpass_cli_run_token_create },
+	{ "token list",
+	  NULL,
+	  "List the API tokens (admin)",
+	  NULL,
+	  0,
+	  0,
+	  NULL,
+	  usbpass_cli_run_token_list },
+	{ "token revoke",
+	  "NAME",
+	  "Revoke an API token (admin)",
+	  NULL,
+	  1,
+	  1,
+	  NULL,
+	  usbpass_cli_run_token_revoke },
+	{ "policy show",
+	  NULL,
+	  "Show whether passthrough is enabled and the policy rules",
+	  NULL,
+	  0,
+	  0,
+	  NULL,
+	  usbpass_cli_run_policy_show },
+	{ "policy check",
+	  "DEVICE",
+	  "Would attaching DEVICE be allowed, by which rule? (dry run)",
+	  "Exits 0 when it would be allowed, 5 when the policy denies it.",
+	  1,
+	  1,
+	  NULL,
+	  usbpass_cli_run_policy_check },
+	{ "host",
+	  NULL,
+	  "Show the host, the daemon and its connections",
+	  NULL,
+	  0,
+	  0,
+	  NULL,
+	  usbpass_cli_run_host },
+	{ "help",
+	  "[COMMAND]",
+	  "Show the help of a command",
+	  NULL,
+	  0,
+	  2,
+	  NULL,
+	  usbpass_cli_run_help },
 };
 
 static const UsbpassCliCommand *
@@ -833,16 +964,16 @@ usbpass_cli_is_group(const gchar *word)
 }
 
 static const gchar usbpass_cli_help_footer[] =
-    "\n"
-    "DEVICE is a stable identity (0781:5567:s:4C530001), BUS:DEVICE (1:5) or a\n"
-    "port path (1-1.4); INSTANCE is a uuid or a name.\n"
-    "\n"
-    "Exit status: 0 success, 1 usbpassd unreachable, 2 usage error, 3 not\n"
-    "found, 4 in use, 5 denied by policy, 6 passthrough disabled, 77 permission\n"
-    "denied; docs/cli.md lists them all.\n"
-    "\n"
-    "Environment: USBPASS_SOCKET, USBPASS_URL, USBPASS_TOKEN,\n"
-    "USBPASS_TOKEN_FILE.";
+  "\n"
+  "DEVICE is a stable identity (0781:5567:s:4C530001), BUS:DEVICE (1:5) or a\n"
+  "port path (1-1.4); INSTANCE is a uuid or a name.\n"
+  "\n"
+  "Exit status: 0 success, 1 usbpassd unreachable, 2 usage error, 3 not\n"
+  "found, 4 in use, 5 denied by policy, 6 passthrough disabled, 77 permission\n"
+  "denied; docs/cli.md lists them all.\n"
+  "\n"
+  "Environment: USBPASS_SOCKET, USBPASS_URL, USBPASS_TOKEN,\n"
+  "USBPASS_TOKEN_FILE.";
 
 static gchar *
 usbpass_cli_commands_text(const gchar *group)
@@ -852,12 +983,12 @@ usbpass_cli_commands_text(const gchar *group)
 		const UsbpassCliCommand *command = &usbpass_cli_commands[i];
 		g_autofree gchar *usage = NULL;
 		if (group != NULL && !(g_str_has_prefix(command->name, group) &&
-				       command->name[strlen(group)] == ' '))
+		                       command->name[strlen(group)] == ' '))
 			continue;
 		usage = g_strdup_printf("%s%s%s",
-					command->name,
-					command->parameters != NULL ? " " : "",
-					command->parameters != NULL ? command->parameters : "");
+		                        command->name,
+		                        command->parameters != NULL ? " " : "",
+		                        command->parameters != NULL ? command->parameters : "");
 		g_string_append_printf(out, "  %-30s %s\n", usage, command->summary);
 	}
 	g_string_append(out, usbpass_cli_help_footer);
@@ -868,22 +999,57 @@ static void
 usbpass_cli_add_global_options(UsbpassCliGlobals *globals, GOptionContext *context)
 {
 	const GOptionEntry entries[] = {
-	    {"json", 'j', 0, G_OPTION_ARG_NONE, &globals->json,
-	     "Print the JSON answer of usbpassd", NULL},
-	    {"wide", 'w', 0, G_OPTION_ARG_NONE, &globals->wide,
-	     "Never cut long columns", NULL},
-	    {"socket", 0, 0, G_OPTION_ARG_FILENAME, &globals->socket,
-	     "The Unix socket of usbpassd (default " USBPASS_CLIENT_DEFAULT_SOCKET ")", "PATH"},
-	    {"url", 0, 0, G_OPTION_ARG_FILENAME, &globals->url,
-	     "A remote usbpassd, http(s)://HOST:PORT (needs a token)", "URL"},
-	    {"token", 0, 0, G_OPTION_ARG_FILENAME, &globals->token,
-	     "The bearer token for --url (prefer USBPASS_TOKEN or --token-file)", "TOKEN"},
-	    {"token-file", 0, 0, G_OPTION_ARG_FILENAME, &globals->token_file,
-	     "Read the bearer token from FILE", "FILE"},
-	    {"version", 0, 0, G_OPTION_ARG_NONE, &globals->version,
-	     "Print the version of usbpass", NULL},
-	    {"help", 'h', 0, G_OPTION_ARG_NONE, &globals->help, "Show this help", NULL},
-	    {NULL},
+		{ "json",
+		  'j',
+		  0,
+		  G_OPTION_ARG_NONE,
+		  &globals->json,
+		  "Print the JSON answer of usbpassd",
+		  NULL },
+		{ "wide",
+		  'w',
+		  0,
+		  G_OPTION_ARG_NONE,
+		  &globals->wide,
+		  "Never cut long columns",
+		  NULL },
+		{ "socket",
+		  0,
+		  0,
+		  G_OPTION_ARG_FILENAME,
+		  &globals->socket,
+		  "The Unix socket of usbpassd (default " USBPASS_CLIENT_DEFAULT_SOCKET ")",
+		  "PATH" },
+		{ "url",
+		  0,
+		  0,
+		  G_OPTION_ARG_FILENAME,
+		  &globals->url,
+		  "A remote usbpassd, http(s)://HOST:PORT (needs a token)",
+		  "URL" },
+		{ "token",
+		  0,
+		  0,
+		  G_OPTION_ARG_FILENAME,
+		  &globals->token,
+		  "The bearer token for --url (prefer USBPASS_TOKEN or --token-file)",
+		  "TOKEN" },
+		{ "token-file",
+		  0,
+		  0,
+		  G_OPTION_ARG_FILENAME,
+		  &globals->token_file,
+		  "Read the bearer token from FILE",
+		  "FILE" },
+		{ "version",
+		  0,
+		  0,
+		  G_OPTION_ARG_NONE,
+		  &globals->version,
+		  "Print the version of usbpass",
+		  NULL },
+		{ "help", 'h', 0, G_OPTION_ARG_NONE, &globals->help, "Show this help", NULL },
+		{ NULL },
 	};
 	g_option_context_add_main_entries(context, entries, NULL);
 }
@@ -894,15 +1060,20 @@ usbpass_cli_command_context(UsbpassCli *cli, const UsbpassCliCommand *command)
 	g_autofree gchar *parameters = NULL;
 	GOptionContext *context;
 	const GOptionEntry remaining[] = {
-	    {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &cli->options.remaining, NULL,
-	     NULL},
-	    {NULL},
+		{ G_OPTION_REMAINING,
+		  0,
+		  0,
+		  G_OPTION_ARG_FILENAME_ARRAY,
+		  &cli->options.remaining,
+		  NULL,
+		  NULL },
+		{ NULL },
 	};
 
 	parameters = g_strdup_printf("%s%s%s",
-				     command->name,
-				     command->parameters != NULL ? " " : "",
-				     command->parameters != NULL ? command->parameters : "");
+	                             command->name,
+	                             command->parameters != NULL ? " " : "",
+	                             command->parameters != NULL ? command->parameters : "");
 	context = g_option_context_new(parameters);
 	g_option_context_set_help_enabled(context, FALSE);
 	g_option_context_set_summary(context, command->summary);
@@ -920,7 +1091,7 @@ usbpass_cli_main_help(UsbpassCli *cli)
 {
 	g_autoptr(GOptionContext) context = g_option_context_new("COMMAND [ARGUMENT…]");
 	g_autofree gchar *commands = usbpass_cli_commands_text(NULL);
-	UsbpassCliGlobals scratch = {NULL};
+	UsbpassCliGlobals scratch = { NULL };
 	gchar *help;
 
 	g_option_context_set_help_enabled(context, FALSE);
@@ -954,10 +1125,10 @@ usbpass_cli_run_help(UsbpassCli *cli, gchar **args, GError **error)
 	if (command == NULL) {
 		g_autofree gchar *safe = usbpass_cli_safe(name);
 		g_set_error(error,
-			    G_OPTION_ERROR,
-			    G_OPTION_ERROR_FAILED,
-			    "unknown command '%s'",
-			    safe != NULL ? safe : "");
+		            G_OPTION_ERROR,
+		            G_OPTION_ERROR_FAILED,
+		            "unknown command '%s'",
+		            safe != NULL ? safe : "");
 		return -1;
 	}
 	{
@@ -987,9 +1158,9 @@ usbpass_cli_print_error(const GError *error, const gchar *help_command)
 	fprintf(stderr, "usbpass: %s\n", safe != NULL ? safe : "unknown error");
 	if (error->domain == G_OPTION_ERROR) {
 		fprintf(stderr,
-			"Try 'usbpass%s%s --help' for more information.\n",
-			help_command != NULL ? " " : "",
-			help_command != NULL ? help_command : "");
+		        "Try 'usbpass%s%s --help' for more information.\n",
+		        help_command != NULL ? " " : "",
+		        help_command != NULL ? help_command : "");
 	}
 }
 
@@ -1023,10 +1194,8 @@ usbpass_cli_run(UsbpassCli *cli, gint argc, gchar **argv, GError **error)
 			usbpass_cli_write(help);
 			return 0;
 		}
-		g_set_error_literal(error,
-				    G_OPTION_ERROR,
-				    G_OPTION_ERROR_FAILED,
-				    "no command given");
+		g_set_error_literal(
+		  error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "no command given");
 		return -1;
 	}
 
@@ -1035,7 +1204,7 @@ usbpass_cli_run(UsbpassCli *cli, gint argc, gchar **argv, GError **error)
 		if (args[2] == NULL || args[2][0] == '-') {
 			g_autofree gchar *text = usbpass_cli_commands_text(args[1]);
 			gboolean help = g_strcmp0(args[2], "--help") == 0 ||
-					g_strcmp0(args[2], "-h") == 0 || cli->before.help;
+			                g_strcmp0(args[2], "-h") == 0 || cli->before.help;
 			if (help) {
 				usbpass_cli_write(text);
 				usbpass_cli_write("\n");
@@ -1043,10 +1212,10 @@ usbpass_cli_run(UsbpassCli *cli, gint argc, gchar **argv, GError **error)
 			}
 			cli->help_command = g_strdup(args[1]);
 			g_set_error(error,
-				    G_OPTION_ERROR,
-				    G_OPTION_ERROR_FAILED,
-				    "'%s' needs a subcommand",
-				    args[1]);
+			            G_OPTION_ERROR,
+			            G_OPTION_ERROR_FAILED,
+			            "'%s' needs a subcommand",
+			            args[1]);
 			return -1;
 		}
 		name = g_strdup_printf("%s %s", args[1], args[2]);
@@ -1058,10 +1227,10 @@ usbpass_cli_run(UsbpassCli *cli, gint argc, gchar **argv, GError **error)
 	if (cli->command == NULL) {
 		g_autofree gchar *safe = usbpass_cli_safe(name);
 		g_set_error(error,
-			    G_OPTION_ERROR,
-			    G_OPTION_ERROR_FAILED,
-			    "unknown command '%s'",
-			    safe != NULL ? safe : "");
+		            G_OPTION_ERROR,
+		            G_OPTION_ERROR_FAILED,
+		            "unknown command '%s'",
+		            safe != NULL ? safe : "");
 		return -1;
 	}
 	cli->help_command = g_strdup(cli->command->name);
@@ -1089,21 +1258,21 @@ usbpass_cli_run(UsbpassCli *cli, gint argc, gchar **argv, GError **error)
 	n_args = cli->options.remaining != NULL ? g_strv_length(cli->options.remaining) : 0;
 	if (n_args < cli->command->min_args) {
 		g_set_error(error,
-			    G_OPTION_ERROR,
-			    G_OPTION_ERROR_FAILED,
-			    "'%s' needs %s",
-			    cli->command->name,
-			    cli->command->parameters);
+		            G_OPTION_ERROR,
+		            G_OPTION_ERROR_FAILED,
+		            "'%s' needs %s",
+		            cli->command->name,
+		            cli->command->parameters);
 		return -1;
 	}
 	if (n_args > cli->command->max_args) {
 		const gchar *extra = cli->options.remaining[cli->command->max_args];
 		g_autofree gchar *safe = usbpass_cli_safe(extra);
 		g_set_error(error,
-			    G_OPTION_ERROR,
-			    G_OPTION_ERROR_FAILED,
-			    "unexpected argument '%s'",
-			    safe != NULL ? safe : "");
+		            G_OPTION_ERROR,
+		            G_OPTION_ERROR_FAILED,
+		            "unexpected argument '%s'",
+		            safe != NULL ? safe : "");
 		return -1;
 	}
 	for (guint i = 0; i < n_args; i++) {
@@ -1139,9 +1308,8 @@ main(int argc, char **argv)
 	/* a full disk or a closed pipe must not look like success */
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		if (rc == 0) {
-			fprintf(stderr,
-				"usbpass: cannot write the output: %s\n",
-				g_strerror(errno));
+			fprintf(
+			  stderr, "usbpass: cannot write the output: %s\n", g_strerror(errno));
 			rc = USBPASS_CLI_EXIT_UNREACHABLE;
 		}
 	}

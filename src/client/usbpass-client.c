@@ -24,14 +24,14 @@ struct _UsbpassClient {
 	SoupSession *session;
 	gchar *base_url; /* "http://localhost" on the socket, else the URL without a final '/' */
 	gchar *location; /* what messages call the daemon: the socket path or the URL */
-	gchar *token;	 /* bearer token, NULL when none */
+	gchar *token;    /* bearer token, NULL when none */
 	guint timeout_seconds;
 	gsize max_response_bytes;
 };
 
 G_DEFINE_TYPE(UsbpassClient, usbpass_client, G_TYPE_OBJECT)
 
-G_DEFINE_QUARK(usbpass-client-error-quark, usbpass_client_error)
+G_DEFINE_QUARK(usbpass - client - error - quark, usbpass_client_error)
 
 static void
 usbpass_client_finalize(GObject *object)
@@ -81,14 +81,14 @@ usbpass_client_new_for_socket(const gchar *socket_path)
 	address = g_unix_socket_address_new(socket_path);
 	/* every connection goes to the socket whatever the URL says; no proxy may intervene */
 	self->session = soup_session_new_with_options("remote-connectable",
-						      address,
-						      "proxy-resolver",
-						      NULL,
-						      "user-agent",
-						      "usbpass/" PACKAGE_VERSION,
-						      "timeout",
-						      self->timeout_seconds,
-						      NULL);
+	                                              address,
+	                                              "proxy-resolver",
+	                                              NULL,
+	                                              "user-agent",
+	                                              "usbpass/" PACKAGE_VERSION,
+	                                              "timeout",
+	                                              self->timeout_seconds,
+	                                              NULL);
 	self->base_url = g_strdup("http://localhost");
 	self->location = g_strdup(socket_path);
 	return g_steal_pointer(&self);
@@ -118,39 +118,36 @@ usbpass_client_new_for_url(const gchar *url, GError **error)
 	uri = g_uri_parse(url, G_URI_FLAGS_ENCODED, &error_local);
 	if (uri == NULL) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "invalid URL '%s': %s",
-			    safe_url != NULL ? safe_url : "",
-			    error_local->message);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "invalid URL '%s': %s",
+		            safe_url != NULL ? safe_url : "",
+		            error_local->message);
 		return NULL;
 	}
 	scheme = g_uri_get_scheme(uri);
 	if (g_strcmp0(scheme, "http") != 0 && g_strcmp0(scheme, "https") != 0) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "invalid URL '%s': the scheme must be http or https",
-			    safe_url);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "invalid URL '%s': the scheme must be http or https",
+		            safe_url);
 		return NULL;
 	}
 	if (g_uri_get_host(uri) == NULL || g_uri_get_host(uri)[0] == '\0' ||
 	    g_uri_get_userinfo(uri) != NULL || g_uri_get_query(uri) != NULL ||
 	    g_uri_get_fragment(uri) != NULL) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "invalid URL '%s': expected http(s)://host:port",
-			    safe_url);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "invalid URL '%s': expected http(s)://host:port",
+		            safe_url);
 		return NULL;
 	}
 
 	self = g_object_new(USBPASS_TYPE_CLIENT, NULL);
-	self->session = soup_session_new_with_options("user-agent",
-						      "usbpass/" PACKAGE_VERSION,
-						      "timeout",
-						      self->timeout_seconds,
-						      NULL);
+	self->session = soup_session_new_with_options(
+	  "user-agent", "usbpass/" PACKAGE_VERSION, "timeout", self->timeout_seconds, NULL);
 	self->base_url = g_strdup(url);
 	len = strlen(self->base_url);
 	while (len > 0 && self->base_url[len - 1] == '/')
@@ -179,20 +176,20 @@ usbpass_client_set_token(UsbpassClient *self, const gchar *token, GError **error
 		gsize len = strlen(token);
 		if (len == 0 || len > USBPASS_CLIENT_MAX_TOKEN_BYTES) {
 			g_set_error(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "invalid token: it must be 1 to %u characters long",
-				    (guint)USBPASS_CLIENT_MAX_TOKEN_BYTES);
+			            USBPASS_ERROR,
+			            USBPASS_ERROR_INVALID_DATA,
+			            "invalid token: it must be 1 to %u characters long",
+			            (guint)USBPASS_CLIENT_MAX_TOKEN_BYTES);
 			return FALSE;
 		}
 		/* a header value: a line break would inject headers */
 		for (gsize i = 0; i < len; i++) {
 			if (token[i] <= 0x20 || token[i] >= 0x7f) {
 				g_set_error_literal(error,
-						    USBPASS_ERROR,
-						    USBPASS_ERROR_INVALID_DATA,
-						    "invalid token: it may only hold printable "
-						    "ASCII characters without spaces");
+				                    USBPASS_ERROR,
+				                    USBPASS_ERROR_INVALID_DATA,
+				                    "invalid token: it may only hold printable "
+				                    "ASCII characters without spaces");
 				return FALSE;
 			}
 		}
@@ -259,28 +256,28 @@ usbpass_client_read_token_file(const gchar *filename, GError **error)
 
 	if (!g_file_get_contents(filename, &contents, &len, &error_local)) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "cannot read token file '%s': %s",
-			    safe_filename != NULL ? safe_filename : "",
-			    error_local->message);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "cannot read token file '%s': %s",
+		            safe_filename != NULL ? safe_filename : "",
+		            error_local->message);
 		return NULL;
 	}
 	if (len > USBPASS_CLIENT_MAX_TOKEN_BYTES + 2 || memchr(contents, '\0', len) != NULL) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "token file '%s' does not hold a token",
-			    safe_filename);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "token file '%s' does not hold a token",
+		            safe_filename);
 		return NULL;
 	}
 	g_strstrip(contents);
 	if (contents[0] == '\0') {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "token file '%s' is empty",
-			    safe_filename);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "token file '%s' is empty",
+		            safe_filename);
 		return NULL;
 	}
 	return g_steal_pointer(&contents);
@@ -366,36 +363,35 @@ usbpass_client_parse_json(const gchar *data, gsize data_len, GError **error)
 
 	if (data_len > G_MAXSSIZE) {
 		g_set_error_literal(error,
-				    USBPASS_CLIENT_ERROR,
-				    USBPASS_CLIENT_ERROR_PROTOCOL,
-				    "the JSON text is too long");
+		                    USBPASS_CLIENT_ERROR,
+		                    USBPASS_CLIENT_ERROR_PROTOCOL,
+		                    "the JSON text is too long");
 		return NULL;
 	}
 	if (!usbpass_client_json_depth_ok(data, data_len)) {
 		g_set_error(error,
-			    USBPASS_CLIENT_ERROR,
-			    USBPASS_CLIENT_ERROR_PROTOCOL,
-			    "the JSON text nests deeper than %u levels",
-			    (guint)USBPASS_CLIENT_MAX_JSON_DEPTH);
+		            USBPASS_CLIENT_ERROR,
+		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            "the JSON text nests deeper than %u levels",
+		            (guint)USBPASS_CLIENT_MAX_JSON_DEPTH);
 		return NULL;
 	}
 	parser = json_parser_new_immutable();
 	if (!json_parser_load_from_data(parser, data, (gssize)data_len, &error_local)) {
-		g_autofree gchar *safe = usbpass_string_sanitize(error_local->message,
-								 -1,
-								 USBPASS_CLIENT_MAX_MESSAGE_BYTES);
+		g_autofree gchar *safe = usbpass_string_sanitize(
+		  error_local->message, -1, USBPASS_CLIENT_MAX_MESSAGE_BYTES);
 		g_set_error(error,
-			    USBPASS_CLIENT_ERROR,
-			    USBPASS_CLIENT_ERROR_PROTOCOL,
-			    "not JSON: %s",
-			    safe != NULL ? safe : "parse error");
+		            USBPASS_CLIENT_ERROR,
+		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            "not JSON: %s",
+		            safe != NULL ? safe : "parse error");
 		return NULL;
 	}
 	if (json_parser_get_root(parser) == NULL) {
 		g_set_error_literal(error,
-				    USBPASS_CLIENT_ERROR,
-				    USBPASS_CLIENT_ERROR_PROTOCOL,
-				    "not JSON: the text is empty");
+		                    USBPASS_CLIENT_ERROR,
+		                    USBPASS_CLIENT_ERROR_PROTOCOL,
+		                    "not JSON: the text is empty");
 		return NULL;
 	}
 	return json_parser_steal_root(parser);
@@ -419,18 +415,18 @@ usbpass_client_escape_segment(const gchar *segment, GError **error)
 
 	if (segment[0] == '\0') {
 		g_set_error_literal(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "an empty name is not a device, instance or token");
+		                    USBPASS_ERROR,
+		                    USBPASS_ERROR_INVALID_DATA,
+		                    "an empty name is not a device, instance or token");
 		return NULL;
 	}
 	/* GUri removes dot segments even when percent-encoded: they cannot be sent */
 	if (g_strcmp0(segment, ".") == 0 || g_strcmp0(segment, "..") == 0) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "'%s' is not a device, instance or token",
-			    segment);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "'%s' is not a device, instance or token",
+		            segment);
 		return NULL;
 	}
 	return g_uri_escape_string(segment, ":", FALSE);
@@ -471,10 +467,7 @@ usbpass_client_error_from_status(guint status)
 /* turns an error answer into a GError: the body's code and message when it
  * follows docs/api.md, else what the HTTP status says */
 static void
-usbpass_client_set_api_error(UsbpassClient *self,
-			     SoupMessage *msg,
-			     GBytes *body,
-			     GError **error)
+usbpass_client_set_api_error(UsbpassClient *self, SoupMessage *msg, GBytes *body, GError **error)
 {
 	guint status = soup_message_get_status(msg);
 	g_autoptr(JsonNode) root = NULL;
@@ -506,9 +499,9 @@ usbpass_client_set_api_error(UsbpassClient *self,
 			if (message_node != NULL && JSON_NODE_HOLDS_VALUE(message_node) &&
 			    json_node_get_value_type(message_node) == G_TYPE_STRING) {
 				safe_message =
-				    usbpass_string_sanitize(json_node_get_string(message_node),
-							    -1,
-							    USBPASS_CLIENT_MAX_MESSAGE_BYTES);
+				  usbpass_string_sanitize(json_node_get_string(message_node),
+				                          -1,
+				                          USBPASS_CLIENT_MAX_MESSAGE_BYTES);
 			}
 		}
 	}
@@ -518,57 +511,56 @@ usbpass_client_set_api_error(UsbpassClient *self,
 	}
 	safe_reason = usbpass_string_sanitize(soup_message_get_reason_phrase(msg), -1, 128);
 	g_set_error(error,
-		    USBPASS_ERROR,
-		    code,
-		    "usbpassd at '%s' answered HTTP %u %s",
-		    self->location,
-		    status,
-		    safe_reason != NULL ? safe_reason : soup_status_get_phrase(status));
+	            USBPASS_ERROR,
+	            code,
+	            "usbpassd at '%s' answered HTTP %u %s",
+	            self->location,
+	            status,
+	            safe_reason != NULL ? safe_reason : soup_status_get_phrase(status));
 }
 
 /* translates what libsoup and GIO say about the connection */
 static void
 usbpass_client_set_transport_error(UsbpassClient *self,
-				   GError *error_local,
-				   gboolean connected,
-				   GError **error)
+                                   GError *error_local,
+                                   gboolean connected,
+                                   GError **error)
 {
-	g_autofree gchar *safe = usbpass_string_sanitize(error_local->message,
-							 -1,
-							 USBPASS_CLIENT_MAX_MESSAGE_BYTES);
+	g_autofree gchar *safe =
+	  usbpass_string_sanitize(error_local->message, -1, USBPASS_CLIENT_MAX_MESSAGE_BYTES);
 	if (g_error_matches(error_local, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
 		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_CANCELLED, error_local->message);
 		return;
 	}
 	if (g_error_matches(error_local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_TIMED_OUT,
-			    "usbpassd at '%s' did not answer within %u s",
-			    self->location,
-			    self->timeout_seconds);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_TIMED_OUT,
+		            "usbpassd at '%s' did not answer within %u s",
+		            self->location,
+		            self->timeout_seconds);
 		return;
 	}
 	g_set_error(error,
-		    USBPASS_CLIENT_ERROR,
-		    USBPASS_CLIENT_ERROR_UNREACHABLE,
-		    connected ? "lost the connection to usbpassd at '%s': %s"
-			      : "cannot reach usbpassd at '%s': %s",
-		    self->location,
-		    safe != NULL ? safe : "unknown error");
+	            USBPASS_CLIENT_ERROR,
+	            USBPASS_CLIENT_ERROR_UNREACHABLE,
+	            connected ? "lost the connection to usbpassd at '%s': %s"
+	                      : "cannot reach usbpassd at '%s': %s",
+	            self->location,
+	            safe != NULL ? safe : "unknown error");
 }
 
 /* sends one request; on success the answer's head is in @msg and its body is
  * to be read from the returned stream */
 static GInputStream *
 usbpass_client_send(UsbpassClient *self,
-		    const gchar *method,
-		    const gchar *path,
-		    JsonNode *body,
-		    const gchar *accept,
-		    SoupMessage **msg_out,
-		    GCancellable *cancellable,
-		    GError **error)
+                    const gchar *method,
+                    const gchar *path,
+                    JsonNode *body,
+                    const gchar *accept,
+                    SoupMessage **msg_out,
+                    GCancellable *cancellable,
+                    GError **error)
 {
 	g_autofree gchar *url = g_strconcat(self->base_url, path, NULL);
 	g_autoptr(SoupMessage) msg = NULL;
@@ -579,11 +571,11 @@ usbpass_client_send(UsbpassClient *self,
 	msg = soup_message_new(method, url);
 	if (msg == NULL) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "cannot build a request for '%s%s'",
-			    self->location,
-			    path);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "cannot build a request for '%s%s'",
+		            self->location,
+		            path);
 		return NULL;
 	}
 	headers = soup_message_get_request_headers(msg);
@@ -601,9 +593,8 @@ usbpass_client_send(UsbpassClient *self,
 		json_generator_set_root(generator, body);
 		text = json_generator_to_data(generator, &len);
 		bytes = g_bytes_new_take(text, len);
-		soup_message_set_request_body_from_bytes(msg,
-							 "application/json; charset=utf-8",
-							 bytes);
+		soup_message_set_request_body_from_bytes(
+		  msg, "application/json; charset=utf-8", bytes);
 	}
 	stream = soup_session_send(self->session, msg, cancellable, &error_local);
 	if (stream == NULL) {
@@ -617,31 +608,31 @@ usbpass_client_send(UsbpassClient *self,
 /* reads a whole answer, refusing more than max_response_bytes */
 static GBytes *
 usbpass_client_read_body(UsbpassClient *self,
-			 SoupMessage *msg,
-			 GInputStream *stream,
-			 GCancellable *cancellable,
-			 GError **error)
+                         SoupMessage *msg,
+                         GInputStream *stream,
+                         GCancellable *cancellable,
+                         GError **error)
 {
 	g_autoptr(GByteArray) buf = g_byte_array_new();
 	g_autoptr(GError) error_local = NULL;
 	goffset content_length =
-	    soup_message_headers_get_content_length(soup_message_get_response_headers(msg));
+	  soup_message_headers_get_content_length(soup_message_get_response_headers(msg));
 	guint8 chunk[16384];
 
 	if (content_length > 0 && (guint64)content_length > self->max_response_bytes) {
 		g_set_error(error,
-			    USBPASS_CLIENT_ERROR,
-			    USBPASS_CLIENT_ERROR_PROTOCOL,
-			    "usbpassd at '%s' sent an answer of %" G_GINT64_FORMAT
-			    " bytes, more than the limit of %" G_GSIZE_FORMAT,
-			    self->location,
-			    (gint64)content_length,
-			    self->max_response_bytes);
+		            USBPASS_CLIENT_ERROR,
+		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            "usbpassd at '%s' sent an answer of %" G_GINT64_FORMAT
+		            " bytes, more than the limit of %" G_GSIZE_FORMAT,
+		            self->location,
+		            (gint64)content_length,
+		            self->max_response_bytes);
 		return NULL;
 	}
 	for (;;) {
 		gssize n =
-		    g_input_stream_read(stream, chunk, sizeof(chunk), cancellable, &error_local);
+		  g_input_stream_read(stream, chunk, sizeof(chunk), cancellable, &error_local);
 		if (n < 0) {
 			usbpass_client_set_transport_error(self, error_local, TRUE, error);
 			return NULL;
@@ -650,12 +641,12 @@ usbpass_client_read_body(UsbpassClient *self,
 			break;
 		if (buf->len + (gsize)n > self->max_response_bytes) {
 			g_set_error(error,
-				    USBPASS_CLIENT_ERROR,
-				    USBPASS_CLIENT_ERROR_PROTOCOL,
-				    "usbpassd at '%s' sent an answer of more than %" G_GSIZE_FORMAT
-				    " bytes",
-				    self->location,
-				    self->max_response_bytes);
+			            USBPASS_CLIENT_ERROR,
+			            USBPASS_CLIENT_ERROR_PROTOCOL,
+			            "usbpassd at '%s' sent an answer of more than %" G_GSIZE_FORMAT
+			            " bytes",
+			            self->location,
+			            self->max_response_bytes);
 			return NULL;
 		}
 		g_byte_array_append(buf, chunk, (guint)n);
@@ -666,11 +657,11 @@ usbpass_client_read_body(UsbpassClient *self,
 /* one request and its whole answer; 204 (and an empty 2xx) give a JSON null */
 static JsonNode *
 usbpass_client_call(UsbpassClient *self,
-		    const gchar *method,
-		    const gchar *path,
-		    JsonNode *body,
-		    GCancellable *cancellable,
-		    GError **error)
+                    const gchar *method,
+                    const gchar *path,
+                    JsonNode *body,
+                    GCancellable *cancellable,
+                    GError **error)
 {
 	g_autoptr(SoupMessage) msg = NULL;
 	g_autoptr(GInputStream) stream = NULL;
@@ -682,14 +673,8 @@ usbpass_client_call(UsbpassClient *self,
 	gsize len = 0;
 	guint status;
 
-	stream = usbpass_client_send(self,
-				     method,
-				     path,
-				     body,
-				     "application/json",
-				     &msg,
-				     cancellable,
-				     error);
+	stream = usbpass_client_send(
+	  self, method, path, body, "application/json", &msg, cancellable, error);
 	if (stream == NULL)
 		return NULL;
 	answer = usbpass_client_read_body(self, msg, stream, cancellable, error);
@@ -704,25 +689,25 @@ usbpass_client_call(UsbpassClient *self,
 	if (status == SOUP_STATUS_NO_CONTENT || len == 0)
 		return json_node_new(JSON_NODE_NULL);
 	content_type =
-	    soup_message_headers_get_content_type(soup_message_get_response_headers(msg), NULL);
+	  soup_message_headers_get_content_type(soup_message_get_response_headers(msg), NULL);
 	if (content_type != NULL && g_ascii_strcasecmp(content_type, "application/json") != 0) {
 		g_autofree gchar *safe = usbpass_string_sanitize(content_type, -1, 128);
 		g_set_error(error,
-			    USBPASS_CLIENT_ERROR,
-			    USBPASS_CLIENT_ERROR_PROTOCOL,
-			    "usbpassd at '%s' answered '%s' instead of JSON",
-			    self->location,
-			    safe != NULL ? safe : "");
+		            USBPASS_CLIENT_ERROR,
+		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            "usbpassd at '%s' answered '%s' instead of JSON",
+		            self->location,
+		            safe != NULL ? safe : "");
 		return NULL;
 	}
 	root = usbpass_client_parse_json(data, len, &error_local);
 	if (root == NULL) {
 		g_set_error(error,
-			    USBPASS_CLIENT_ERROR,
-			    USBPASS_CLIENT_ERROR_PROTOCOL,
-			    "usbpassd at '%s' sent a garbled answer: %s",
-			    self->location,
-			    error_local->message);
+		            USBPASS_CLIENT_ERROR,
+		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            "usbpassd at '%s' sent a garbled answer: %s",
+		            self->location,
+		            error_local->message);
 		return NULL;
 	}
 	return g_steal_pointer(&root);
@@ -751,11 +736,11 @@ usbpass_client_json_kind(JsonNode *node)
 /* a call whose answer must be a JSON object */
 static JsonObject *
 usbpass_client_call_object(UsbpassClient *self,
-			   const gchar *method,
-			   const gchar *path,
-			   JsonNode *body,
-			   GCancellable *cancellable,
-			   GError **error)
+                           const gchar *method,
+                           const gchar *path,
+                           JsonNode *body,
+                           GCancellable *cancellable,
+                           GError **error)
 {
 	g_autoptr(JsonNode) root = NULL;
 
@@ -764,13 +749,13 @@ usbpass_client_call_object(UsbpassClient *self,
 		return NULL;
 	if (!JSON_NODE_HOLDS_OBJECT(root)) {
 		g_set_error(error,
-			    USBPASS_CLIENT_ERROR,
-			    USBPASS_CLIENT_ERROR_PROTOCOL,
-			    "usbpassd at '%s' answered %s %s with %s instead of an object",
-			    self->location,
-			    method,
-			    path,
-			    usbpass_client_json_kind(root));
+		            USBPASS_CLIENT_ERROR,
+		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            "usbpassd at '%s' answered %s %s with %s instead of an object",
+		            self->location,
+		            method,
+		            path,
+		            usbpass_client_json_kind(root));
 		return NULL;
 	}
 	return json_object_ref(json_node_get_object(root));
@@ -834,9 +819,9 @@ usbpass_client_append_query(GString *path, const gchar *key, const gchar *value)
  */
 JsonObject *
 usbpass_client_list_devices(UsbpassClient *self,
-			    const UsbpassClientDeviceFilter *filter,
-			    GCancellable *cancellable,
-			    GError **error)
+                            const UsbpassClientDeviceFilter *filter,
+                            GCancellable *cancellable,
+                            GError **error)
 {
 	g_autoptr(GString) path = g_string_new("/v1/devices");
 
@@ -858,9 +843,9 @@ usbpass_client_list_devices(UsbpassClient *self,
 /* "/v1/<collection>/<escaped name><suffix>" */
 static gchar *
 usbpass_client_build_path(const gchar *collection,
-			  const gchar *name,
-			  const gchar *suffix,
-			  GError **error)
+                          const gchar *name,
+                          const gchar *suffix,
+                          GError **error)
 {
 	g_autofree gchar *escaped = usbpass_client_escape_segment(name, error);
 	if (escaped == NULL)
@@ -882,9 +867,9 @@ usbpass_client_build_path(const gchar *collection,
  */
 JsonObject *
 usbpass_client_get_device(UsbpassClient *self,
-			  const gchar *device,
-			  GCancellable *cancellable,
-			  GError **error)
+                          const gchar *device,
+                          GCancellable *cancellable,
+                          GError **error)
 {
 	g_autofree gchar *path = NULL;
 
@@ -906,21 +891,21 @@ usbpass_client_device_record(UsbpassClient *self, JsonNode *node, GError **error
 
 	if (!JSON_NODE_HOLDS_OBJECT(node)) {
 		g_set_error(error,
-			    USBPASS_CLIENT_ERROR,
-			    USBPASS_CLIENT_ERROR_PROTOCOL,
-			    "usbpassd at '%s' sent %s instead of a device",
-			    self->location,
-			    usbpass_client_json_kind(node));
+		            USBPASS_CLIENT_ERROR,
+		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            "usbpassd at '%s' sent %s instead of a device",
+		            self->location,
+		            usbpass_client_json_kind(node));
 		return NULL;
 	}
 	device = usbpass_device_from_json(json_node_get_object(node), &error_local);
 	if (device == NULL) {
 		g_set_error(error,
-			    USBPASS_CLIENT_ERROR,
-			    USBPASS_CLIENT_ERROR_PROTOCOL,
-			    "usbpassd at '%s' sent a garbled device: %s",
-			    self->location,
-			    error_local->message);
+		            USBPASS_CLIENT_ERROR,
+		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            "usbpassd at '%s' sent a garbled device: %s",
+		            self->location,
+		            error_local->message);
 		return NULL;
 	}
 	return device;
@@ -941,9 +926,9 @@ usbpass_client_device_record(UsbpassClient *self, JsonNode *node, GError **error
  */
 GPtrArray *
 usbpass_client_list_device_records(UsbpassClient *self,
-				   const UsbpassClientDeviceFilter *filter,
-				   GCancellable *cancellable,
-				   GError **error)
+                                   const UsbpassClientDeviceFilter *filter,
+                                   GCancellable *cancellable,
+                                   GError **error)
 {
 	g_autoptr(JsonObject) answer = NULL;
 	g_autoptr(GPtrArray) devices = NULL;
@@ -957,10 +942,10 @@ usbpass_client_list_device_records(UsbpassClient *self,
 	array = json_object_get_member(answer, "devices");
 	if (array == NULL || !JSON_NODE_HOLDS_ARRAY(array)) {
 		g_set_error(error,
-			    USBPASS_CLIENT_ERROR,
-			    USBPASS_CLIENT_ERROR_PROTOCOL,
-			    "usbpassd at '%s' answered GET /v1/devices without a \"devices\" array",
-			    self->location);
+		            USBPASS_CLIENT_ERROR,
+		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            "usbpassd at '%s' answered GET /v1/devices without a \"devices\" array",
+		            self->location);
 		return NULL;
 	}
 	devices = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_device_unref);
@@ -987,9 +972,9 @@ usbpass_client_list_device_records(UsbpassClient *self,
  */
 UsbpassDevice *
 usbpass_client_get_device_record(UsbpassClient *self,
-				 const gchar *device,
-				 GCancellable *cancellable,
-				 GError **error)
+                                 const gchar *device,
+                                 GCancellable *cancellable,
+                                 GError **error)
 {
 	g_autoptr(JsonObject) answer = NULL;
 	g_autoptr(JsonNode) node = NULL;
@@ -1017,9 +1002,9 @@ usbpass_client_get_device_record(UsbpassClient *self,
  */
 JsonObject *
 usbpass_client_check_policy(UsbpassClient *self,
-			    const gchar *device,
-			    GCancellable *cancellable,
-			    GError **error)
+                            const gchar *device,
+                            GCancellable *cancellable,
+                            GError **error)
 {
 	g_autofree gchar *path = NULL;
 
@@ -1079,9 +1064,9 @@ usbpass_client_list_instances(UsbpassClient *self, GCancellable *cancellable, GE
  */
 JsonObject *
 usbpass_client_get_instance(UsbpassClient *self,
-			    const gchar *instance,
-			    GCancellable *cancellable,
-			    GError **error)
+                            const gchar *instance,
+                            GCancellable *cancellable,
+                            GError **error)
 {
 	g_autofree gchar *path = NULL;
 
@@ -1108,10 +1093,10 @@ usbpass_client_get_instance(UsbpassClient *self,
  */
 JsonObject *
 usbpass_client_attach(UsbpassClient *self,
-		      const gchar *instance,
-		      const gchar *device,
-		      GCancellable *cancellable,
-		      GError **error)
+                      const gchar *instance,
+                      const gchar *device,
+                      GCancellable *cancellable,
+                      GError **error)
 {
 	g_autofree gchar *path = NULL;
 	g_autoptr(JsonBuilder) builder = NULL;
@@ -1123,9 +1108,9 @@ usbpass_client_attach(UsbpassClient *self,
 
 	if (device[0] == '\0') {
 		g_set_error_literal(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "an empty name is not a device");
+		                    USBPASS_ERROR,
+		                    USBPASS_ERROR_INVALID_DATA,
+		                    "an empty name is not a device");
 		return NULL;
 	}
 	path = usbpass_client_build_path("instances", instance, "/usb-devices", error);
@@ -1154,10 +1139,10 @@ usbpass_client_attach(UsbpassClient *self,
  */
 JsonObject *
 usbpass_client_detach(UsbpassClient *self,
-		      const gchar *instance,
-		      const gchar *device,
-		      GCancellable *cancellable,
-		      GError **error)
+                      const gchar *instance,
+                      const gchar *device,
+                      GCancellable *cancellable,
+                      GError **error)
 {
 	g_autofree gchar *escaped_instance = NULL;
 	g_autofree gchar *escaped_device = NULL;
@@ -1191,10 +1176,10 @@ usbpass_client_detach(UsbpassClient *self,
  */
 JsonObject *
 usbpass_client_list_audit(UsbpassClient *self,
-			  gint64 after_id,
-			  guint limit,
-			  GCancellable *cancellable,
-			  GError **error)
+                          gint64 after_id,
+                          guint limit,
+                          GCancellable *cancellable,
+                          GError **error)
 {
 	g_autoptr(GString) path = g_string_new("/v1/audit");
 
@@ -1226,10 +1211,10 @@ usbpass_client_list_audit(UsbpassClient *self,
  */
 JsonObject *
 usbpass_client_create_token(UsbpassClient *self,
-			    const gchar *name,
-			    const gchar *role,
-			    GCancellable *cancellable,
-			    GError **error)
+                            const gchar *name,
+                            const gchar *role,
+                            GCancellable *cancellable,
+                            GError **error)
 {
 	g_autoptr(JsonBuilder) builder = NULL;
 	g_autoptr(JsonNode) body = NULL;
@@ -1280,9 +1265,9 @@ usbpass_client_list_tokens(UsbpassClient *self, GCancellable *cancellable, GErro
  */
 gboolean
 usbpass_client_revoke_token(UsbpassClient *self,
-			    const gchar *name,
-			    GCancellable *cancellable,
-			    GError **error)
+                            const gchar *name,
+                            GCancellable *cancellable,
+                            GError **error)
 {
 	g_autofree gchar *path = NULL;
 	g_autoptr(JsonNode) root = NULL;
@@ -1300,7 +1285,7 @@ usbpass_client_revoke_token(UsbpassClient *self,
 /* the state of one server-sent event being read */
 typedef struct {
 	GString *event; /* the "event:" field, empty for the default "message" */
-	GString *data;	/* the "data:" lines joined by '\n' */
+	GString *data;  /* the "data:" lines joined by '\n' */
 	const gchar *location;
 	UsbpassClientEventFunc func;
 	gpointer user_data;
@@ -1329,11 +1314,11 @@ usbpass_client_event_dispatch(UsbpassClientEventParser *parser, GError **error)
 	data = usbpass_client_parse_json(parser->data->str, parser->data->len, &error_local);
 	if (data == NULL) {
 		g_set_error(error,
-			    USBPASS_CLIENT_ERROR,
-			    USBPASS_CLIENT_ERROR_PROTOCOL,
-			    "usbpassd at '%s' sent a garbled event: %s",
-			    parser->location,
-			    error_local->message);
+		            USBPASS_CLIENT_ERROR,
+		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            "usbpassd at '%s' sent a garbled event: %s",
+		            parser->location,
+		            error_local->message);
 		return USBPASS_CLIENT_EVENT_FAILED;
 	}
 	name = usbpass_string_sanitize(parser->event->str, (gssize)parser->event->len, 64);
@@ -1345,9 +1330,9 @@ usbpass_client_event_dispatch(UsbpassClientEventParser *parser, GError **error)
 
 static UsbpassClientEventResult
 usbpass_client_event_line(UsbpassClientEventParser *parser,
-			  const gchar *line,
-			  gsize len,
-			  GError **error)
+                          const gchar *line,
+                          gsize len,
+                          GError **error)
 {
 	const gchar *colon;
 	const gchar *value;
@@ -1374,11 +1359,11 @@ usbpass_client_event_line(UsbpassClientEventParser *parser,
 	} else if (field_len == 4 && memcmp(line, "data", 4) == 0) {
 		if (parser->data->len + value_len + 1 > USBPASS_CLIENT_MAX_EVENT_BYTES) {
 			g_set_error(error,
-				    USBPASS_CLIENT_ERROR,
-				    USBPASS_CLIENT_ERROR_PROTOCOL,
-				    "usbpassd at '%s' sent an event of more than %u bytes",
-				    parser->location,
-				    (guint)USBPASS_CLIENT_MAX_EVENT_BYTES);
+			            USBPASS_CLIENT_ERROR,
+			            USBPASS_CLIENT_ERROR_PROTOCOL,
+			            "usbpassd at '%s' sent an event of more than %u bytes",
+			            parser->location,
+			            (guint)USBPASS_CLIENT_MAX_EVENT_BYTES);
 			return USBPASS_CLIENT_EVENT_FAILED;
 		}
 		g_string_append_len(parser->data, value, (gssize)value_len);
@@ -1405,21 +1390,21 @@ usbpass_client_event_line(UsbpassClientEventParser *parser,
  */
 gboolean
 usbpass_client_read_events(GInputStream *stream,
-			   const gchar *location,
-			   UsbpassClientEventFunc func,
-			   gpointer user_data,
-			   GCancellable *cancellable,
-			   GError **error)
+                           const gchar *location,
+                           UsbpassClientEventFunc func,
+                           gpointer user_data,
+                           GCancellable *cancellable,
+                           GError **error)
 {
 	g_autoptr(GByteArray) pending = g_byte_array_new();
 	g_autoptr(GString) event = g_string_new(NULL);
 	g_autoptr(GString) data = g_string_new(NULL);
 	UsbpassClientEventParser parser = {
-	    .event = event,
-	    .data = data,
-	    .location = location,
-	    .func = func,
-	    .user_data = user_data,
+		.event = event,
+		.data = data,
+		.location = location,
+		.func = func,
+		.user_data = user_data,
 	};
 	guint8 chunk[8192];
 
@@ -1442,23 +1427,22 @@ usbpass_client_read_events(GInputStream *stream,
 				g_propagate_error(error, g_steal_pointer(&error_local));
 				return FALSE;
 			}
-			safe = usbpass_string_sanitize(error_local->message,
-						       -1,
-						       USBPASS_CLIENT_MAX_MESSAGE_BYTES);
+			safe = usbpass_string_sanitize(
+			  error_local->message, -1, USBPASS_CLIENT_MAX_MESSAGE_BYTES);
 			g_set_error(error,
-				    USBPASS_CLIENT_ERROR,
-				    USBPASS_CLIENT_ERROR_UNREACHABLE,
-				    "lost the event stream of usbpassd at '%s': %s",
-				    location,
-				    safe != NULL ? safe : "unknown error");
+			            USBPASS_CLIENT_ERROR,
+			            USBPASS_CLIENT_ERROR_UNREACHABLE,
+			            "lost the event stream of usbpassd at '%s': %s",
+			            location,
+			            safe != NULL ? safe : "unknown error");
 			return FALSE;
 		}
 		if (n == 0) {
 			g_set_error(error,
-				    USBPASS_CLIENT_ERROR,
-				    USBPASS_CLIENT_ERROR_UNREACHABLE,
-				    "usbpassd at '%s' closed the event stream",
-				    location);
+			            USBPASS_CLIENT_ERROR,
+			            USBPASS_CLIENT_ERROR_UNREACHABLE,
+			            "usbpassd at '%s' closed the event stream",
+			            location);
 			return FALSE;
 		}
 		g_byte_array_append(pending, chunk, (guint)n);
@@ -1471,10 +1455,8 @@ usbpass_client_read_events(GInputStream *stream,
 				break;
 			if (g_cancellable_set_error_if_cancelled(cancellable, error))
 				return FALSE;
-			result = usbpass_client_event_line(&parser,
-							   (const gchar *)line,
-							   (gsize)(newline - line),
-							   error);
+			result = usbpass_client_event_line(
+			  &parser, (const gchar *)line, (gsize)(newline - line), error);
 			start += (gsize)(newline - line) + 1;
 			if (result == USBPASS_CLIENT_EVENT_FAILED)
 				return FALSE;
@@ -1484,11 +1466,11 @@ usbpass_client_read_events(GInputStream *stream,
 		g_byte_array_remove_range(pending, 0, (guint)start);
 		if (pending->len > USBPASS_CLIENT_MAX_EVENT_BYTES) {
 			g_set_error(error,
-				    USBPASS_CLIENT_ERROR,
-				    USBPASS_CLIENT_ERROR_PROTOCOL,
-				    "usbpassd at '%s' sent an event line of more than %u bytes",
-				    location,
-				    (guint)USBPASS_CLIENT_MAX_EVENT_BYTES);
+			            USBPASS_CLIENT_ERROR,
+			            USBPASS_CLIENT_ERROR_PROTOCOL,
+			            "usbpassd at '%s' sent an event line of more than %u bytes",
+			            location,
+			            (guint)USBPASS_CLIENT_MAX_EVENT_BYTES);
 			return FALSE;
 		}
 	}
@@ -1511,10 +1493,10 @@ usbpass_client_read_events(GInputStream *stream,
  */
 gboolean
 usbpass_client_watch_events(UsbpassClient *self,
-			    UsbpassClientEventFunc func,
-			    gpointer user_data,
-			    GCancellable *cancellable,
-			    GError **error)
+                            UsbpassClientEventFunc func,
+                            gpointer user_data,
+                            GCancellable *cancellable,
+                            GError **error)
 {
 	g_autoptr(SoupMessage) msg = NULL;
 	g_autoptr(GInputStream) stream = NULL;
@@ -1524,42 +1506,32 @@ usbpass_client_watch_events(UsbpassClient *self,
 	g_return_val_if_fail(USBPASS_IS_CLIENT(self), FALSE);
 	g_return_val_if_fail(func != NULL, FALSE);
 
-	stream = usbpass_client_send(self,
-				     "GET",
-				     "/v1/events",
-				     NULL,
-				     "text/event-stream",
-				     &msg,
-				     cancellable,
-				     error);
+	stream = usbpass_client_send(
+	  self, "GET", "/v1/events", NULL, "text/event-stream", &msg, cancellable, error);
 	if (stream == NULL)
 		return FALSE;
 	status = soup_message_get_status(msg);
 	if (!SOUP_STATUS_IS_SUCCESSFUL(status)) {
 		g_autoptr(GBytes) answer =
-		    usbpass_client_read_body(self, msg, stream, cancellable, error);
+		  usbpass_client_read_body(self, msg, stream, cancellable, error);
 		if (answer == NULL)
 			return FALSE;
 		usbpass_client_set_api_error(self, msg, answer, error);
 		return FALSE;
 	}
 	content_type =
-	    soup_message_headers_get_content_type(soup_message_get_response_headers(msg), NULL);
+	  soup_message_headers_get_content_type(soup_message_get_response_headers(msg), NULL);
 	if (g_strcmp0(content_type, "text/event-stream") != 0) {
 		g_autofree gchar *safe =
-		    content_type != NULL ? usbpass_string_sanitize(content_type, -1, 128) : NULL;
+		  content_type != NULL ? usbpass_string_sanitize(content_type, -1, 128) : NULL;
 		g_set_error(error,
-			    USBPASS_CLIENT_ERROR,
-			    USBPASS_CLIENT_ERROR_PROTOCOL,
-			    "usbpassd at '%s' answered '%s' instead of an event stream",
-			    self->location,
-			    safe != NULL ? safe : "");
+		            USBPASS_CLIENT_ERROR,
+		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            "usbpassd at '%s' answered '%s' instead of an event stream",
+		            self->location,
+		            safe != NULL ? safe : "");
 		return FALSE;
 	}
-	return usbpass_client_read_events(stream,
-					  self->location,
-					  func,
-					  user_data,
-					  cancellable,
-					  error);
+	return usbpass_client_read_events(
+	  stream, self->location, func, user_data, cancellable, error);
 }

@@ -49,7 +49,7 @@ G_BEGIN_DECLS
 
 typedef enum {
 	USBPASS_CLIENT_ERROR_UNREACHABLE, /* cannot connect, or the connection broke */
-	USBPASS_CLIENT_ERROR_PROTOCOL,	  /* the answer does not follow docs/api.md */
+	USBPASS_CLIENT_ERROR_PROTOCOL,    /* the answer does not follow docs/api.md */
 } UsbpassClientError;
 
 GQuark
@@ -63,9 +63,9 @@ typedef enum {
 } UsbpassClientPresent;
 
 typedef struct {
-	const gchar *state;	 /* "attached", ... */
-	const gchar *instance;	 /* uuid or name */
-	const gchar *vendor_id;	 /* "0781" */
+	const gchar *state;      /* "attached", ... */
+	const gchar *instance;   /* uuid or name */
+	const gchar *vendor_id;  /* "0781" */
 	const gchar *product_id; /* "5567" */
 	UsbpassClientPresent present;
 } UsbpassClientDeviceFilter;
@@ -87,11 +87,11 @@ UsbpassClient *
 usbpass_client_new_for_socket(const gchar *socket_path) G_GNUC_WARN_UNUSED_RESULT;
 UsbpassClient *
 usbpass_client_new_for_url(const gchar *url, GError **error) G_GNUC_WARN_UNUSED_RESULT
-    USBPASS_NONNULL(1);
+  USBPASS_NONNULL(1);
 
 gboolean
 usbpass_client_set_token(UsbpassClient *self, const gchar *token, GError **error)
-    USBPASS_NONNULL(1);
+  USBPASS_NONNULL(1);
 void
 usbpass_client_set_timeout(UsbpassClient *self, guint timeout_seconds) USBPASS_NONNULL(1);
 void
@@ -103,84 +103,89 @@ gchar *
 usbpass_client_load_token(const gchar *token_file, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 JsonObject *
-usbpass_client_health(UsbpassClient *self, GCancellable *cancellable, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_client_health(UsbpassClient *self,
+                      GCancellable *cancellable,
+                      GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 JsonObject *
-usbpass_client_get_host(UsbpassClient *self, GCancellable *cancellable, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_client_get_host(UsbpassClient *self,
+                        GCancellable *cancellable,
+                        GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 JsonObject *
 usbpass_client_list_devices(UsbpassClient *self,
-			    const UsbpassClientDeviceFilter *filter,
-			    GCancellable *cancellable,
-			    GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+                            const UsbpassClientDeviceFilter *filter,
+                            GCancellable *cancellable,
+                            GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 JsonObject *
 usbpass_client_get_device(UsbpassClient *self,
-			  const gchar *device,
-			  GCancellable *cancellable,
-			  GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+                          const gchar *device,
+                          GCancellable *cancellable,
+                          GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
 GPtrArray *
 usbpass_client_list_device_records(UsbpassClient *self,
-				   const UsbpassClientDeviceFilter *filter,
-				   GCancellable *cancellable,
-				   GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+                                   const UsbpassClientDeviceFilter *filter,
+                                   GCancellable *cancellable,
+                                   GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 UsbpassDevice *
 usbpass_client_get_device_record(UsbpassClient *self,
-				 const gchar *device,
-				 GCancellable *cancellable,
-				 GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+                                 const gchar *device,
+                                 GCancellable *cancellable,
+                                 GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
 JsonObject *
 usbpass_client_check_policy(UsbpassClient *self,
-			    const gchar *device,
-			    GCancellable *cancellable,
-			    GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+                            const gchar *device,
+                            GCancellable *cancellable,
+                            GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
 JsonObject *
-usbpass_client_get_policy(UsbpassClient *self, GCancellable *cancellable, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_client_get_policy(UsbpassClient *self,
+                          GCancellable *cancellable,
+                          GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 JsonObject *
-usbpass_client_list_instances(UsbpassClient *self, GCancellable *cancellable, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_client_list_instances(UsbpassClient *self,
+                              GCancellable *cancellable,
+                              GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 JsonObject *
 usbpass_client_get_instance(UsbpassClient *self,
-			    const gchar *instance,
-			    GCancellable *cancellable,
-			    GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+                            const gchar *instance,
+                            GCancellable *cancellable,
+                            GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
 JsonObject *
 usbpass_client_attach(UsbpassClient *self,
-		      const gchar *instance,
-		      const gchar *device,
-		      GCancellable *cancellable,
-		      GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2, 3);
+                      const gchar *instance,
+                      const gchar *device,
+                      GCancellable *cancellable,
+                      GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2, 3);
 JsonObject *
 usbpass_client_detach(UsbpassClient *self,
-		      const gchar *instance,
-		      const gchar *device,
-		      GCancellable *cancellable,
-		      GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2, 3);
+                      const gchar *instance,
+                      const gchar *device,
+                      GCancellable *cancellable,
+                      GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2, 3);
 JsonObject *
 usbpass_client_list_audit(UsbpassClient *self,
-			  gint64 after_id,
-			  guint limit,
-			  GCancellable *cancellable,
-			  GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+                          gint64 after_id,
+                          guint limit,
+                          GCancellable *cancellable,
+                          GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 JsonObject *
 usbpass_client_create_token(UsbpassClient *self,
-			    const gchar *name,
-			    const gchar *role,
-			    GCancellable *cancellable,
-			    GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2, 3);
+                            const gchar *name,
+                            const gchar *role,
+                            GCancellable *cancellable,
+                            GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2, 3);
 JsonObject *
-usbpass_client_list_tokens(UsbpassClient *self, GCancellable *cancellable, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_client_list_tokens(UsbpassClient *self,
+                           GCancellable *cancellable,
+                           GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 gboolean
 usbpass_client_revoke_token(UsbpassClient *self,
-			    const gchar *name,
-			    GCancellable *cancellable,
-			    GError **error) USBPASS_NONNULL(1, 2);
+                            const gchar *name,
+                            GCancellable *cancellable,
+                            GError **error) USBPASS_NONNULL(1, 2);
 gboolean
 usbpass_client_watch_events(UsbpassClient *self,
-			    UsbpassClientEventFunc func,
-			    gpointer user_data,
-			    GCancellable *cancellable,
-			    GError **error) USBPASS_NONNULL(1, 2);
+                            UsbpassClientEventFunc func,
+                            gpointer user_data,
+                            GCancellable *cancellable,
+                            GError **error) USBPASS_NONNULL(1, 2);
 
 G_END_DECLS

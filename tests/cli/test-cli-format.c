@@ -23,10 +23,8 @@ assert_terminal_safe(const gchar *text)
 		gunichar c = g_utf8_get_char(p);
 		if ((c < 0x20 && c != '\n') || c == 0x7f || (c >= 0x80 && c < 0xa0) ||
 		    c == 0x2028 || c == 0x2029 || g_unichar_type(c) == G_UNICODE_FORMAT) {
-			g_test_message("unsafe U+%04X at offset %u of:\n%s",
-				       c,
-				       (guint)(p - text),
-				       text);
+			g_test_message(
+			  "unsafe U+%04X at offset %u of:\n%s", c, (guint)(p - text), text);
 			g_assert_not_reached();
 		}
 	}
@@ -47,7 +45,7 @@ static JsonObject *
 load_demo(void)
 {
 	g_autofree gchar *filename =
-	    g_test_build_filename(G_TEST_DIST, "cli", "devices-demo.json", NULL);
+	  g_test_build_filename(G_TEST_DIST, "cli", "devices-demo.json", NULL);
 	g_autofree gchar *contents = NULL;
 	g_autoptr(GError) error = NULL;
 	g_assert_true(g_file_get_contents(filename, &contents, NULL, &error));
@@ -105,18 +103,18 @@ static void
 test_width(void)
 {
 	const WidthCase cases[] = {
-	    {"", 0, 0, ""},
-	    {"SanDisk", 7, 7, "SanDisk"},
-	    {"SanDisk", 7, 4, "San\u2026"},
-	    {"SanDisk", 7, 1, "\u2026"},
-	    {"SanDisk", 7, 0, ""},
-	    /* wide characters take two columns and are never split */
-	    {"\u6f22\u5b57", 4, 4, "\u6f22\u5b57"},
-	    {"\u6f22\u5b57", 4, 3, "\u6f22\u2026"},
-	    {"\u6f22\u5b57x", 5, 2, "\u2026"},
-	    /* a combining accent takes none */
-	    {"e\u0301te\u0301", 3, 3, "e\u0301te\u0301"},
-	    {"\u2026\u2026", 2, 2, "\u2026\u2026"},
+		{ "", 0, 0, "" },
+		{ "SanDisk", 7, 7, "SanDisk" },
+		{ "SanDisk", 7, 4, "San\u2026" },
+		{ "SanDisk", 7, 1, "\u2026" },
+		{ "SanDisk", 7, 0, "" },
+		/* wide characters take two columns and are never split */
+		{ "\u6f22\u5b57", 4, 4, "\u6f22\u5b57" },
+		{ "\u6f22\u5b57", 4, 3, "\u6f22\u2026" },
+		{ "\u6f22\u5b57x", 5, 2, "\u2026" },
+		/* a combining accent takes none */
+		{ "e\u0301te\u0301", 3, 3, "e\u0301te\u0301" },
+		{ "\u2026\u2026", 2, 2, "\u2026\u2026" },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autofree gchar *cut = usbpass_cli_truncate(cases[i].text, cases[i].cut_to);
@@ -135,18 +133,20 @@ static void
 test_safe(void)
 {
 	const SafeCase cases[] = {
-	    {"SanDisk", "SanDisk"},
-	    {NULL, NULL},
-	    {"", NULL},
-	    {"\n\r\t", NULL},
-	    {"a\x1b[31mb", "a [31mb"},
-	    {"a\xc2\x9b" "2Jb", "a 2Jb"},
-	    {"x\x7fy", "x y"},
-	    {"L\u202eR", "L\ufffdR"},
-	    {"zero\u200bwidth", "zero\ufffdwidth"},
-	    {"line\u2028sep", "line sep"},
-	    {"bad\xff", "bad\ufffd"},
-	    {"<b>&amp;</b>", "<b>&amp;</b>"},
+		{ "SanDisk", "SanDisk" },
+		{ NULL, NULL },
+		{ "", NULL },
+		{ "\n\r\t", NULL },
+		{ "a\x1b[31mb", "a [31mb" },
+		{ "a\xc2\x9b"
+		  "2Jb",
+		  "a 2Jb" },
+		{ "x\x7fy", "x y" },
+		{ "L\u202eR", "L\ufffdR" },
+		{ "zero\u200bwidth", "zero\ufffdwidth" },
+		{ "line\u2028sep", "line sep" },
+		{ "bad\xff", "bad\ufffd" },
+		{ "<b>&amp;</b>", "<b>&amp;</b>" },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autofree gchar *safe = usbpass_cli_safe(cases[i].untrusted);
@@ -157,10 +157,10 @@ test_safe(void)
 static void
 test_table(void)
 {
-	const gchar *headers[] = {"ID", "NAME", "STATE", NULL};
-	const gchar *row1[] = {"1-1", "\u30d6\u30e9\u30b6\u30fc", "attached"};
-	const gchar *row2[] = {"1-1.10", "Evil\x1b[2J\r\nname that is much too long", NULL};
-	const gchar *row3[] = {NULL, "second", ""};
+	const gchar *headers[] = { "ID", "NAME", "STATE", NULL };
+	const gchar *row1[] = { "1-1", "\u30d6\u30e9\u30b6\u30fc", "attached" };
+	const gchar *row2[] = { "1-1.10", "Evil\x1b[2J\r\nname that is much too long", NULL };
+	const gchar *row3[] = { NULL, "second", "" };
 	g_autoptr(UsbpassCliTable) table = usbpass_cli_table_new(headers);
 	g_autofree gchar *text = NULL;
 	g_autofree gchar *wide = NULL;
@@ -180,7 +180,7 @@ test_table(void)
 	g_assert_cmpuint(g_strv_length(lines), ==, 5); /* header, 3 rows, "" after the last '\n' */
 	g_assert_true(g_str_has_prefix(lines[0], "ID      NAME"));
 	for (guint i = 0; i < 3; i++) {
-		const gchar *cells[] = {"STATE", "attached", "-"};
+		const gchar *cells[] = { "STATE", "attached", "-" };
 		const gchar *hit = g_strrstr(lines[i], cells[i]);
 		g_autofree gchar *before = NULL;
 		g_assert_nonnull(hit);
@@ -217,9 +217,7 @@ test_devices(void)
 	g_assert_nonnull(strstr(text, "CLASS"));
 	/* one line per device, the header, and notes for the broken device */
 	g_assert_cmpuint(count_lines_with(text, "note: "), ==, 1);
-	g_assert_cmpuint(count_lines(text),
-			 ==,
-			 json_array_get_length(devices) + 1 + 1);
+	g_assert_cmpuint(count_lines(text), ==, json_array_get_length(devices) + 1 + 1);
 
 	sandisk = line_with(text, "0781:5567:s:4C530001230123456789");
 	g_assert_true(g_str_has_prefix(sandisk, "001  005  "));
@@ -261,25 +259,25 @@ test_tree(void)
 	g_autofree gchar *text = usbpass_cli_format_tree(demo, USBPASS_CLI_FORMAT_NONE, &error);
 	JsonArray *devices = json_object_get_array_member(demo, "devices");
 	const TreeLineCase cases[] = {
-	    {"Controller 0000:00:14.0: Intel Corporation Sunrise Point-LP", "Controller"},
-	    {"Bus 001 usb1",
-	        "\u251c\u2500\u2500 Bus 001 usb1  1d6b:0002  Linux Foundation 2.0 root hub"},
-	    {"Port 1-1  ", "\u2502   \u251c\u2500\u2500 Port 1-1  Dev 001:002  05e3:0610"},
-	    {"Port 1-1.1  ",
-	        "\u2502   \u2502   \u251c\u2500\u2500 Port 1-1.1  Dev 001:005  0781:5567"},
-	    {"Port 1-1.2  ", "\u2502   \u2502   \u251c\u2500\u2500 Port 1-1.2  "},
-	    {"Port 1-1.10  ", "\u2502   \u2502   \u2514\u2500\u2500 Port 1-1.10  "},
-	    {"Port 1-2  ", "\u2502   \u251c\u2500\u2500 Port 1-2  "},
-	    {"Port 1-3  ", "\u2502   \u2514\u2500\u2500 Port 1-3  "},
-	    {"Bus 002 usb2", "\u2514\u2500\u2500 Bus 002 usb2"},
-	    {"Controller 0000:03:00.0: ASMedia", "Controller"},
-	    {"Bus 003 usb3", "\u2514\u2500\u2500 Bus 003 usb3"},
-	    {"Port 3-1  ", "    \u251c\u2500\u2500 Port 3-1  Dev 003:002  067b:2303"},
-	    {"Port 3-2  ", "    \u251c\u2500\u2500 Port 3-2  Dev 003:003  067b:2303"},
-	    {"Port 3-3  ", "    \u251c\u2500\u2500 Port 3-3  "},
-	    {"Port 3-4  ", "    \u2514\u2500\u2500 Port 3-4  "},
-	    {"Not plugged in", "Not plugged in"},
-	    {"Port 1-4  ", "\u2514\u2500\u2500 Port 1-4  Dev 001:007  1a86:7523"},
+		{ "Controller 0000:00:14.0: Intel Corporation Sunrise Point-LP", "Controller" },
+		{ "Bus 001 usb1",
+		  "\u251c\u2500\u2500 Bus 001 usb1  1d6b:0002  Linux Foundation 2.0 root hub" },
+		{ "Port 1-1  ", "\u2502   \u251c\u2500\u2500 Port 1-1  Dev 001:002  05e3:0610" },
+		{ "Port 1-1.1  ",
+		  "\u2502   \u2502   \u251c\u2500\u2500 Port 1-1.1  Dev 001:005  0781:5567" },
+		{ "Port 1-1.2  ", "\u2502   \u2502   \u251c\u2500\u2500 Port 1-1.2  " },
+		{ "Port 1-1.10  ", "\u2502   \u2502   \u2514\u2500\u2500 Port 1-1.10  " },
+		{ "Port 1-2  ", "\u2502   \u251c\u2500\u2500 Port 1-2  " },
+		{ "Port 1-3  ", "\u2502   \u2514\u2500\u2500 Port 1-3  " },
+		{ "Bus 002 usb2", "\u2514\u2500\u2500 Bus 002 usb2" },
+		{ "Controller 0000:03:00.0: ASMedia", "Controller" },
+		{ "Bus 003 usb3", "\u2514\u2500\u2500 Bus 003 usb3" },
+		{ "Port 3-1  ", "    \u251c\u2500\u2500 Port 3-1  Dev 003:002  067b:2303" },
+		{ "Port 3-2  ", "    \u251c\u2500\u2500 Port 3-2  Dev 003:003  067b:2303" },
+		{ "Port 3-3  ", "    \u251c\u2500\u2500 Port 3-3  " },
+		{ "Port 3-4  ", "    \u2514\u2500\u2500 Port 3-4  " },
+		{ "Not plugged in", "Not plugged in" },
+		{ "Port 1-4  ", "\u2514\u2500\u2500 Port 1-4  Dev 001:007  1a86:7523" },
 	};
 	g_autofree gchar *sandisk = NULL;
 	g_autofree gchar *broken = NULL;
@@ -295,9 +293,7 @@ test_tree(void)
 		g_assert_true(g_str_has_prefix(line, cases[i].prefix));
 	}
 	/* every device exactly once: three controller/pseudo-group titles besides */
-	g_assert_cmpuint(count_lines(text),
-			 ==,
-			 json_array_get_length(devices) + 3);
+	g_assert_cmpuint(count_lines(text), ==, json_array_get_length(devices) + 3);
 
 	sandisk = line_with(text, "Port 1-1.1  ");
 	g_assert_nonnull(strstr(sandisk, "SanDisk Cruzer Blade  [Mass Storage]  480M"));
@@ -311,7 +307,7 @@ test_tree(void)
 typedef struct {
 	const gchar *name;
 	const gchar *json;
-	guint n_devices;   /* lines with "Port " or "Bus " */
+	guint n_devices;    /* lines with "Port " or "Bus " */
 	const gchar *group; /* a title line expected, or NULL */
 } TreeHostileCase;
 
@@ -319,30 +315,36 @@ static void
 test_tree_hostile(void)
 {
 	const TreeHostileCase cases[] = {
-	    {"cycle",
-	     "{\"devices\": [{\"port\": \"1-1\", \"parent_port\": \"1-2\"},"
-	     " {\"port\": \"1-2\", \"parent_port\": \"1-1\"}, {\"port\": \"1-3\", \"parent_port\": "
-	         "\"1-3\"}]}",
-	     3, "Inconsistent topology (parent cycle)"},
-	    {"orphan",
-	     "{\"devices\": [{\"port\": \"2-1.4\", \"parent_port\": \"2-1\", \"bus\": 2, "
-	         "\"device\": 9,"
-	     " \"controller\": {\"pci_address\": \"0000:00:1d.0\", \"name\": null}}]}",
-	     1, "Controller 0000:00:1d.0"},
-	    {"no-controller",
-	     "{\"devices\": [{\"port\": \"usb1\", \"is_root_hub\": true, \"bus\": 1}, "
-	     "{\"port\": \"1-1\", \"parent_port\": \"usb1\"}]}",
-	     2, "Controller not on PCI"},
-	    {"duplicate-port",
-	     "{\"devices\": [{\"port\": \"usb1\", \"is_root_hub\": true, \"bus\": 1},"
-	     " {\"port\": \"1-1\", \"parent_port\": \"usb1\"}, {\"port\": \"1-1\", "
-	         "\"parent_port\": \"usb1\"}]}",
-	     3, NULL},
-	    {"wrong-types",
-	     "{\"devices\": [{\"port\": 7, \"parent_port\": [], \"bus\": \"x\", \"name\": {},"
-	     " \"controller\": \"0000:00:14.0\", \"present\": \"no\"}, 3, null, \"text\"]}",
-	     1, NULL},
-	    {"empty", "{\"devices\": []}", 0, NULL},
+		{ "cycle",
+		  "{\"devices\": [{\"port\": \"1-1\", \"parent_port\": \"1-2\"},"
+		  " {\"port\": \"1-2\", \"parent_port\": \"1-1\"}, {\"port\": \"1-3\", "
+		  "\"parent_port\": "
+		  "\"1-3\"}]}",
+		  3,
+		  "Inconsistent topology (parent cycle)" },
+		{ "orphan",
+		  "{\"devices\": [{\"port\": \"2-1.4\", \"parent_port\": \"2-1\", \"bus\": 2, "
+		  "\"device\": 9,"
+		  " \"controller\": {\"pci_address\": \"0000:00:1d.0\", \"name\": null}}]}",
+		  1,
+		  "Controller 0000:00:1d.0" },
+		{ "no-controller",
+		  "{\"devices\": [{\"port\": \"usb1\", \"is_root_hub\": true, \"bus\": 1}, "
+		  "{\"port\": \"1-1\", \"parent_port\": \"usb1\"}]}",
+		  2,
+		  "Controller not on PCI" },
+		{ "duplicate-port",
+		  "{\"devices\": [{\"port\": \"usb1\", \"is_root_hub\": true, \"bus\": 1},"
+		  " {\"port\": \"1-1\", \"parent_port\": \"usb1\"}, {\"port\": \"1-1\", "
+		  "\"parent_port\": \"usb1\"}]}",
+		  3,
+		  NULL },
+		{ "wrong-types",
+		  "{\"devices\": [{\"port\": 7, \"parent_port\": [], \"bus\": \"x\", \"name\": {},"
+		  " \"controller\": \"0000:00:14.0\", \"present\": \"no\"}, 3, null, \"text\"]}",
+		  1,
+		  NULL },
+		{ "empty", "{\"devices\": []}", 0, NULL },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(JsonObject) answer = load_object(cases[i].json);
@@ -354,8 +356,8 @@ test_tree_hostile(void)
 		g_assert_no_error(error);
 		assert_terminal_safe(text);
 		g_assert_cmpuint(count_lines_with(text, "Port ") + count_lines_with(text, "Bus "),
-				 ==,
-				 cases[i].n_devices);
+		                 ==,
+		                 cases[i].n_devices);
 		if (cases[i].group != NULL)
 			g_assert_cmpuint(count_lines_with(text, cases[i].group), ==, 1);
 	}
@@ -365,7 +367,7 @@ static void
 test_tree_deep(void)
 {
 	g_autoptr(GString) json =
-	    g_string_new("{\"devices\": [{\"port\": \"usb1\", \"is_root_hub\": true}");
+	  g_string_new("{\"devices\": [{\"port\": \"usb1\", \"is_root_hub\": true}");
 	g_autoptr(JsonObject) answer = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *text = NULL;
@@ -374,10 +376,8 @@ test_tree_deep(void)
 	/* a chain of 40 hubs: far deeper than USB allows */
 	for (guint i = 1; i <= 40; i++) {
 		g_autofree gchar *port = g_strdup_printf("1-%u", i);
-		g_string_append_printf(json,
-				       ", {\"port\": \"%s\", \"parent_port\": \"%s\"}",
-				       port,
-				       parent);
+		g_string_append_printf(
+		  json, ", {\"port\": \"%s\", \"parent_port\": \"%s\"}", port, parent);
 		g_free(parent);
 		parent = g_steal_pointer(&port);
 	}
@@ -397,7 +397,7 @@ test_status(void)
 	g_autoptr(JsonObject) demo = load_demo();
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *text =
-	    usbpass_cli_format_status(demo, FALSE, USBPASS_CLI_FORMAT_NONE, &error);
+	  usbpass_cli_format_status(demo, FALSE, USBPASS_CLI_FORMAT_NONE, &error);
 	g_autofree gchar *all = NULL;
 	g_autofree gchar *failed = NULL;
 	g_autofree gchar *missing = NULL;
@@ -465,20 +465,20 @@ static void
 test_instances(void)
 {
 	g_autoptr(JsonObject) answer = load_object(
-	    "{\"instances\": ["
-	    "{\"uuid\": \"8f1c2a34-5b6d-4e7f-8091-a2b3c4d5e6f7\", \"name\": \"web01\", \"state\": "
-	        "\"running\","
-	    " \"persistent\": true, \"devices\": ["
-	    "  {\"id\": \"0781:5567:s:X\", \"name\": \"SanDisk Cruzer Blade\", \"state\": "
-	        "\"attached\"},"
-	    "  {\"id\": \"1a86:7523:s:ABC123\", \"name\": \"QinHeng\\u001b[2J\", \"state\": "
-	        "\"missing\"}]},"
-	    "{\"uuid\": \"11111111-2222-3333-4444-555555555555\", \"name\": \"db\\r\\n01\", "
-	        "\"state\": \"shutoff\","
-	    " \"persistent\": false, \"devices\": []}]}");
+	  "{\"instances\": ["
+	  "{\"uuid\": \"8f1c2a34-5b6d-4e7f-8091-a2b3c4d5e6f7\", \"name\": \"web01\", \"state\": "
+	  "\"running\","
+	  " \"persistent\": true, \"devices\": ["
+	  "  {\"id\": \"0781:5567:s:X\", \"name\": \"SanDisk Cruzer Blade\", \"state\": "
+	  "\"attached\"},"
+	  "  {\"id\": \"1a86:7523:s:ABC123\", \"name\": \"QinHeng\\u001b[2J\", \"state\": "
+	  "\"missing\"}]},"
+	  "{\"uuid\": \"11111111-2222-3333-4444-555555555555\", \"name\": \"db\\r\\n01\", "
+	  "\"state\": \"shutoff\","
+	  " \"persistent\": false, \"devices\": []}]}");
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *text =
-	    usbpass_cli_format_instances(answer, USBPASS_CLI_FORMAT_NONE, &error);
+	  usbpass_cli_format_instances(answer, USBPASS_CLI_FORMAT_NONE, &error);
 	g_auto(GStrv) lines = NULL;
 
 	g_assert_no_error(error);
@@ -500,32 +500,32 @@ test_small(void)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(JsonObject) audit = load_object(
-	    "{\"entries\": [{\"id\": 7, \"time\": \"2026-11-24T10:00:00Z\", \"host\": \"h\","
-	    " \"actor\": \"uid:0\", \"action\": \"attach\", \"device_id\": \"0781:5567:s:X\","
-	    " \"instance_uuid\": \"8f1c\", \"outcome\": \"in-use\", \"message\": \"in "
-	        "use\\u001b[2J\"}]}");
-	g_autoptr(JsonObject) tokens = load_object(
-	    "{\"tokens\": [{\"name\": \"ci\", \"role\": \"operator\", \"created\": "
-	        "\"2026-11-24T10:00:00Z\","
-	    " \"last_used\": null}]}");
+	  "{\"entries\": [{\"id\": 7, \"time\": \"2026-11-24T10:00:00Z\", \"host\": \"h\","
+	  " \"actor\": \"uid:0\", \"action\": \"attach\", \"device_id\": \"0781:5567:s:X\","
+	  " \"instance_uuid\": \"8f1c\", \"outcome\": \"in-use\", \"message\": \"in "
+	  "use\\u001b[2J\"}]}");
+	g_autoptr(JsonObject) tokens =
+	  load_object("{\"tokens\": [{\"name\": \"ci\", \"role\": \"operator\", \"created\": "
+	              "\"2026-11-24T10:00:00Z\","
+	              " \"last_used\": null}]}");
 	g_autoptr(JsonObject) created = load_object(
-	    "{\"name\": \"ci\", \"role\": \"operator\", \"token\": \"upt_0123456789abcdef\"}");
-	g_autoptr(JsonObject) policy = load_object(
-	    "{\"enabled\": false, \"rules\": [\"deny class 09 (hubs)\", 7, \"allow "
-	        "0781:5567\\u0007\"]}");
-	g_autoptr(JsonObject) check = load_object(
-	    "{\"allowed\": false, \"rule\": \"deny class 03:01:01\", \"reason\": \"HID "
-	        "keyboards\"}");
+	  "{\"name\": \"ci\", \"role\": \"operator\", \"token\": \"upt_0123456789abcdef\"}");
+	g_autoptr(JsonObject) policy =
+	  load_object("{\"enabled\": false, \"rules\": [\"deny class 09 (hubs)\", 7, \"allow "
+	              "0781:5567\\u0007\"]}");
+	g_autoptr(JsonObject) check =
+	  load_object("{\"allowed\": false, \"rule\": \"deny class 03:01:01\", \"reason\": \"HID "
+	              "keyboards\"}");
 	g_autoptr(JsonObject) host = load_object(
-	    "{\"host\": \"demo-host\", \"version\": \"0.1.0\", \"enabled\": true, \"driver\": "
-	        "\"libvirt\","
-	    " \"driver_connected\": false, \"store\": \"sqlite\", \"devices\": 14}");
+	  "{\"host\": \"demo-host\", \"version\": \"0.1.0\", \"enabled\": true, \"driver\": "
+	  "\"libvirt\","
+	  " \"driver_connected\": false, \"store\": \"sqlite\", \"devices\": 14}");
 	g_autoptr(JsonObject) device = load_object(
-	    "{\"id\": \"0781:5567:s:X\", \"name\": \"SanDisk Cruzer Blade\", \"bus\": 1, "
-	        "\"device\": 5,"
-	    " \"vendor_id\": \"0781\", \"product_id\": \"5567\", \"state\": \"attached\","
-	    " \"instance_uuid\": \"8f1c\", \"instance_name\": \"web01\", \"present\": true,"
-	    " \"controller\": {\"pci_address\": \"0000:00:14.0\", \"name\": \"Intel xHCI\"}}");
+	  "{\"id\": \"0781:5567:s:X\", \"name\": \"SanDisk Cruzer Blade\", \"bus\": 1, "
+	  "\"device\": 5,"
+	  " \"vendor_id\": \"0781\", \"product_id\": \"5567\", \"state\": \"attached\","
+	  " \"instance_uuid\": \"8f1c\", \"instance_name\": \"web01\", \"present\": true,"
+	  " \"controller\": {\"pci_address\": \"0000:00:14.0\", \"name\": \"Intel xHCI\"}}");
 	g_autofree gchar *text = NULL;
 
 	text = usbpass_cli_format_audit(audit, USBPASS_CLI_FORMAT_NONE, &error);
@@ -550,15 +550,14 @@ test_small(void)
 	text = usbpass_cli_format_policy(policy);
 	assert_terminal_safe(text);
 	g_assert_cmpstr(text,
-			==,
-			"Passthrough: disabled\nRules:\n    1  deny class 09 (hubs)\n    2  allow "
-			    "0781:5567\n");
+	                ==,
+	                "Passthrough: disabled\nRules:\n    1  deny class 09 (hubs)\n    2  allow "
+	                "0781:5567\n");
 	g_clear_pointer(&text, g_free);
 
 	text = usbpass_cli_format_policy_check(check);
-	g_assert_cmpstr(text,
-			==,
-			"Allowed: no\nRule:    deny class 03:01:01\nReason:  HID keyboards\n");
+	g_assert_cmpstr(
+	  text, ==, "Allowed: no\nRule:    deny class 03:01:01\nReason:  HID keyboards\n");
 	g_clear_pointer(&text, g_free);
 
 	text = usbpass_cli_format_host(host);
@@ -581,11 +580,14 @@ test_small(void)
 	json_object_set_null_member(device, "instance_uuid");
 	json_object_set_null_member(device, "instance_name");
 	json_object_set_string_member(device, "state", "failed");
-	text = usbpass_cli_format_assignment(device, FALSE, "web\x1b" "01");
+	text = usbpass_cli_format_assignment(device,
+	                                     FALSE,
+	                                     "web\x1b"
+	                                     "01");
 	g_assert_cmpstr(text,
-			==,
-			"Detached 0781:5567:s:X (SanDisk Cruzer Blade) from web 01. State: "
-			    "failed.\n");
+	                ==,
+	                "Detached 0781:5567:s:X (SanDisk Cruzer Blade) from web 01. State: "
+	                "failed.\n");
 }
 
 typedef struct {
@@ -598,34 +600,40 @@ static void
 test_events(void)
 {
 	const EventCase cases[] = {
-	    {"inventory",
-	     "{\"kind\": \"added\", \"replugged\": false, \"device\": {\"id\": \"0781:5567:s:XYZ\","
-	     " \"port\": \"1-1.4\", \"name\": \"SanDisk Cruzer Blade\"}}",
-	     "added 0781:5567:s:XYZ 1-1.4 SanDisk Cruzer Blade\n"},
-	    {"inventory",
-	     "{\"kind\": \"added\", \"replugged\": true, \"device\": {\"id\": \"0781:5567:s:XYZ\","
-	     " \"port\": \"1-2\", \"name\": \"SanDisk Cruzer Blade\"}}",
-	     "added 0781:5567:s:XYZ 1-2 SanDisk Cruzer Blade (replugged)\n"},
-	    {"inventory",
-	     "{\"kind\": \"removed\", \"device\": {\"id\": \"x\", \"port\": null, \"name\": "
-	         "\"a\\nb\"}}",
-	     "removed x - a b\n"},
-	    {"inventory", "{\"kind\": \"added\\u001b[2J\", \"device\": {}}", "added [2J - - -\n"},
-	    {"state",
-	     "{\"id\": \"0781:5567:s:XYZ\", \"port\": \"1-1.4\", \"name\": \"SanDisk Cruzer "
-	         "Blade\","
-	     " \"state\": \"attached\", \"instance_uuid\": \"8f1c\", \"instance_name\": \"web01\"}",
-	     "attached 0781:5567:s:XYZ 1-1.4 SanDisk Cruzer Blade \u2192 web01\n"},
-	    {"state",
-	     "{\"id\": \"a\", \"port\": \"1-1\", \"name\": \"n\", \"state\": \"failed\","
-	     " \"instance_uuid\": \"8f1c\", \"state_error\": \"Did not find USB device\\r\\n\"}",
-	     "failed a 1-1 n \u2192 8f1c: Did not find USB device\n"},
-	    {"state", "{\"id\": \"a\", \"state\": \"available\"}", "available a - -\n"},
-	    /* unknown events and wrong shapes are not shown (--json shows them) */
-	    {"inventory", "{\"kind\": \"added\"}", NULL},
-	    {"inventory", "[1, 2]", NULL},
-	    {"future", "{\"kind\": \"added\"}", NULL},
-	    {"message", "{}", NULL},
+		{ "inventory",
+		  "{\"kind\": \"added\", \"replugged\": false, \"device\": {\"id\": "
+		  "\"0781:5567:s:XYZ\","
+		  " \"port\": \"1-1.4\", \"name\": \"SanDisk Cruzer Blade\"}}",
+		  "added 0781:5567:s:XYZ 1-1.4 SanDisk Cruzer Blade\n" },
+		{ "inventory",
+		  "{\"kind\": \"added\", \"replugged\": true, \"device\": {\"id\": "
+		  "\"0781:5567:s:XYZ\","
+		  " \"port\": \"1-2\", \"name\": \"SanDisk Cruzer Blade\"}}",
+		  "added 0781:5567:s:XYZ 1-2 SanDisk Cruzer Blade (replugged)\n" },
+		{ "inventory",
+		  "{\"kind\": \"removed\", \"device\": {\"id\": \"x\", \"port\": null, \"name\": "
+		  "\"a\\nb\"}}",
+		  "removed x - a b\n" },
+		{ "inventory",
+		  "{\"kind\": \"added\\u001b[2J\", \"device\": {}}",
+		  "added [2J - - -\n" },
+		{ "state",
+		  "{\"id\": \"0781:5567:s:XYZ\", \"port\": \"1-1.4\", \"name\": \"SanDisk Cruzer "
+		  "Blade\","
+		  " \"state\": \"attached\", \"instance_uuid\": \"8f1c\", \"instance_name\": "
+		  "\"web01\"}",
+		  "attached 0781:5567:s:XYZ 1-1.4 SanDisk Cruzer Blade \u2192 web01\n" },
+		{ "state",
+		  "{\"id\": \"a\", \"port\": \"1-1\", \"name\": \"n\", \"state\": \"failed\","
+		  " \"instance_uuid\": \"8f1c\", \"state_error\": \"Did not find USB "
+		  "device\\r\\n\"}",
+		  "failed a 1-1 n \u2192 8f1c: Did not find USB device\n" },
+		{ "state", "{\"id\": \"a\", \"state\": \"available\"}", "available a - -\n" },
+		/* unknown events and wrong shapes are not shown (--json shows them) */
+		{ "inventory", "{\"kind\": \"added\"}", NULL },
+		{ "inventory", "[1, 2]", NULL },
+		{ "future", "{\"kind\": \"added\"}", NULL },
+		{ "message", "{}", NULL },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(JsonParser) parser = json_parser_new();
@@ -654,27 +662,29 @@ test_reply_shape(void)
 		ReplyFormatter func;
 		const gchar *member;
 	} formatters[] = {
-	    {"devices", usbpass_cli_format_devices, "devices"},
-	    {"tree", usbpass_cli_format_tree, "devices"},
-	    {"status", format_status_all, "devices"},
-	    {"instances", usbpass_cli_format_instances, "instances"},
-	    {"audit", usbpass_cli_format_audit, "entries"},
-	    {"tokens", usbpass_cli_format_tokens, "tokens"},
+		{ "devices", usbpass_cli_format_devices, "devices" },
+		{ "tree", usbpass_cli_format_tree, "devices" },
+		{ "status", format_status_all, "devices" },
+		{ "instances", usbpass_cli_format_instances, "instances" },
+		{ "audit", usbpass_cli_format_audit, "entries" },
+		{ "tokens", usbpass_cli_format_tokens, "tokens" },
 	};
 	/* the member missing (NULL), or of the wrong type */
-	const gchar *bad[] = {NULL, "3", "{}", "null", "\"[]\""};
-	const gchar *bad_secrets[] = {"{}", "{\"token\": 7}", "{\"token\": \"\"}",
-				      "{\"token\": \"ab\\ncd\"}", "{\"token\": \"ab cd\"}",
-				      "{\"token\": \"\\u00e9t\\u00e9\"}"};
+	const gchar *bad[] = { NULL, "3", "{}", "null", "\"[]\"" };
+	const gchar *bad_secrets[] = { "{}",
+		                       "{\"token\": 7}",
+		                       "{\"token\": \"\"}",
+		                       "{\"token\": \"ab\\ncd\"}",
+		                       "{\"token\": \"ab cd\"}",
+		                       "{\"token\": \"\\u00e9t\\u00e9\"}" };
 
 	for (guint i = 0; i < G_N_ELEMENTS(formatters); i++) {
 		for (guint j = 0; j < G_N_ELEMENTS(bad); j++) {
 			g_autoptr(GError) error = NULL;
 			g_autofree gchar *json =
-			    bad[j] == NULL
-				? g_strdup("{}")
-				: g_strconcat("{\"", formatters[i].member, "\": ", bad[j], "}",
-					      NULL);
+			  bad[j] == NULL
+			    ? g_strdup("{}")
+			    : g_strconcat("{\"", formatters[i].member, "\": ", bad[j], "}", NULL);
 			g_autoptr(JsonObject) answer = load_object(json);
 			g_autofree gchar *text = NULL;
 
@@ -685,7 +695,7 @@ test_reply_shape(void)
 		{
 			g_autoptr(GError) error = NULL;
 			g_autofree gchar *json =
-			    g_strconcat("{\"", formatters[i].member, "\": []}", NULL);
+			  g_strconcat("{\"", formatters[i].member, "\": []}", NULL);
 			g_autoptr(JsonObject) answer = load_object(json);
 			g_autofree gchar *text = NULL;
 

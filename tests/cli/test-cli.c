@@ -58,7 +58,7 @@ typedef struct {
 	gchar *content_type; /* NULL: no body */
 	GBytes *body;
 	gboolean stream; /* chunked and never completed, like the real event stream */
-	gboolean hang;	 /* never answered */
+	gboolean hang;   /* never answered */
 } FakeRoute;
 
 static void
@@ -81,19 +81,19 @@ typedef struct {
 	GCond cond;
 	gboolean ready;
 	gint stop;
-	GHashTable *routes;	    /* "METHOD /raw/path?query" -> FakeRoute */
-	GPtrArray *requests;	    /* of gchar, "METHOD /raw/path?query" */
-	GPtrArray *bodies;	    /* of gchar, the request bodies */
-	GPtrArray *authorizations;  /* of gchar, "" when none */
-	GPtrArray *paused;	    /* of SoupServerMessage, hanging */
+	GHashTable *routes;        /* "METHOD /raw/path?query" -> FakeRoute */
+	GPtrArray *requests;       /* of gchar, "METHOD /raw/path?query" */
+	GPtrArray *bodies;         /* of gchar, the request bodies */
+	GPtrArray *authorizations; /* of gchar, "" when none */
+	GPtrArray *paused;         /* of SoupServerMessage, hanging */
 } Fixture;
 
 static void
 fake_handler(SoupServer *server,
-	     SoupServerMessage *msg,
-	     const char *path,
-	     GHashTable *query,
-	     gpointer user_data)
+             SoupServerMessage *msg,
+             const char *path,
+             GHashTable *query,
+             gpointer user_data)
 {
 	Fixture *fx = user_data;
 	GUri *uri = soup_server_message_get_uri(msg);
@@ -102,10 +102,10 @@ fake_handler(SoupServer *server,
 	const gchar *auth = soup_message_headers_get_one(request_headers, "Authorization");
 	g_autoptr(GBytes) body = NULL;
 	g_autofree gchar *key = g_strdup_printf("%s %s%s%s",
-						 soup_server_message_get_method(msg),
-						 g_uri_get_path(uri),
-						 raw_query != NULL ? "?" : "",
-						 raw_query != NULL ? raw_query : "");
+	                                        soup_server_message_get_method(msg),
+	                                        g_uri_get_path(uri),
+	                                        raw_query != NULL ? "?" : "",
+	                                        raw_query != NULL ? raw_query : "");
 	FakeRoute *route;
 	guint status = 404;
 	g_autofree gchar *content_type = NULL;
@@ -117,7 +117,7 @@ fake_handler(SoupServer *server,
 	g_mutex_lock(&fx->mutex);
 	g_ptr_array_add(fx->requests, g_strdup(key));
 	g_ptr_array_add(fx->bodies,
-			g_strndup(g_bytes_get_data(body, NULL), g_bytes_get_size(body)));
+	                g_strndup(g_bytes_get_data(body, NULL), g_bytes_get_size(body)));
 	g_ptr_array_add(fx->authorizations, g_strdup(auth != NULL ? auth : ""));
 	route = g_hash_table_lookup(fx->routes, key);
 	if (route != NULL) {
@@ -128,7 +128,7 @@ fake_handler(SoupServer *server,
 		hang = route->hang;
 	} else {
 		static const gchar not_found[] =
-		    ERROR_BODY("not-found", "no route in the fake usbpassd");
+		  ERROR_BODY("not-found", "no route in the fake usbpassd");
 		content_type = g_strdup("application/json");
 		answer = g_bytes_new_static(not_found, strlen(not_found));
 	}
@@ -165,10 +165,8 @@ fake_server_thread(gpointer user_data)
 	/* raw paths: the test sees the percent-encoding the client sent */
 	fx->server = soup_server_new("raw-paths", TRUE, NULL);
 	soup_server_add_handler(fx->server, NULL, fake_handler, fx, NULL);
-	socket = g_socket_new(G_SOCKET_FAMILY_UNIX,
-			      G_SOCKET_TYPE_STREAM,
-			      G_SOCKET_PROTOCOL_DEFAULT,
-			      &error);
+	socket = g_socket_new(
+	  G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, &error);
 	g_assert_no_error(error);
 	address = g_unix_socket_address_new(fx->socket_path);
 	g_assert_true(g_socket_bind(socket, address, TRUE, &error));
@@ -180,10 +178,8 @@ fake_server_thread(gpointer user_data)
 		g_autoptr(GInetAddress) loopback = NULL;
 		g_autoptr(GSocketAddress) any_port = NULL;
 		g_autoptr(GSocketAddress) bound = NULL;
-		g_autoptr(GSocket) tcp = g_socket_new(G_SOCKET_FAMILY_IPV4,
-						      G_SOCKET_TYPE_STREAM,
-						      G_SOCKET_PROTOCOL_DEFAULT,
-						      &error);
+		g_autoptr(GSocket) tcp = g_socket_new(
+		  G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, &error);
 		g_assert_no_error(error);
 		loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
 		any_port = g_inet_socket_address_new(loopback, 0);
@@ -193,8 +189,8 @@ fake_server_thread(gpointer user_data)
 		g_assert_no_error(error);
 		g_assert_true(soup_server_listen_socket(fx->server, tcp, 0, &error));
 		fx->url =
-		    g_strdup_printf("http://127.0.0.1:%u",
-				    g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound)));
+		  g_strdup_printf("http://127.0.0.1:%u",
+		                  g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound)));
 	}
 
 	g_mutex_lock(&fx->mutex);
@@ -229,10 +225,8 @@ fixture_set_up(Fixture *fx, gconstpointer user_data)
 	fx->context = g_main_context_new();
 	g_mutex_init(&fx->mutex);
 	g_cond_init(&fx->cond);
-	fx->routes = g_hash_table_new_full(g_str_hash,
-					   g_str_equal,
-					   g_free,
-					   (GDestroyNotify)fake_route_free);
+	fx->routes =
+	  g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)fake_route_free);
 	fx->requests = g_ptr_array_new_with_free_func(g_free);
 	fx->bodies = g_ptr_array_new_with_free_func(g_free);
 	fx->authorizations = g_ptr_array_new_with_free_func(g_free);
@@ -280,7 +274,7 @@ load_body(const gchar *body)
 	/* "@file": a fixture of tests/cli */
 	if (body[0] == '@') {
 		g_autofree gchar *filename =
-		    g_test_build_filename(G_TEST_DIST, "cli", body + 1, NULL);
+		  g_test_build_filename(G_TEST_DIST, "cli", body + 1, NULL);
 		g_autoptr(GError) error = NULL;
 		gchar *contents = NULL;
 		gsize len = 0;
@@ -293,12 +287,12 @@ load_body(const gchar *body)
 
 static void
 fixture_route_full(Fixture *fx,
-		   const gchar *key,
-		   guint status,
-		   const gchar *content_type,
-		   GBytes *body,
-		   gboolean stream,
-		   gboolean hang)
+                   const gchar *key,
+                   guint status,
+                   const gchar *content_type,
+                   GBytes *body,
+                   gboolean stream,
+                   gboolean hang)
 {
 	FakeRoute *route = g_new0(FakeRoute, 1);
 	route->status = status;
@@ -399,15 +393,15 @@ run_cli(Fixture *fx, const gchar *const *env, const gchar *const *args, gchar **
 	}
 
 	g_assert_true(g_spawn_sync(NULL,
-				   (gchar **)argv->pdata,
-				   envp,
-				   G_SPAWN_SEARCH_PATH,
-				   NULL,
-				   NULL,
-				   &stdout_text,
-				   &stderr_text,
-				   &wait_status,
-				   &error));
+	                           (gchar **)argv->pdata,
+	                           envp,
+	                           G_SPAWN_SEARCH_PATH,
+	                           NULL,
+	                           NULL,
+	                           &stdout_text,
+	                           &stderr_text,
+	                           &wait_status,
+	                           &error));
 	g_assert_no_error(error);
 	g_test_message("stdout:\n%s\nstderr:\n%s", stdout_text, stderr_text);
 	g_assert_true(WIFEXITED(wait_status));
@@ -424,7 +418,7 @@ run_cli(Fixture *fx, const gchar *const *env, const gchar *const *args, gchar **
 typedef struct {
 	const gchar *key; /* "GET /v1/devices" */
 	guint status;
-	const gchar *body; /* JSON, "@file", or NULL for none */
+	const gchar *body;         /* JSON, "@file", or NULL for none */
 	const gchar *content_type; /* NULL: application/json */
 	gboolean stream;
 } CaseRoute;
@@ -434,240 +428,511 @@ typedef struct {
 	const gchar *args[12]; /* after "usbpass --socket PATH" */
 	CaseRoute routes[3];
 	gint exit_code;
-	const gchar *out[5]; /* substrings of stdout */
-	const gchar *err[3]; /* substrings of stderr */
-	const gchar *requests[3]; /* every request, in order */
-	const gchar *body; /* the JSON body of the first request, or NULL */
+	const gchar *out[5];        /* substrings of stdout */
+	const gchar *err[3];        /* substrings of stderr */
+	const gchar *requests[3];   /* every request, in order */
+	const gchar *body;          /* the JSON body of the first request, or NULL */
 	gboolean out_is_route_json; /* stdout is the JSON of the first route */
 } CliCase;
 
 static const CliCase cli_cases[] = {
-    /* list, tree */
-    {"list", {"list"}, {{"GET /v1/devices", 200, "@devices-demo.json"}}, 0,
-     {"BUS  DEV  ID", "001  005  " SANDISK_ID, "SanDisk Cruzer Blade", "Evil [31mRed"},
-     {NULL}, {"GET /v1/devices"}},
-    {"list-json", {"list", "--json"}, {{"GET /v1/devices", 200, "@devices-demo.json"}}, 0,
-     {"\"generation\" : 42", "\\u009b"}, {NULL}, {"GET /v1/devices"}, NULL, TRUE},
-    {"list-tree", {"list", "--tree"}, {{"GET /v1/devices", 200, "@devices-demo.json"}}, 0,
-     {"Controller 0000:00:14.0: Intel Corporation",
-      "\u2502   \u2502   \u251c\u2500\u2500 Port 1-1.1  Dev 001:005  0781:5567  SanDisk Cruzer "
-          "Blade",
-      "Controller 0000:03:00.0: ASMedia", "Not plugged in"},
-     {NULL}, {"GET /v1/devices"}},
-    {"tree", {"tree", "-w"}, {{"GET /v1/devices", 200, "@devices-demo.json"}}, 0,
-     {"\u2514\u2500\u2500 Bus 003 usb3",
-         "WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW"},
-     {NULL}, {"GET /v1/devices"}},
-    {"list-filters",
-     {"list", "--state", "attached", "--instance", "web 01", "--vendor-id", "0781", "--product-id",
-      "55AB", "--present"},
-     {{"GET /v1/devices?state=attached&instance=web%2001&vendor_id=0781&product_id=55ab"
-       "&present=true",
-       200, "{\"generation\": 1, \"devices\": []}"}},
-     0, {"BUS  DEV  ID"}, {NULL},
-     {"GET /v1/devices?state=attached&instance=web%2001&vendor_id=0781&product_id=55ab"
-      "&present=true"}},
-    {"list-missing", {"--json", "list", "--missing"},
-     {{"GET /v1/devices?present=false", 200, "{\"generation\": 1, \"devices\": []}"}}, 0,
-     {"\"devices\" : []"}, {NULL}, {"GET /v1/devices?present=false"}, NULL, TRUE},
-    {"list-wrong-shape", {"list"}, {{"GET /v1/devices", 200, "{\"devices\": 3}"}}, 1, {NULL},
-     {"usbpass: the answer of usbpassd has no \"devices\" array"}, {"GET /v1/devices"}},
-    /* show */
-    {"show", {"show", "1:5"}, {{"GET /v1/devices/1:5", 200, DEVICE_ATTACHED}}, 0,
-     {"ID:             " SANDISK_ID "\n", "Bus:device:     001:005\n",
-      "Instance:       web01 (" WEB01_UUID ")\n"},
-     {NULL}, {"GET /v1/devices/1:5"}},
-    {"show-escaped", {"show", "a/b c?#\u00e9"},
-     {{"GET /v1/devices/a%2Fb%20c%3F%23%C3%A9", 200, DEVICE_AVAILABLE}}, 0, {"State:"}, {NULL},
-     {"GET /v1/devices/a%2Fb%20c%3F%23%C3%A9"}},
-    {"show-dot-dot", {"show", ".."}, {{NULL}}, 65, {NULL},
-     {"usbpass: '..' is not a device, instance or token\n"}, {NULL}},
-    {"show-not-found", {"show", "9-9"},
-     {{"GET /v1/devices/9-9", 404, ERROR_BODY("not-found", "USB device '9-9' not found")}}, 3,
-     {NULL}, {"usbpass: USB device '9-9' not found\n"}, {"GET /v1/devices/9-9"}},
-    {"show-no-route", {"show", "x"}, {{NULL}}, 3, {NULL}, {"no route in the fake usbpassd"},
-     {"GET /v1/devices/x"}},
-    /* attach and the error table */
-    {"attach", {"attach", "1-1.1", "web01"},
-     {{"POST /v1/instances/web01/usb-devices", 200, DEVICE_ATTACHED}}, 0,
-     {"Attached " SANDISK_ID " (SanDisk Cruzer Blade) to web01.\n"}, {NULL},
-     {"POST /v1/instances/web01/usb-devices"}, "{\"device\": \"1-1.1\"}"},
-    {"attach-json", {"attach", "--json", "1-1.1", WEB01_UUID},
-     {{"POST /v1/instances/" WEB01_UUID "/usb-devices", 200, DEVICE_ATTACHED}}, 0,
-     {"\"state\" : \"attached\""}, {NULL}, {"POST /v1/instances/" WEB01_UUID "/usb-devices"},
-     "{\"device\": \"1-1.1\"}", TRUE},
-    {"attach-in-use", {"attach", "1-1.1", "db01"},
-     {{"POST /v1/instances/db01/usb-devices", 409,
-       ERROR_BODY("in-use", "USB device '1-1.1' (0781:5567) is in use by instance 'web01'")}},
-     4, {NULL}, {"usbpass: USB device '1-1.1' (0781:5567) is in use by instance 'web01'\n"},
-     {"POST /v1/instances/db01/usb-devices"}},
-    {"attach-busy", {"attach", "1-1.1", "db01"},
-     {{"POST /v1/instances/db01/usb-devices", 409, ERROR_BODY("busy", "being attached")}}, 75,
-     {NULL}, {"usbpass: being attached\n"}, {"POST /v1/instances/db01/usb-devices"}},
-    {"attach-disabled", {"attach", "1-1.1", "db01"},
-     {{"POST /v1/instances/db01/usb-devices", 403,
-       ERROR_BODY("disabled", "USB passthrough is disabled on this host: set enabled=true")}},
-     6, {NULL}, {"usbpass: USB passthrough is disabled on this host"},
-     {"POST /v1/instances/db01/usb-devices"}},
-    {"attach-denied", {"attach", "1-1", "db01"},
-     {{"POST /v1/instances/db01/usb-devices", 403,
-       ERROR_BODY("denied-by-policy", "hubs are never passed through (rule 'deny hub')")}},
-     5, {NULL}, {"rule 'deny hub'"}, {"POST /v1/instances/db01/usb-devices"}},
-    {"attach-permission", {"attach", "1-1.1", "db01"},
-     {{"POST /v1/instances/db01/usb-devices", 403,
-       ERROR_BODY("permission-denied", "uid 1000 is not in group 'usbpass'")}},
-     77, {NULL}, {"usbpass: uid 1000 is not in group 'usbpass'\n"},
-     {"POST /v1/instances/db01/usb-devices"}},
-    {"attach-driver", {"attach", "1-1.1", "web01"},
-     {{"POST /v1/instances/web01/usb-devices", 502,
-       ERROR_BODY("driver", "internal error: Did not find USB device 0781:5567")}},
-     7, {NULL}, {"Did not find USB device"}, {"POST /v1/instances/web01/usb-devices"}},
-    {"attach-unknown-code", {"attach", "1-1.1", "web01"},
-     {{"POST /v1/instances/web01/usb-devices", 404, ERROR_BODY("teapot", "no such instance")}},
-     3, {NULL}, {"usbpass: no such instance\n"}, {"POST /v1/instances/web01/usb-devices"}},
-    {"attach-no-body", {"attach", "1-1.1", "web01"},
-     {{"POST /v1/instances/web01/usb-devices", 500, "oops", "text/plain"}}, 70, {NULL},
-     {"answered HTTP 500"}, {"POST /v1/instances/web01/usb-devices"}},
-    {"attach-hostile-message", {"attach", "1-1.1", "web01"},
-     {{"POST /v1/instances/web01/usb-devices", 409,
-       ERROR_BODY("in-use", "in use\\u001b[2J\\u0007 by \\u009b31m\\u202eweb01\\r\\nFAKE: ok")}},
-     4, {NULL}, {"usbpass: in use [2J  by  31m\ufffdweb01  FAKE: ok\n"},
-     {"POST /v1/instances/web01/usb-devices"}},
-    /* detach: find the instance, then DELETE by identity */
-    {"detach", {"detach", "1-1.1"},
-     {{"GET /v1/devices/1-1.1", 200, DEVICE_ATTACHED},
-      {"DELETE /v1/instances/" WEB01_UUID "/usb-devices/" SANDISK_ID, 200, DEVICE_AVAILABLE}},
-     0, {"Detached " SANDISK_ID " (SanDisk Cruzer Blade) from web01.\n"}, {NULL},
-     {"GET /v1/devices/1-1.1", "DELETE /v1/instances/" WEB01_UUID "/usb-devices/" SANDISK_ID}},
-    {"detach-json", {"detach", "--json", "1:5"},
-     {{"GET /v1/devices/1:5", 200, DEVICE_ATTACHED},
-      {"DELETE /v1/instances/" WEB01_UUID "/usb-devices/" SANDISK_ID, 200, DEVICE_AVAILABLE}},
-     0, {"\"state\" : \"available\""}, {NULL},
-     {"GET /v1/devices/1:5", "DELETE /v1/instances/" WEB01_UUID "/usb-devices/" SANDISK_ID}},
-    {"detach-not-assigned", {"detach", "1-1.1"},
-     {{"GET /v1/devices/1-1.1", 200, DEVICE_AVAILABLE}}, 3, {NULL},
-     {"usbpass: USB device '1-1.1' is not assigned to any instance\n"},
-     {"GET /v1/devices/1-1.1"}},
-    {"detach-not-found", {"detach", "9-9"},
-     {{"GET /v1/devices/9-9", 404, ERROR_BODY("not-found", "USB device '9-9' not found")}}, 3,
-     {NULL}, {"not found"}, {"GET /v1/devices/9-9"}},
-    {"detach-failed", {"detach", "1-1.1"},
-     {{"GET /v1/devices/1-1.1", 200, DEVICE_ATTACHED},
-      {"DELETE /v1/instances/" WEB01_UUID "/usb-devices/" SANDISK_ID, 502,
-       ERROR_BODY("driver", "operation failed: device not found")}},
-     7, {NULL}, {"usbpass: operation failed: device not found\n"},
-     {"GET /v1/devices/1-1.1", "DELETE /v1/instances/" WEB01_UUID "/usb-devices/" SANDISK_ID}},
-    /* instances, status */
-    {"instances", {"instances"}, {{"GET /v1/instances", 200, INSTANCES}}, 0,
-     {"NAME   UUID",
-         "web01  " WEB01_UUID "  running  " SANDISK_ID " SanDisk Cruzer Blade (attached)",
-      "db01   11111111-2222-3333-4444-555555555555  shutoff  -"},
-     {NULL}, {"GET /v1/instances"}},
-    {"instances-one", {"instances", "web01"},
-     {{"GET /v1/instances/web01", 200,
-       "{\"uuid\": \"" WEB01_UUID "\", \"name\": \"web01\", \"state\": \"paused\", \"devices\": "
-           "[]}"}},
-     0, {"web01  " WEB01_UUID "  paused  -"}, {NULL}, {"GET /v1/instances/web01"}},
-    {"instances-json", {"instances", "--json"}, {{"GET /v1/instances", 200, INSTANCES}}, 0,
-     {"\"instances\" : ["}, {NULL}, {"GET /v1/instances"}, NULL, TRUE},
-    {"status", {"status"}, {{"GET /v1/devices", 200, "@devices-demo.json"}}, 0,
-     {"ID  ", "BUS:DEV  STATE", "0403:6001:s:A50285BI", "internal error: unable to execute QEMU"},
-     {NULL}, {"GET /v1/devices"}},
-    {"status-filtered", {"status", "--all", "--state", "failed"},
-     {{"GET /v1/devices?state=failed", 200, "@devices-demo.json"}}, 0, {"root hub"}, {NULL},
-     {"GET /v1/devices?state=failed"}},
-    /* audit, tokens */
-    {"audit", {"audit", "--limit", "5"},
-     {{"GET /v1/audit?limit=5", 200,
-       "{\"entries\": [{\"id\": 3, \"time\": \"2026-11-24T10:00:00Z\", \"actor\": \"uid:0\","
-       " \"action\": \"attach\", \"device_id\": \"" SANDISK_ID "\", \"instance_uuid\": "
-           "\"" WEB01_UUID
-       "\", \"outcome\": \"ok\", \"message\": null}]}"}},
-     0, {"ID  TIME", "3   2026-11-24T10:00:00Z  uid:0  attach"}, {NULL}, {"GET /v1/audit?limit=5"}},
-    {"audit-after", {"audit", "--after", "10", "-n", "2"},
-     {{"GET /v1/audit?after=10&limit=2", 200, "{\"entries\": []}"}}, 0, {"ID  TIME"}, {NULL},
-     {"GET /v1/audit?after=10&limit=2"}},
-    {"audit-permission", {"audit"},
-     {{"GET /v1/audit", 403, ERROR_BODY("permission-denied",
-         "the audit log needs the admin role")}},
-     77, {NULL}, {"admin role"}, {"GET /v1/audit"}},
-    {"token-create", {"token", "create", "ci", "--role", "operator"},
-     {{"POST /v1/tokens", 201,
-         "{\"name\": \"ci\", \"role\": \"operator\", \"token\": \"upt_0123abc\"}"}},
-     0, {"Created token 'ci' with role operator.", "once:\nupt_0123abc\n"}, {NULL},
-     {"POST /v1/tokens"}, "{\"name\": \"ci\", \"role\": \"operator\"}"},
-    {"token-create-exists", {"token", "create", "ci", "-r", "reader"},
-     {{"POST /v1/tokens", 409, ERROR_BODY("busy", "a token named 'ci' exists")}}, 75, {NULL},
-     {"a token named 'ci' exists"}, {"POST /v1/tokens"},
-         "{\"name\": \"ci\", \"role\": \"reader\"}"},
-    {"token-list", {"token", "list"},
-     {{"GET /v1/tokens", 200,
-       "{\"tokens\": [{\"name\": \"ci\", \"role\": \"operator\", \"created\": "
-           "\"2026-11-24T10:00:00Z\","
-       " \"last_used\": null}]}"}},
-     0, {"NAME  ROLE", "ci    operator  2026-11-24T10:00:00Z  -\n"}, {NULL}, {"GET /v1/tokens"}},
-    {"token-revoke", {"token", "revoke", "ci"}, {{"DELETE /v1/tokens/ci", 204, NULL}}, 0,
-     {"Revoked token 'ci'.\n"}, {NULL}, {"DELETE /v1/tokens/ci"}},
-    {"token-revoke-json", {"token", "revoke", "--json", "ci"}, {{"DELETE /v1/tokens/ci", 204,
-        NULL}},
-     0, {"{}\n"}, {NULL}, {"DELETE /v1/tokens/ci"}},
-    {"token-revoke-not-found", {"token", "revoke", "nope"},
-     {{"DELETE /v1/tokens/nope", 404, ERROR_BODY("not-found", "no token named 'nope'")}}, 3,
-     {NULL}, {"no token named 'nope'"}, {"DELETE /v1/tokens/nope"}},
-    /* policy, host */
-    {"policy-show", {"policy", "show"},
-     {{"GET /v1/policy", 200,
-         "{\"enabled\": true, \"rules\": [\"deny hub\", \"allow 0781:5567\"]}"}},
-     0, {"Passthrough: enabled\nRules:\n    1  deny hub\n    2  allow 0781:5567\n"}, {NULL},
-     {"GET /v1/policy"}},
-    {"policy-check-allowed", {"policy", "check", "1-1.1"},
-     {{"GET /v1/devices/1-1.1/policy", 200,
-       "{\"allowed\": true, \"rule\": \"allow 0781:5567\", \"reason\": \"the lab's sticks\"}"}},
-     0, {"Allowed: yes\nRule:    allow 0781:5567\nReason:  the lab's sticks\n"}, {NULL},
-     {"GET /v1/devices/1-1.1/policy"}},
-    {"policy-check-denied", {"policy", "check", "--json", "1-2"},
-     {{"GET /v1/devices/1-2/policy", 200,
-       "{\"allowed\": false, \"rule\": \"deny class 03:01:01\", \"reason\": \"HID keyboard\"}"}},
-     5, {"\"allowed\" : false"}, {NULL}, {"GET /v1/devices/1-2/policy"}, NULL, TRUE},
-    {"policy-check-garbled", {"policy", "check", "1-2"},
-     {{"GET /v1/devices/1-2/policy", 200, "{\"allowed\": \"yes\"}"}}, 1, {NULL},
-     {"no \"allowed\" boolean"}, {"GET /v1/devices/1-2/policy"}},
-    {"host", {"host"},
-     {{"GET /v1/host", 200,
-       "{\"host\": \"demo-host\", \"version\": \"0.1.0\", \"enabled\": false, \"driver\": "
-           "\"libvirt\","
-       " \"driver_connected\": true, \"store\": \"sqlite\", \"devices\": 14}"}},
-     0,
-     {"Host:        demo-host\n", "Passthrough: disabled\n",
-      "Driver:      libvirt (connected)\n"},
-     {NULL}, {"GET /v1/host"}},
-    /* broken answers: exit 1 like an unreachable daemon */
-    {"garbled", {"host"}, {{"GET /v1/host", 200, "{\"host\": "}}, 1, {NULL},
-     {"sent a garbled answer: not JSON"}, {"GET /v1/host"}},
-    {"not-json", {"host"}, {{"GET /v1/host", 200, "<html></html>", "text/html"}}, 1, {NULL},
-     {"answered 'text/html' instead of JSON"}, {"GET /v1/host"}},
-    {"array", {"host"}, {{"GET /v1/host", 200, "[1, 2]"}}, 1, {NULL},
-     {"with an array instead of an object"}, {"GET /v1/host"}},
-    /* watch */
-    {"watch", {"watch", "--count", "3"},
-     {{"GET /v1/events", 200, EVENTS, "text/event-stream", TRUE}}, 0,
-     {"added 0781:5567:s:XYZ 1-1.4 SanDisk Cruzer Blade\n"
-      "attached " SANDISK_ID " 1-1.1 SanDisk Cruzer Blade \u2192 web01\n"
-      "removed dead:beef:s:EVIL 3-3 Evil [31mRed  X\n"},
-     {NULL}, {"GET /v1/events"}},
-    {"watch-json", {"watch", "--json", "-n", "2"},
-     {{"GET /v1/events", 200, EVENTS, "text/event-stream", TRUE}}, 0,
-     {"{\"event\":\"inventory\",\"data\":{\"kind\":\"added\"",
-      "\n{\"event\":\"future\",\"data\":{\"something\":\"new\"}}\n"},
-     {NULL}, {"GET /v1/events"}},
-    {"watch-closed", {"watch"}, {{"GET /v1/events", 200, EVENTS, "text/event-stream"}}, 1,
-     {"added 0781:5567:s:XYZ", "removed dead:beef:s:EVIL"},
-     {"usbpass: usbpassd at '", "' closed the event stream\n"}, {"GET /v1/events"}},
-    {"watch-refused", {"watch"},
-     {{"GET /v1/events", 401, ERROR_BODY("permission-denied", "a bearer token is required")}}, 77,
-     {NULL}, {"a bearer token is required"}, {"GET /v1/events"}},
-    {"watch-not-a-stream", {"watch"}, {{"GET /v1/events", 200, "{}"}}, 1, {NULL},
-     {"instead of an event stream"}, {"GET /v1/events"}},
+	/* list, tree */
+	{ "list",
+	  { "list" },
+	  { { "GET /v1/devices", 200, "@devices-demo.json" } },
+	  0,
+	  { "BUS  DEV  ID", "001  005  " SANDISK_ID, "SanDisk Cruzer Blade", "Evil [31mRed" },
+	  { NULL },
+	  { "GET /v1/devices" } },
+	{ "list-json",
+	  { "list", "--json" },
+	  { { "GET /v1/devices", 200, "@devices-demo.json" } },
+	  0,
+	  { "\"generation\" : 42", "\\u009b" },
+	  { NULL },
+	  { "GET /v1/devices" },
+	  NULL,
+	  TRUE },
+	{ "list-tree",
+	  { "list", "--tree" },
+	  { { "GET /v1/devices", 200, "@devices-demo.json" } },
+	  0,
+	  { "Controller 0000:00:14.0: Intel Corporation",
+	    "\u2502   \u2502   \u251c\u2500\u2500 Port 1-1.1  Dev 001:005  0781:5567  SanDisk "
+	    "Cruzer "
+	    "Blade",
+	    "Controller 0000:03:00.0: ASMedia",
+	    "Not plugged in" },
+	  { NULL },
+	  { "GET /v1/devices" } },
+	{ "tree",
+	  { "tree", "-w" },
+	  { { "GET /v1/devices", 200, "@devices-demo.json" } },
+	  0,
+	  { "\u2514\u2500\u2500 Bus 003 usb3",
+	    "WWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWWW" },
+	  { NULL },
+	  { "GET /v1/devices" } },
+	{ "list-filters",
+	  { "list",
+	    "--state",
+	    "attached",
+	    "--instance",
+	    "web 01",
+	    "--vendor-id",
+	    "0781",
+	    "--product-id",
+	    "55AB",
+	    "--present" },
+	  { { "GET /v1/devices?state=attached&instance=web%2001&vendor_id=0781&product_id=55ab"
+	      "&present=true",
+	      200,
+	      "{\"generation\": 1, \"devices\": []}" } },
+	  0,
+	  { "BUS  DEV  ID" },
+	  { NULL },
+	  { "GET /v1/devices?state=attached&instance=web%2001&vendor_id=0781&product_id=55ab"
+	    "&present=true" } },
+	{ "list-missing",
+	  { "--json", "list", "--missing" },
+	  { { "GET /v1/devices?present=false", 200, "{\"generation\": 1, \"devices\": []}" } },
+	  0,
+	  { "\"devices\" : []" },
+	  { NULL },
+	  { "GET /v1/devices?present=false" },
+	  NULL,
+	  TRUE },
+	{ "list-wrong-shape",
+	  { "list" },
+	  { { "GET /v1/devices", 200, "{\"devices\": 3}" } },
+	  1,
+	  { NULL },
+	  { "usbpass: the answer of usbpassd has no \"devices\" array" },
+	  { "GET /v1/devices" } },
+	/* show */
+	{ "show",
+	  { "show", "1:5" },
+	  { { "GET /v1/devices/1:5", 200, DEVICE_ATTACHED } },
+	  0,
+	  { "ID:             " SANDISK_ID "\n",
+	    "Bus:device:     001:005\n",
+	    "Instance:       web01 (" WEB01_UUID ")\n" },
+	  { NULL },
+	  { "GET /v1/devices/1:5" } },
+	{ "show-escaped",
+	  { "show", "a/b c?#\u00e9" },
+	  { { "GET /v1/devices/a%2Fb%20c%3F%23%C3%A9", 200, DEVICE_AVAILABLE } },
+	  0,
+	  { "State:" },
+	  { NULL },
+	  { "GET /v1/devices/a%2Fb%20c%3F%23%C3%A9" } },
+	{ "show-dot-dot",
+	  { "show", ".." },
+	  { { NULL } },
+	  65,
+	  { NULL },
+	  { "usbpass: '..' is not a device, instance or token\n" },
+	  { NULL } },
+	{ "show-not-found",
+	  { "show", "9-9" },
+	  { { "GET /v1/devices/9-9", 404, ERROR_BODY("not-found", "USB device '9-9' not found") } },
+	  3,
+	  { NULL },
+	  { "usbpass: USB device '9-9' not found\n" },
+	  { "GET /v1/devices/9-9" } },
+	{ "show-no-route",
+	  { "show", "x" },
+	  { { NULL } },
+	  3,
+	  { NULL },
+	  { "no route in the fake usbpassd" },
+	  { "GET /v1/devices/x" } },
+	/* attach and the error table */
+	{ "attach",
+	  { "attach", "1-1.1", "web01" },
+	  { { "POST /v1/instances/web01/usb-devices", 200, DEVICE_ATTACHED } },
+	  0,
+	  { "Attached " SANDISK_ID " (SanDisk Cruzer Blade) to web01.\n" },
+	  { NULL },
+	  { "POST /v1/instances/web01/usb-devices" },
+	  "{\"device\": \"1-1.1\"}" },
+	{ "attach-json",
+	  { "attach", "--json", "1-1.1", WEB01_UUID },
+	  { { "POST /v1/instances/" WEB01_UUID "/usb-devices", 200, DEVICE_ATTACHED } },
+	  0,
+	  { "\"state\" : \"attached\"" },
+	  { NULL },
+	  { "POST /v1/instances/" WEB01_UUID "/usb-devices" },
+	  "{\"device\": \"1-1.1\"}",
+	  TRUE },
+	{ "attach-in-use",
+	  { "attach", "1-1.1", "db01" },
+	  { { "POST /v1/instances/db01/usb-devices",
+	      409,
+	      ERROR_BODY("in-use",
+	                 "USB device '1-1.1' (0781:5567) is in use by instance 'web01'") } },
+	  4,
+	  { NULL },
+	  { "usbpass: USB device '1-1.1' (0781:5567) is in use by instance 'web01'\n" },
+	  { "POST /v1/instances/db01/usb-devices" } },
+	{ "attach-busy",
+	  { "attach", "1-1.1", "db01" },
+	  { { "POST /v1/instances/db01/usb-devices", 409, ERROR_BODY("busy", "being attached") } },
+	  75,
+	  { NULL },
+	  { "usbpass: being attached\n" },
+	  { "POST /v1/instances/db01/usb-devices" } },
+	{ "attach-disabled",
+	  { "attach", "1-1.1", "db01" },
+	  { { "POST /v1/instances/db01/usb-devices",
+	      403,
+	      ERROR_BODY("disabled",
+	                 "USB passthrough is disabled on this host: set enabled=true") } },
+	  6,
+	  { NULL },
+	  { "usbpass: USB passthrough is disabled on this host" },
+	  { "POST /v1/instances/db01/usb-devices" } },
+	{ "attach-denied",
+	  { "attach", "1-1", "db01" },
+	  { { "POST /v1/instances/db01/usb-devices",
+	      403,
+	      ERROR_BODY("denied-by-policy", "hubs are never passed through (rule 'deny hub')") } },
+	  5,
+	  { NULL },
+	  { "rule 'deny hub'" },
+	  { "POST /v1/instances/db01/usb-devices" } },
+	{ "attach-permission",
+	  { "attach", "1-1.1", "db01" },
+	  { { "POST /v1/instances/db01/usb-devices",
+	      403,
+	      ERROR_BODY("permission-denied", "uid 1000 is not in group 'usbpass'") } },
+	  77,
+	  { NULL },
+	  { "usbpass: uid 1000 is not in group 'usbpass'\n" },
+	  { "POST /v1/instances/db01/usb-devices" } },
+	{ "attach-driver",
+	  { "attach", "1-1.1", "web01" },
+	  { { "POST /v1/instances/web01/usb-devices",
+	      502,
+	      ERROR_BODY("driver", "internal error: Did not find USB device 0781:5567") } },
+	  7,
+	  { NULL },
+	  { "Did not find USB device" },
+	  { "POST /v1/instances/web01/usb-devices" } },
+	{ "attach-unknown-code",
+	  { "attach", "1-1.1", "web01" },
+	  { { "POST /v1/instances/web01/usb-devices",
+	      404,
+	      ERROR_BODY("teapot", "no such instance") } },
+	  3,
+	  { NULL },
+	  { "usbpass: no such instance\n" },
+	  { "POST /v1/instances/web01/usb-devices" } },
+	{ "attach-no-body",
+	  { "attach", "1-1.1", "web01" },
+	  { { "POST /v1/instances/web01/usb-devices", 500, "oops", "text/plain" } },
+	  70,
+	  { NULL },
+	  { "answered HTTP 500" },
+	  { "POST /v1/instances/web01/usb-devices" } },
+	{ "attach-hostile-message",
+	  { "attach", "1-1.1", "web01" },
+	  { { "POST /v1/instances/web01/usb-devices",
+	      409,
+	      ERROR_BODY("in-use",
+	                 "in use\\u001b[2J\\u0007 by \\u009b31m\\u202eweb01\\r\\nFAKE: ok") } },
+	  4,
+	  { NULL },
+	  { "usbpass: in use [2J  by  31m\ufffdweb01  FAKE: ok\n" },
+	  { "POST /v1/instances/web01/usb-devices" } },
+	/* detach: find the instance, then DELETE by identity */
+	{ "detach",
+	  { "detach", "1-1.1" },
+	  { { "GET /v1/devices/1-1.1", 200, DEVICE_ATTACHED },
+	    { "DELETE /v1/instances/" WEB01_UUID "/usb-devices/" SANDISK_ID,
+	      200,
+	      DEVICE_AVAILABLE } },
+	  0,
+	  { "Detached " SANDISK_ID " (SanDisk Cruzer Blade) from web01.\n" },
+	  { NULL },
+	  { "GET /v1/devices/1-1.1",
+	    "DELETE /v1/instances/" WEB01_UUID "/usb-devices/" SANDISK_ID } },
+	{ "detach-json",
+	  { "detach", "--json", "1:5" },
+	  { { "GET /v1/devices/1:5", 200, DEVICE_ATTACHED },
+	    { "DELETE /v1/instances/" WEB01_UUID "/usb-devices/" SANDISK_ID,
+	      200,
+	      DEVICE_AVAILABLE } },
+	  0,
+	  { "\"state\" : \"available\"" },
+	  { NULL },
+	  { "GET /v1/devices/1:5",
+	    "DELETE /v1/instances/" WEB01_UUID "/usb-devices/" SANDISK_ID } },
+	{ "detach-not-assigned",
+	  { "detach", "1-1.1" },
+	  { { "GET /v1/devices/1-1.1", 200, DEVICE_AVAILABLE } },
+	  3,
+	  { NULL },
+	  { "usbpass: USB device '1-1.1' is not assigned to any instance\n" },
+	  { "GET /v1/devices/1-1.1" } },
+	{ "detach-not-found",
+	  { "detach", "9-9" },
+	  { { "GET /v1/devices/9-9", 404, ERROR_BODY("not-found", "USB device '9-9' not found") } },
+	  3,
+	  { NULL },
+	  { "not found" },
+	  { "GET /v1/devices/9-9" } },
+	{ "detach-failed",
+	  { "detach", "1-1.1" },
+	  { { "GET /v1/devices/1-1.1", 200, DEVICE_ATTACHED },
+	    { "DELETE /v1/instances/" WEB01_UUID "/usb-devices/" SANDISK_ID,
+	      502,
+	      ERROR_BODY("driver", "operation failed: device not found") } },
+	  7,
+	  { NULL },
+	  { "usbpass: operation failed: device not found\n" },
+	  { "GET /v1/devices/1-1.1",
+	    "DELETE /v1/instances/" WEB01_UUID "/usb-devices/" SANDISK_ID } },
+	/* instances, status */
+	{ "instances",
+	  { "instances" },
+	  { { "GET /v1/instances", 200, INSTANCES } },
+	  0,
+	  { "NAME   UUID",
+	    "web01  " WEB01_UUID "  running  " SANDISK_ID " SanDisk Cruzer Blade (attached)",
+	    "db01   11111111-2222-3333-4444-555555555555  shutoff  -" },
+	  { NULL },
+	  { "GET /v1/instances" } },
+	{ "instances-one",
+	  { "instances", "web01" },
+	  { { "GET /v1/instances/web01",
+	      200,
+	      "{\"uuid\": \"" WEB01_UUID
+	      "\", \"name\": \"web01\", \"state\": \"paused\", \"devices\": "
+	      "[]}" } },
+	  0,
+	  { "web01  " WEB01_UUID "  paused  -" },
+	  { NULL },
+	  { "GET /v1/instances/web01" } },
+	{ "instances-json",
+	  { "instances", "--json" },
+	  { { "GET /v1/instances", 200, INSTANCES } },
+	  0,
+	  { "\"instances\" : [" },
+	  { NULL },
+	  { "GET /v1/instances" },
+	  NULL,
+	  TRUE },
+	{ "status",
+	  { "status" },
+	  { { "GET /v1/devices", 200, "@devices-demo.json" } },
+	  0,
+	  { "ID  ",
+	    "BUS:DEV  STATE",
+	    "0403:6001:s:A50285BI",
+	    "internal error: unable to execute QEMU" },
+	  { NULL },
+	  { "GET /v1/devices" } },
+	{ "status-filtered",
+	  { "status", "--all", "--state", "failed" },
+	  { { "GET /v1/devices?state=failed", 200, "@devices-demo.json" } },
+	  0,
+	  { "root hub" },
+	  { NULL },
+	  { "GET /v1/devices?state=failed" } },
+	/* audit, tokens */
+	{ "audit",
+	  { "audit", "--limit", "5" },
+	  { { "GET /v1/audit?limit=5",
+	      200,
+	      "{\"entries\": [{\"id\": 3, \"time\": \"2026-11-24T10:00:00Z\", \"actor\": \"uid:0\","
+	      " \"action\": \"attach\", \"device_id\": \"" SANDISK_ID "\", \"instance_uuid\": "
+	      "\"" WEB01_UUID "\", \"outcome\": \"ok\", \"message\": null}]}" } },
+	  0,
+	  { "ID  TIME", "3   2026-11-24T10:00:00Z  uid:0  attach" },
+	  { NULL },
+	  { "GET /v1/audit?limit=5" } },
+	{ "audit-after",
+	  { "audit", "--after", "10", "-n", "2" },
+	  { { "GET /v1/audit?after=10&limit=2", 200, "{\"entries\": []}" } },
+	  0,
+	  { "ID  TIME" },
+	  { NULL },
+	  { "GET /v1/audit?after=10&limit=2" } },
+	{ "audit-permission",
+	  { "audit" },
+	  { { "GET /v1/audit",
+	      403,
+	      ERROR_BODY("permission-denied", "the audit log needs the admin role") } },
+	  77,
+	  { NULL },
+	  { "admin role" },
+	  { "GET /v1/audit" } },
+	{ "token-create",
+	  { "token", "create", "ci", "--role", "operator" },
+	  { { "POST /v1/tokens",
+	      201,
+	      "{\"name\": \"ci\", \"role\": \"operator\", \"token\": \"upt_0123abc\"}" } },
+	  0,
+	  { "Created token 'ci' with role operator.", "once:\nupt_0123abc\n" },
+	  { NULL },
+	  { "POST /v1/tokens" },
+	  "{\"name\": \"ci\", \"role\": \"operator\"}" },
+	{ "token-create-exists",
+	  { "token", "create", "ci", "-r", "reader" },
+	  { { "POST /v1/tokens", 409, ERROR_BODY("busy", "a token named 'ci' exists") } },
+	  75,
+	  { NULL },
+	  { "a token named 'ci' exists" },
+	  { "POST /v1/tokens" },
+	  "{\"name\": \"ci\", \"role\": \"reader\"}" },
+	{ "token-list",
+	  { "token", "list" },
+	  { { "GET /v1/tokens",
+	      200,
+	      "{\"tokens\": [{\"name\": \"ci\", \"role\": \"operator\", \"created\": "
+	      "\"2026-11-24T10:00:00Z\","
+	      " \"last_used\": null}]}" } },
+	  0,
+	  { "NAME  ROLE", "ci    operator  2026-11-24T10:00:00Z  -\n" },
+	  { NULL },
+	  { "GET /v1/tokens" } },
+	{ "token-revoke",
+	  { "token", "revoke", "ci" },
+	  { { "DELETE /v1/tokens/ci", 204, NULL } },
+	  0,
+	  { "Revoked token 'ci'.\n" },
+	  { NULL },
+	  { "DELETE /v1/tokens/ci" } },
+	{ "token-revoke-json",
+	  { "token", "revoke", "--json", "ci" },
+	  { { "DELETE /v1/tokens/ci", 204, NULL } },
+	  0,
+	  { "{}\n" },
+	  { NULL },
+	  { "DELETE /v1/tokens/ci" } },
+	{ "token-revoke-not-found",
+	  { "token", "revoke", "nope" },
+	  { { "DELETE /v1/tokens/nope", 404, ERROR_BODY("not-found", "no token named 'nope'") } },
+	  3,
+	  { NULL },
+	  { "no token named 'nope'" },
+	  { "DELETE /v1/tokens/nope" } },
+	/* policy, host */
+	{ "policy-show",
+	  { "policy", "show" },
+	  { { "GET /v1/policy",
+	      200,
+	      "{\"enabled\": true, \"rules\": [\"deny hub\", \"allow 0781:5567\"]}" } },
+	  0,
+	  { "Passthrough: enabled\nRules:\n    1  deny hub\n    2  allow 0781:5567\n" },
+	  { NULL },
+	  { "GET /v1/policy" } },
+	{ "policy-check-allowed",
+	  { "policy", "check", "1-1.1" },
+	  { { "GET /v1/devices/1-1.1/policy",
+	      200,
+	      "{\"allowed\": true, \"rule\": \"allow 0781:5567\", \"reason\": \"the lab's "
+	      "sticks\"}" } },
+	  0,
+	  { "Allowed: yes\nRule:    allow 0781:5567\nReason:  the lab's sticks\n" },
+	  { NULL },
+	  { "GET /v1/devices/1-1.1/policy" } },
+	{ "policy-check-denied",
+	  { "policy", "check", "--json", "1-2" },
+	  { { "GET /v1/devices/1-2/policy",
+	      200,
+	      "{\"allowed\": false, \"rule\": \"deny class 03:01:01\", \"reason\": \"HID "
+	      "keyboard\"}" } },
+	  5,
+	  { "\"allowed\" : false" },
+	  { NULL },
+	  { "GET /v1/devices/1-2/policy" },
+	  NULL,
+	  TRUE },
+	{ "policy-check-garbled",
+	  { "policy", "check", "1-2" },
+	  { { "GET /v1/devices/1-2/policy", 200, "{\"allowed\": \"yes\"}" } },
+	  1,
+	  { NULL },
+	  { "no \"allowed\" boolean" },
+	  { "GET /v1/devices/1-2/policy" } },
+	{ "host",
+	  { "host" },
+	  { { "GET /v1/host",
+	      200,
+	      "{\"host\": \"demo-host\", \"version\": \"0.1.0\", \"enabled\": false, \"driver\": "
+	      "\"libvirt\","
+	      " \"driver_connected\": true, \"store\": \"sqlite\", \"devices\": 14}" } },
+	  0,
+	  { "Host:        demo-host\n",
+	    "Passthrough: disabled\n",
+	    "Driver:      libvirt (connected)\n" },
+	  { NULL },
+	  { "GET /v1/host" } },
+	/* broken answers: exit 1 like an unreachable daemon */
+	{ "garbled",
+	  { "host" },
+	  { { "GET /v1/host", 200, "{\"host\": " } },
+	  1,
+	  { NULL },
+	  { "sent a garbled answer: not JSON" },
+	  { "GET /v1/host" } },
+	{ "not-json",
+	  { "host" },
+	  { { "GET /v1/host", 200, "<html></html>", "text/html" } },
+	  1,
+	  { NULL },
+	  { "answered 'text/html' instead of JSON" },
+	  { "GET /v1/host" } },
+	{ "array",
+	  { "host" },
+	  { { "GET /v1/host", 200, "[1, 2]" } },
+	  1,
+	  { NULL },
+	  { "with an array instead of an object" },
+	  { "GET /v1/host" } },
+	/* watch */
+	{ "watch",
+	  { "watch", "--count", "3" },
+	  { { "GET /v1/events", 200, EVENTS, "text/event-stream", TRUE } },
+	  0,
+	  { "added 0781:5567:s:XYZ 1-1.4 SanDisk Cruzer Blade\n"
+	    "attached " SANDISK_ID " 1-1.1 SanDisk Cruzer Blade \u2192 web01\n"
+	    "removed dead:beef:s:EVIL 3-3 Evil [31mRed  X\n" },
+	  { NULL },
+	  { "GET /v1/events" } },
+	{ "watch-json",
+	  { "watch", "--json", "-n", "2" },
+	  { { "GET /v1/events", 200, EVENTS, "text/event-stream", TRUE } },
+	  0,
+	  { "{\"event\":\"inventory\",\"data\":{\"kind\":\"added\"",
+	    "\n{\"event\":\"future\",\"data\":{\"something\":\"new\"}}\n" },
+	  { NULL },
+	  { "GET /v1/events" } },
+	{ "watch-closed",
+	  { "watch" },
+	  { { "GET /v1/events", 200, EVENTS, "text/event-stream" } },
+	  1,
+	  { "added 0781:5567:s:XYZ", "removed dead:beef:s:EVIL" },
+	  { "usbpass: usbpassd at '", "' closed the event stream\n" },
+	  { "GET /v1/events" } },
+	{ "watch-refused",
+	  { "watch" },
+	  { { "GET /v1/events",
+	      401,
+	      ERROR_BODY("permission-denied", "a bearer token is required") } },
+	  77,
+	  { NULL },
+	  { "a bearer token is required" },
+	  { "GET /v1/events" } },
+	{ "watch-not-a-stream",
+	  { "watch" },
+	  { { "GET /v1/events", 200, "{}" } },
+	  1,
+	  { NULL },
+	  { "instead of an event stream" },
+	  { "GET /v1/events" } },
 };
 
 static gboolean
@@ -694,14 +959,14 @@ test_command(Fixture *fx, gconstpointer user_data)
 	for (guint i = 0; i < G_N_ELEMENTS(c->routes) && c->routes[i].key != NULL; i++) {
 		g_autoptr(GBytes) body = load_body(c->routes[i].body);
 		fixture_route_full(fx,
-				   c->routes[i].key,
-				   c->routes[i].status,
-				   body == NULL ? NULL
-				   : c->routes[i].content_type != NULL ? c->routes[i].content_type
-									: "application/json",
-				   body,
-				   c->routes[i].stream,
-				   FALSE);
+		                   c->routes[i].key,
+		                   c->routes[i].status,
+		                   body == NULL                        ? NULL
+		                   : c->routes[i].content_type != NULL ? c->routes[i].content_type
+		                                                       : "application/json",
+		                   body,
+		                   c->routes[i].stream,
+		                   FALSE);
 	}
 	g_ptr_array_add(args, (gpointer) "--socket");
 	g_ptr_array_add(args, fx->socket_path);
@@ -737,7 +1002,7 @@ test_command(Fixture *fx, gconstpointer user_data)
 		g_assert_cmpstr(request, ==, c->requests[n_requests]);
 		if (n_requests == 0 && c->body != NULL)
 			g_assert_true(
-			    json_text_equal(body, strlen(body), c->body, strlen(c->body)));
+			  json_text_equal(body, strlen(body), c->body, strlen(c->body)));
 	}
 	g_assert_cmpuint(fixture_n_requests(fx), ==, n_requests);
 
@@ -756,13 +1021,13 @@ test_unreachable(Fixture *fx, gconstpointer user_data)
 {
 	g_autofree gchar *path = g_build_filename(fx->tmpdir, "nothing.sock", NULL);
 	g_autofree gchar *expected =
-	    g_strdup_printf("usbpass: cannot reach usbpassd at '%s': ", path);
-	const gchar *args[] = {"--socket", path, "list", NULL};
-	const gchar *env[] = {NULL, NULL};
+	  g_strdup_printf("usbpass: cannot reach usbpassd at '%s': ", path);
+	const gchar *args[] = { "--socket", path, "list", NULL };
+	const gchar *env[] = { NULL, NULL };
 	g_autofree gchar *env_socket = g_strdup_printf("USBPASS_SOCKET=%s", path);
 	g_autofree gchar *out = NULL;
 	g_autofree gchar *err = NULL;
-	const gchar *args_env[] = {"host", NULL};
+	const gchar *args_env[] = { "host", NULL };
 
 	g_assert_cmpint(run_cli(fx, NULL, args, &out, &err), ==, 1);
 	g_assert_true(g_str_has_prefix(err, expected));
@@ -780,22 +1045,34 @@ test_unreachable(Fixture *fx, gconstpointer user_data)
 typedef struct {
 	const gchar *name;
 	const gchar *env[3];
-	const gchar *args[6]; /* "@URL" is the fake TCP URL, "@FILE" a token file */
+	const gchar *args[6];       /* "@URL" is the fake TCP URL, "@FILE" a token file */
 	const gchar *authorization; /* expected; "" for none */
 } AuthCase;
 
 static const AuthCase auth_cases[] = {
-    {"url-token", {NULL}, {"--url", "@URL", "--token", "upt_cli", "host"}, "Bearer upt_cli"},
-    {"url-env-token", {"USBPASS_TOKEN=upt_env"}, {"--url", "@URL", "host"}, "Bearer upt_env"},
-    {"url-token-file", {"USBPASS_TOKEN=upt_env"}, {"host", "--url", "@URL", "--token-file",
-        "@FILE"},
-     "Bearer upt_file"},
-    {"env-url", {"USBPASS_URL=@URL", "USBPASS_TOKEN=upt_env"}, {"host"}, "Bearer upt_env"},
-    {"url-no-token", {NULL}, {"--url", "@URL", "host"}, ""},
-    /* the socket authenticates by peer credentials: no token unless one is asked for */
-    {"socket-env-token", {"USBPASS_TOKEN=upt_env"}, {"--socket", "@SOCKET", "host"}, ""},
-    {"socket-token", {NULL}, {"--socket", "@SOCKET", "--token", "upt_cli", "host"},
-        "Bearer upt_cli"},
+	{ "url-token",
+	  { NULL },
+	  { "--url", "@URL", "--token", "upt_cli", "host" },
+	  "Bearer upt_cli" },
+	{ "url-env-token",
+	  { "USBPASS_TOKEN=upt_env" },
+	  { "--url", "@URL", "host" },
+	  "Bearer upt_env" },
+	{ "url-token-file",
+	  { "USBPASS_TOKEN=upt_env" },
+	  { "host", "--url", "@URL", "--token-file", "@FILE" },
+	  "Bearer upt_file" },
+	{ "env-url",
+	  { "USBPASS_URL=@URL", "USBPASS_TOKEN=upt_env" },
+	  { "host" },
+	  "Bearer upt_env" },
+	{ "url-no-token", { NULL }, { "--url", "@URL", "host" }, "" },
+	/* the socket authenticates by peer credentials: no token unless one is asked for */
+	{ "socket-env-token", { "USBPASS_TOKEN=upt_env" }, { "--socket", "@SOCKET", "host" }, "" },
+	{ "socket-token",
+	  { NULL },
+	  { "--socket", "@SOCKET", "--token", "upt_cli", "host" },
+	  "Bearer upt_cli" },
 };
 
 static void
@@ -833,13 +1110,11 @@ test_auth(Fixture *fx, gconstpointer user_data)
 	}
 	g_ptr_array_add(env, NULL);
 
-	g_assert_cmpint(run_cli(fx,
-				(const gchar *const *)env->pdata,
-				(const gchar *const *)args->pdata,
-				&out,
-				&err),
-			==,
-			0);
+	g_assert_cmpint(
+	  run_cli(
+	    fx, (const gchar *const *)env->pdata, (const gchar *const *)args->pdata, &out, &err),
+	  ==,
+	  0);
 	g_assert_cmpstr(out, ==, "Host: demo-host\n");
 	g_assert_cmpuint(fixture_n_requests(fx), ==, 1);
 	fixture_get_request(fx, 0, &request, NULL, &authorization);
@@ -849,7 +1124,7 @@ test_auth(Fixture *fx, gconstpointer user_data)
 
 typedef struct {
 	const gchar *args[6];
-	const gchar *err; /* the message after "usbpass: " */
+	const gchar *err;  /* the message after "usbpass: " */
 	const gchar *hint; /* "Try 'usbpass… --help'" */
 } UsageCase;
 
@@ -858,33 +1133,47 @@ test_usage(Fixture *fx, gconstpointer user_data)
 {
 	g_autofree gchar *token_file = g_build_filename(fx->tmpdir, "missing-token", NULL);
 	const UsageCase cases[] = {
-	    {{NULL}, "no command given", "Try 'usbpass --help'"},
-	    {{"frob"}, "unknown command 'frob'", "Try 'usbpass --help'"},
-	    {{"--bogus", "list"}, "Unknown option --bogus", "Try 'usbpass --help'"},
-	    {{"list", "--bogus"}, "Unknown option --bogus", "Try 'usbpass list --help'"},
-	    {{"list", "extra"}, "unexpected argument 'extra'", "Try 'usbpass list --help'"},
-	    {{"list", "--present", "--missing"}, "--present and --missing",
-	        "Try 'usbpass list --help'"},
-	    {{"attach", "1-1.1"}, "'attach' needs DEVICE INSTANCE", "Try 'usbpass attach --help'"},
-	    {{"show"}, "'show' needs DEVICE", "Try 'usbpass show --help'"},
-	    {{"show", "a", "b"}, "unexpected argument 'b'", "Try 'usbpass show --help'"},
-	    {{"show", "\xff\xfe"}, "an argument is not valid UTF-8", "Try 'usbpass show --help'"},
-	    {{"detach"}, "'detach' needs DEVICE", "Try 'usbpass detach --help'"},
-	    {{"token"}, "'token' needs a subcommand", "Try 'usbpass token --help'"},
-	    {{"token", "frob"}, "unknown command 'token frob'", "Try 'usbpass --help'"},
-	    {{"token", "create", "ci"}, "--role is required", "Try 'usbpass token create --help'"},
-	    {{"policy", "check"}, "'policy check' needs DEVICE",
-	        "Try 'usbpass policy check --help'"},
-	    {{"audit", "--limit", "x"}, "Cannot parse integer value", "Try 'usbpass audit --help'"},
-	    {{"audit", "--limit", "5000"}, "--limit must be between 1 and 1000",
-	        "Try 'usbpass audit --help'"},
-	    {{"watch", "--count", "-1"}, "--count must be a positive number",
-	        "Try 'usbpass watch --help'"},
-	    {{"--url", "ftp://x", "host"}, "invalid URL 'ftp://x'", "Try 'usbpass host --help'"},
-	    {{"--url", "http://h:1", "--socket", "/x", "host"},
-	        "--url and --socket cannot be used together",
-	     "Try 'usbpass host --help'"},
-	    {{"help", "frob"}, "unknown command 'frob'", "Try 'usbpass help --help'"},
+		{ { NULL }, "no command given", "Try 'usbpass --help'" },
+		{ { "frob" }, "unknown command 'frob'", "Try 'usbpass --help'" },
+		{ { "--bogus", "list" }, "Unknown option --bogus", "Try 'usbpass --help'" },
+		{ { "list", "--bogus" }, "Unknown option --bogus", "Try 'usbpass list --help'" },
+		{ { "list", "extra" }, "unexpected argument 'extra'", "Try 'usbpass list --help'" },
+		{ { "list", "--present", "--missing" },
+		  "--present and --missing",
+		  "Try 'usbpass list --help'" },
+		{ { "attach", "1-1.1" },
+		  "'attach' needs DEVICE INSTANCE",
+		  "Try 'usbpass attach --help'" },
+		{ { "show" }, "'show' needs DEVICE", "Try 'usbpass show --help'" },
+		{ { "show", "a", "b" }, "unexpected argument 'b'", "Try 'usbpass show --help'" },
+		{ { "show", "\xff\xfe" },
+		  "an argument is not valid UTF-8",
+		  "Try 'usbpass show --help'" },
+		{ { "detach" }, "'detach' needs DEVICE", "Try 'usbpass detach --help'" },
+		{ { "token" }, "'token' needs a subcommand", "Try 'usbpass token --help'" },
+		{ { "token", "frob" }, "unknown command 'token frob'", "Try 'usbpass --help'" },
+		{ { "token", "create", "ci" },
+		  "--role is required",
+		  "Try 'usbpass token create --help'" },
+		{ { "policy", "check" },
+		  "'policy check' needs DEVICE",
+		  "Try 'usbpass policy check --help'" },
+		{ { "audit", "--limit", "x" },
+		  "Cannot parse integer value",
+		  "Try 'usbpass audit --help'" },
+		{ { "audit", "--limit", "5000" },
+		  "--limit must be between 1 and 1000",
+		  "Try 'usbpass audit --help'" },
+		{ { "watch", "--count", "-1" },
+		  "--count must be a positive number",
+		  "Try 'usbpass watch --help'" },
+		{ { "--url", "ftp://x", "host" },
+		  "invalid URL 'ftp://x'",
+		  "Try 'usbpass host --help'" },
+		{ { "--url", "http://h:1", "--socket", "/x", "host" },
+		  "--url and --socket cannot be used together",
+		  "Try 'usbpass host --help'" },
+		{ { "help", "frob" }, "unknown command 'frob'", "Try 'usbpass help --help'" },
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -899,7 +1188,9 @@ test_usage(Fixture *fx, gconstpointer user_data)
 	}
 	/* a named token file that cannot be read is the user's data error */
 	{
-		const gchar *args[] = {"--url", fx->url, "--token-file", token_file, "host", NULL};
+		const gchar *args[] = {
+			"--url", fx->url, "--token-file", token_file, "host", NULL
+		};
 		g_autofree gchar *out = NULL;
 		g_autofree gchar *err = NULL;
 		g_assert_cmpint(run_cli(fx, NULL, args, &out, &err), ==, 65);
@@ -913,19 +1204,25 @@ static void
 test_help(Fixture *fx, gconstpointer user_data)
 {
 	const gchar *commands[][3] = {
-	    {"list"}, {"tree"}, {"show"}, {"watch"}, {"attach"}, {"detach"}, {"instances"},
-	    {"status"}, {"audit"}, {"token", "create"}, {"token", "list"}, {"token", "revoke"},
-	    {"policy", "show"}, {"policy", "check"}, {"host"}, {"help"},
+		{ "list" },           { "tree" },
+		{ "show" },           { "watch" },
+		{ "attach" },         { "detach" },
+		{ "instances" },      { "status" },
+		{ "audit" },          { "token", "create" },
+		{ "token", "list" },  { "token", "revoke" },
+		{ "policy", "show" }, { "policy", "check" },
+		{ "host" },           { "help" },
 	};
-	const gchar *main_help[][3] = {{"--help"}, {"-h"}, {"help"}};
+	const gchar *main_help[][3] = { { "--help" }, { "-h" }, { "help" } };
 
 	for (guint i = 0; i < G_N_ELEMENTS(commands); i++) {
 		g_autofree gchar *name = g_strjoinv(" ", (gchar **)commands[i]);
 		g_autofree gchar *usage = g_strdup_printf("usbpass [OPTION\u2026] %s", name);
 		const gchar *variants[][5] = {
-		    {commands[i][0], commands[i][1] != NULL ? commands[i][1] : "--help",
-		     commands[i][1] != NULL ? "--help" : NULL},
-		    {"help", commands[i][0], commands[i][1]},
+			{ commands[i][0],
+			  commands[i][1] != NULL ? commands[i][1] : "--help",
+			  commands[i][1] != NULL ? "--help" : NULL },
+			{ "help", commands[i][0], commands[i][1] },
 		};
 		for (guint j = 0; j < G_N_ELEMENTS(variants); j++) {
 			g_autofree gchar *out = NULL;
@@ -946,8 +1243,8 @@ test_help(Fixture *fx, gconstpointer user_data)
 		g_assert_nonnull(strstr(out, "Exit status:"));
 	}
 	{
-		const gchar *args[] = {"token", "--help", NULL};
-		const gchar *version[] = {"--version", NULL};
+		const gchar *args[] = { "token", "--help", NULL };
+		const gchar *version[] = { "--version", NULL };
 		g_autofree gchar *out = NULL;
 		g_autofree gchar *err = NULL;
 		g_assert_cmpint(run_cli(fx, NULL, args, &out, &err), ==, 0);
@@ -964,7 +1261,7 @@ test_help(Fixture *fx, gconstpointer user_data)
 static void
 test_too_big(Fixture *fx, gconstpointer user_data)
 {
-	const gchar *args[] = {"--socket", fx->socket_path, "list", NULL};
+	const gchar *args[] = { "--socket", fx->socket_path, "list", NULL };
 	gsize len = USBPASS_CLIENT_MAX_RESPONSE_BYTES + 1024;
 	g_autofree gchar *out = NULL;
 	g_autofree gchar *err = NULL;
@@ -991,7 +1288,7 @@ test_too_big(Fixture *fx, gconstpointer user_data)
 static void
 test_too_deep(Fixture *fx, gconstpointer user_data)
 {
-	const gchar *args[] = {"--socket", fx->socket_path, "host", NULL};
+	const gchar *args[] = { "--socket", fx->socket_path, "host", NULL };
 	gsize depth = 1024 * 1024;
 	g_autofree gchar *out = NULL;
 	g_autofree gchar *err = NULL;
@@ -1021,44 +1318,106 @@ static void
 test_client_errors(Fixture *fx, gconstpointer user_data)
 {
 	const ClientErrorCase cases[] = {
-	    {404, "application/json", ERROR_BODY("not-found", "no such device"), USBPASS_ERROR,
-	     USBPASS_ERROR_NOT_FOUND, "no such device"},
-	    {409, "application/json", ERROR_BODY("in-use", "in use by web01"), USBPASS_ERROR,
-	     USBPASS_ERROR_IN_USE, "in use by web01"},
-	    {503, "application/json", ERROR_BODY("store", "database is locked"), USBPASS_ERROR,
-	     USBPASS_ERROR_STORE, "database is locked"},
-	    {504, "application/json", ERROR_BODY("timed-out", "libvirt did not answer"),
-	        USBPASS_ERROR,
-	     USBPASS_ERROR_TIMED_OUT, "libvirt did not answer"},
-	    {500, "application/json", ERROR_BODY("internal", "a bug"), USBPASS_ERROR,
-	     USBPASS_ERROR_INTERNAL, "a bug"},
-	    {501, "application/json", ERROR_BODY("not-supported", "no"), USBPASS_ERROR,
-	     USBPASS_ERROR_NOT_SUPPORTED, "no"},
-	    {400, "application/json", ERROR_BODY("invalid-data", "bad"), USBPASS_ERROR,
-	     USBPASS_ERROR_INVALID_DATA, "bad"},
-	    /* without a usable body the status decides */
-	    {401, NULL, NULL, USBPASS_ERROR, USBPASS_ERROR_PERMISSION_DENIED, "answered HTTP 401"},
-	    {404, "text/plain", "nope", USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND,
-	        "answered HTTP 404"},
-	    {405, "application/json", "{}", USBPASS_ERROR, USBPASS_ERROR_NOT_SUPPORTED, "HTTP 405"},
-	    {409, "application/json", "{\"error\": \"busy\"}", USBPASS_ERROR, USBPASS_ERROR_BUSY,
-	        "409"},
-	    {413, NULL, NULL, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA, "HTTP 413"},
-	    {502, "application/json", "[", USBPASS_ERROR, USBPASS_ERROR_DRIVER, "HTTP 502"},
-	    {418, "application/json", ERROR_BODY("teapot", "short and stout"), USBPASS_ERROR,
-	     USBPASS_ERROR_INTERNAL, "short and stout"},
-	    {403, "application/json", "{\"error\": {\"code\": 7, \"message\": [\"x\"]}}",
-	        USBPASS_ERROR,
-	     USBPASS_ERROR_PERMISSION_DENIED, "HTTP 403"},
-	    /* 2xx that do not follow the API */
-	    {200, "application/json", "{\"host\": ", USBPASS_CLIENT_ERROR,
-	        USBPASS_CLIENT_ERROR_PROTOCOL,
-	     "garbled"},
-	    {200, "application/json", "\"text\"", USBPASS_CLIENT_ERROR,
-	        USBPASS_CLIENT_ERROR_PROTOCOL,
-	     "instead of an object"},
-	    {200, "text/html", "<html/>", USBPASS_CLIENT_ERROR, USBPASS_CLIENT_ERROR_PROTOCOL,
-	     "instead of JSON"},
+		{ 404,
+		  "application/json",
+		  ERROR_BODY("not-found", "no such device"),
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_NOT_FOUND,
+		  "no such device" },
+		{ 409,
+		  "application/json",
+		  ERROR_BODY("in-use", "in use by web01"),
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_IN_USE,
+		  "in use by web01" },
+		{ 503,
+		  "application/json",
+		  ERROR_BODY("store", "database is locked"),
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_STORE,
+		  "database is locked" },
+		{ 504,
+		  "application/json",
+		  ERROR_BODY("timed-out", "libvirt did not answer"),
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_TIMED_OUT,
+		  "libvirt did not answer" },
+		{ 500,
+		  "application/json",
+		  ERROR_BODY("internal", "a bug"),
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_INTERNAL,
+		  "a bug" },
+		{ 501,
+		  "application/json",
+		  ERROR_BODY("not-supported", "no"),
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_NOT_SUPPORTED,
+		  "no" },
+		{ 400,
+		  "application/json",
+		  ERROR_BODY("invalid-data", "bad"),
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_INVALID_DATA,
+		  "bad" },
+		/* without a usable body the status decides */
+		{ 401,
+		  NULL,
+		  NULL,
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_PERMISSION_DENIED,
+		  "answered HTTP 401" },
+		{ 404,
+		  "text/plain",
+		  "nope",
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_NOT_FOUND,
+		  "answered HTTP 404" },
+		{ 405,
+		  "application/json",
+		  "{}",
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_NOT_SUPPORTED,
+		  "HTTP 405" },
+		{ 409,
+		  "application/json",
+		  "{\"error\": \"busy\"}",
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_BUSY,
+		  "409" },
+		{ 413, NULL, NULL, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA, "HTTP 413" },
+		{ 502, "application/json", "[", USBPASS_ERROR, USBPASS_ERROR_DRIVER, "HTTP 502" },
+		{ 418,
+		  "application/json",
+		  ERROR_BODY("teapot", "short and stout"),
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_INTERNAL,
+		  "short and stout" },
+		{ 403,
+		  "application/json",
+		  "{\"error\": {\"code\": 7, \"message\": [\"x\"]}}",
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_PERMISSION_DENIED,
+		  "HTTP 403" },
+		/* 2xx that do not follow the API */
+		{ 200,
+		  "application/json",
+		  "{\"host\": ",
+		  USBPASS_CLIENT_ERROR,
+		  USBPASS_CLIENT_ERROR_PROTOCOL,
+		  "garbled" },
+		{ 200,
+		  "application/json",
+		  "\"text\"",
+		  USBPASS_CLIENT_ERROR,
+		  USBPASS_CLIENT_ERROR_PROTOCOL,
+		  "instead of an object" },
+		{ 200,
+		  "text/html",
+		  "<html/>",
+		  USBPASS_CLIENT_ERROR,
+		  USBPASS_CLIENT_ERROR_PROTOCOL,
+		  "instead of JSON" },
 	};
 	g_autoptr(UsbpassClient) client = usbpass_client_new_for_socket(fx->socket_path);
 
@@ -1066,13 +1425,8 @@ test_client_errors(Fixture *fx, gconstpointer user_data)
 		g_autoptr(GBytes) body = load_body(cases[i].body);
 		g_autoptr(GError) error = NULL;
 		g_autoptr(JsonObject) host = NULL;
-		fixture_route_full(fx,
-				   "GET /v1/host",
-				   cases[i].status,
-				   cases[i].content_type,
-				   body,
-				   FALSE,
-				   FALSE);
+		fixture_route_full(
+		  fx, "GET /v1/host", cases[i].status, cases[i].content_type, body, FALSE, FALSE);
 		host = usbpass_client_get_host(client, NULL, &error);
 		g_test_message("case %u: %s", i, error != NULL ? error->message : "no error");
 		g_assert_null(host);
@@ -1095,25 +1449,25 @@ test_client_requests(Fixture *fx, gconstpointer user_data)
 	g_autoptr(UsbpassClient) client = NULL;
 	g_autoptr(GError) error = NULL;
 	UsbpassClientDeviceFilter filter = {
-	    .state = "failed",
-	    .instance = "web&01",
-	    .present = USBPASS_CLIENT_PRESENT_NO,
+		.state = "failed",
+		.instance = "web&01",
+		.present = USBPASS_CLIENT_PRESENT_NO,
 	};
 	const gchar *expected[] = {
-	    "GET /v1/devices?state=failed&instance=web%2601&present=false",
-	    "GET /v1/audit?after=7&limit=1000",
-	    "POST /v1/instances/web01/usb-devices",
-	    "DELETE /v1/instances/web01/usb-devices/0781:5567:s:X%2FY",
-	    "POST /v1/tokens",
-	    "GET /v1/tokens",
-	    "DELETE /v1/tokens/ci",
-	    "GET /v1/health",
-	    "GET /v1/policy",
-	    "GET /v1/devices/1-1.4/policy",
-	    "GET /v1/instances",
-	    "GET /v1/instances/web01",
-	    "GET /v1/devices",
-	    "GET /v1/devices/1:5",
+		"GET /v1/devices?state=failed&instance=web%2601&present=false",
+		"GET /v1/audit?after=7&limit=1000",
+		"POST /v1/instances/web01/usb-devices",
+		"DELETE /v1/instances/web01/usb-devices/0781:5567:s:X%2FY",
+		"POST /v1/tokens",
+		"GET /v1/tokens",
+		"DELETE /v1/tokens/ci",
+		"GET /v1/health",
+		"GET /v1/policy",
+		"GET /v1/devices/1-1.4/policy",
+		"GET /v1/instances",
+		"GET /v1/instances/web01",
+		"GET /v1/devices",
+		"GET /v1/devices/1:5",
 	};
 	JsonObject *answer;
 
@@ -1165,12 +1519,10 @@ test_client_requests(Fixture *fx, gconstpointer user_data)
 		g_assert_cmpstr(authorization, ==, "Bearer upt_lib");
 		if (i == 2)
 			g_assert_true(
-			    json_text_equal(body, strlen(body), "{\"device\":\"1-1.4\"}", 18));
+			  json_text_equal(body, strlen(body), "{\"device\":\"1-1.4\"}", 18));
 		else if (i == 4)
-			g_assert_true(json_text_equal(body,
-						      strlen(body),
-						      "{\"name\":\"ci\",\"role\":\"reader\"}",
-						      29));
+			g_assert_true(json_text_equal(
+			  body, strlen(body), "{\"name\":\"ci\",\"role\":\"reader\"}", 29));
 		else
 			g_assert_cmpstr(body, ==, "");
 	}
@@ -1221,9 +1573,8 @@ test_client_limits(Fixture *fx, gconstpointer user_data)
 	fixture_route_full(fx, "GET /v1/devices", 200, "application/json", body, FALSE, FALSE);
 	answer = usbpass_client_list_devices(client, NULL, NULL, NULL);
 	g_assert_nonnull(answer);
-	g_assert_cmpuint(json_array_get_length(json_object_get_array_member(answer, "devices")),
-			 ==,
-			 200);
+	g_assert_cmpuint(
+	  json_array_get_length(json_object_get_array_member(answer, "devices")), ==, 200);
 }
 
 static void
@@ -1233,15 +1584,10 @@ test_client_timeout(Fixture *fx, gconstpointer user_data)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(JsonObject) answer = NULL;
 	g_autofree gchar *expected =
-	    g_strdup_printf("usbpassd at '%s' did not answer within 1 s", fx->socket_path);
+	  g_strdup_printf("usbpassd at '%s' did not answer within 1 s", fx->socket_path);
 
-	fixture_route_full(fx,
-			   "POST /v1/instances/web01/usb-devices",
-			   200,
-			   NULL,
-			   NULL,
-			   FALSE,
-			   TRUE);
+	fixture_route_full(
+	  fx, "POST /v1/instances/web01/usb-devices", 200, NULL, NULL, FALSE, TRUE);
 	usbpass_client_set_timeout(client, 1);
 	answer = usbpass_client_attach(client, "web01", "1-1.1", NULL, &error);
 	g_assert_null(answer);
@@ -1260,23 +1606,24 @@ test_client_records(Fixture *fx, gconstpointer user_data)
 		const gchar *body;
 		const gchar *message;
 	} bad[] = {
-	    {"{\"devices\": [{\"id\": 7, \"vendor_id\": \"0781\", \"product_id\": \"5567\"}]}",
-	     "sent a garbled device: member 'id'"},
-	    {"{\"devices\": [" DEVICE_AVAILABLE ", 3]}", "sent a number instead of a device"},
-	    {"{\"devices\": {}}", "without a \"devices\" array"},
-	    {"{\"devices\": [{\"id\": \"0781:5567:s:X\", \"vendor_id\": \"XYZ\", \"product_id\": "
-	        "\"5567\"}]}",
-	     "member 'vendor_id' must be 4 lower-case hex digits"},
+		{ "{\"devices\": [{\"id\": 7, \"vendor_id\": \"0781\", \"product_id\": \"5567\"}]}",
+		  "sent a garbled device: member 'id'" },
+		{ "{\"devices\": [" DEVICE_AVAILABLE ", 3]}", "sent a number instead of a device" },
+		{ "{\"devices\": {}}", "without a \"devices\" array" },
+		{ "{\"devices\": [{\"id\": \"0781:5567:s:X\", \"vendor_id\": \"XYZ\", "
+		  "\"product_id\": "
+		  "\"5567\"}]}",
+		  "member 'vendor_id' must be 4 lower-case hex digits" },
 	};
 
 	fixture_route(fx,
-		      "GET /v1/devices?state=attached",
-		      200,
-		      "{\"generation\": 3, \"devices\": [" DEVICE_ATTACHED ", "
-		          "" DEVICE_AVAILABLE "]}");
+	              "GET /v1/devices?state=attached",
+	              200,
+	              "{\"generation\": 3, \"devices\": [" DEVICE_ATTACHED ", "
+	              "" DEVICE_AVAILABLE "]}");
 	fixture_route(fx, "GET /v1/devices/1:5", 200, DEVICE_ATTACHED);
 	{
-		UsbpassClientDeviceFilter filter = {.state = "attached"};
+		UsbpassClientDeviceFilter filter = { .state = "attached" };
 		devices = usbpass_client_list_device_records(client, &filter, NULL, &error);
 	}
 	g_assert_no_error(error);
@@ -1335,7 +1682,7 @@ test_client_watch(Fixture *fx, gconstpointer user_data)
 	g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GCancellable) cancellable = g_cancellable_new();
 	g_autoptr(GError) error = NULL;
-	WatchData watch = {.events = seen, .stop_after = 3};
+	WatchData watch = { .events = seen, .stop_after = 3 };
 
 	/* the stream stays open: the callback stops it */
 	fixture_route_full(fx, "GET /v1/events", 200, "text/event-stream", events, TRUE, FALSE);
@@ -1367,12 +1714,12 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	for (guint i = 0; i < G_N_ELEMENTS(cli_cases); i++) {
 		g_autofree gchar *path =
-		    g_strdup_printf("/usbpass/cli/command{%s}", cli_cases[i].name);
+		  g_strdup_printf("/usbpass/cli/command{%s}", cli_cases[i].name);
 		add_test(path, &cli_cases[i], test_command);
 	}
 	for (guint i = 0; i < G_N_ELEMENTS(auth_cases); i++) {
 		g_autofree gchar *path =
-		    g_strdup_printf("/usbpass/cli/auth{%s}", auth_cases[i].name);
+		  g_strdup_printf("/usbpass/cli/auth{%s}", auth_cases[i].name);
 		add_test(path, &auth_cases[i], test_auth);
 	}
 	add_test("/usbpass/cli/unreachable", NULL, test_unreachable);

@@ -20,24 +20,25 @@ static void
 test_json(void)
 {
 	const JsonCase cases[] = {
-	    {"object", "{\"devices\": [1, 2, {\"a\": null}]}", TRUE},
-	    {"scalar", "7", TRUE},
-	    {"brackets-in-string",
-	        "{\"a\": \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}",
-	     TRUE},
-	    {"escaped-quote",
-	        "{\"a\": \"\\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}",
-	     TRUE},
-	    {"garbage", "{\"a\": ", FALSE},
-	    {"html", "<html>502 Bad Gateway</html>", FALSE},
-	    {"empty", "", FALSE},
-	    {"blank", "  \n", FALSE},
+		{ "object", "{\"devices\": [1, 2, {\"a\": null}]}", TRUE },
+		{ "scalar", "7", TRUE },
+		{ "brackets-in-string",
+		  "{\"a\": \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}",
+		  TRUE },
+		{ "escaped-quote",
+		  "{\"a\": "
+		  "\"\\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}",
+		  TRUE },
+		{ "garbage", "{\"a\": ", FALSE },
+		{ "html", "<html>502 Bad Gateway</html>", FALSE },
+		{ "empty", "", FALSE },
+		{ "blank", "  \n", FALSE },
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GError) error = NULL;
 		g_autoptr(JsonNode) node =
-		    usbpass_client_parse_json(cases[i].json, strlen(cases[i].json), &error);
+		  usbpass_client_parse_json(cases[i].json, strlen(cases[i].json), &error);
 		g_test_message("json{%s}", cases[i].name);
 		if (cases[i].ok) {
 			g_assert_no_error(error);
@@ -68,12 +69,12 @@ test_json_depth(void)
 		gchar close;
 		gboolean ok;
 	} cases[] = {
-	    {1, '[', ']', TRUE},
-	    {USBPASS_CLIENT_MAX_JSON_DEPTH, '[', ']', TRUE},
-	    {USBPASS_CLIENT_MAX_JSON_DEPTH + 1, '[', ']', FALSE},
-	    /* json-glib 1.6 overflows the stack on these without the check */
-	    {4 * 1024 * 1024, '[', ']', FALSE},
-	    {4 * 1024 * 1024, '{', '}', FALSE},
+		{ 1, '[', ']', TRUE },
+		{ USBPASS_CLIENT_MAX_JSON_DEPTH, '[', ']', TRUE },
+		{ USBPASS_CLIENT_MAX_JSON_DEPTH + 1, '[', ']', FALSE },
+		/* json-glib 1.6 overflows the stack on these without the check */
+		{ 4 * 1024 * 1024, '[', ']', FALSE },
+		{ 4 * 1024 * 1024, '{', '}', FALSE },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autofree gchar *text = nested(cases[i].depth, cases[i].open, cases[i].close);
@@ -110,19 +111,19 @@ static void
 test_escape(void)
 {
 	const EscapeCase cases[] = {
-	    {"1-1.4", "1-1.4"},
-	    {"0781:5567:s:4C530001230123456789", "0781:5567:s:4C530001230123456789"},
-	    {"1:5", "1:5"},
-	    {"web01", "web01"},
-	    {"8f1c2a34-5b6d-4e7f-8091-a2b3c4d5e6f7", "8f1c2a34-5b6d-4e7f-8091-a2b3c4d5e6f7"},
-	    {"a/b c", "a%2Fb%20c"},
-	    {"?#%&=+", "%3F%23%25%26%3D%2B"},
-	    {"\xc3\xa9t\xc3\xa9", "%C3%A9t%C3%A9"},
-	    {".", NULL},
-	    {"..", NULL},
-	    {"...", "..."},
-	    {"./x", ".%2Fx"},
-	    {"", NULL},
+		{ "1-1.4", "1-1.4" },
+		{ "0781:5567:s:4C530001230123456789", "0781:5567:s:4C530001230123456789" },
+		{ "1:5", "1:5" },
+		{ "web01", "web01" },
+		{ "8f1c2a34-5b6d-4e7f-8091-a2b3c4d5e6f7", "8f1c2a34-5b6d-4e7f-8091-a2b3c4d5e6f7" },
+		{ "a/b c", "a%2Fb%20c" },
+		{ "?#%&=+", "%3F%23%25%26%3D%2B" },
+		{ "\xc3\xa9t\xc3\xa9", "%C3%A9t%C3%A9" },
+		{ ".", NULL },
+		{ "..", NULL },
+		{ "...", "..." },
+		{ "./x", ".%2Fx" },
+		{ "", NULL },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GError) error = NULL;
@@ -149,10 +150,10 @@ G_DEFINE_TYPE(TestTrickleStream, test_trickle_stream, G_TYPE_INPUT_STREAM)
 
 static gssize
 test_trickle_stream_read(GInputStream *stream,
-			 void *buffer,
-			 gsize count,
-			 GCancellable *cancellable,
-			 GError **error)
+                         void *buffer,
+                         gsize count,
+                         GCancellable *cancellable,
+                         GError **error)
 {
 	TestTrickleStream *self = TEST_TRICKLE_STREAM(stream);
 	gsize len = 0;
@@ -192,7 +193,7 @@ test_trickle_stream_new(GBytes *bytes)
 }
 
 typedef struct {
-	GPtrArray *seen; /* of gchar, "event=compact json" */
+	GPtrArray *seen;  /* of gchar, "event=compact json" */
 	guint stop_after; /* 0: never */
 } EventCollector;
 
@@ -210,17 +211,17 @@ collect_event(const gchar *event, JsonNode *data, gpointer user_data)
 
 typedef struct {
 	const gchar *name;
-	const gchar *stream;   /* NULL: built by the test */
+	const gchar *stream; /* NULL: built by the test */
 	guint stop_after;
-	const gchar *seen[4];  /* what the callback got, NULL-terminated */
-	gint error_code;       /* -1: the callback stopped it; else a USBPASS_CLIENT_ERROR code */
+	const gchar *seen[4]; /* what the callback got, NULL-terminated */
+	gint error_code;      /* -1: the callback stopped it; else a USBPASS_CLIENT_ERROR code */
 } EventCase;
 
 static void
 run_event_case(const EventCase *c, GBytes *bytes, gboolean trickle)
 {
 	g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func(g_free);
-	EventCollector collector = {.seen = seen, .stop_after = c->stop_after};
+	EventCollector collector = { .seen = seen, .stop_after = c->stop_after };
 	g_autoptr(GInputStream) stream = NULL;
 	g_autoptr(GError) error = NULL;
 	gboolean ok;
@@ -231,12 +232,8 @@ run_event_case(const EventCase *c, GBytes *bytes, gboolean trickle)
 		stream = test_trickle_stream_new(bytes);
 	else
 		stream = g_memory_input_stream_new_from_bytes(bytes);
-	ok = usbpass_client_read_events(stream,
-					"/test.sock",
-					collect_event,
-					&collector,
-					NULL,
-					&error);
+	ok =
+	  usbpass_client_read_events(stream, "/test.sock", collect_event, &collector, NULL, &error);
 	for (; c->seen[n] != NULL; n++) {
 		g_assert_cmpuint(n, <, seen->len);
 		g_assert_cmpstr(g_ptr_array_index(seen, n), ==, c->seen[n]);
@@ -256,33 +253,65 @@ static void
 test_events(void)
 {
 	const EventCase cases[] = {
-	    {"one", "event: inventory\ndata: {\"kind\": \"added\"}\n\n", 0,
-	     {"inventory={\"kind\":\"added\"}", NULL}, USBPASS_CLIENT_ERROR_UNREACHABLE},
-	    {"crlf", "event: state\r\ndata: {\"id\": \"a\"}\r\n\r\nevent: state\r\ndata: 2\r\n\r\n",
-	        0,
-	     {"state={\"id\":\"a\"}", "state=2", NULL}, USBPASS_CLIENT_ERROR_UNREACHABLE},
-	    {"keep-alive",
-	        ": usbpass events\n\n: keep-alive\n\nevent: state\ndata: 1\n\n: keep-alive\n\n",
-	     0, {"state=1", NULL}, USBPASS_CLIENT_ERROR_UNREACHABLE},
-	    {"multi-line", "event: x\ndata: [1,\ndata: 2]\n\n", 0, {"x=[1,2]", NULL},
-	     USBPASS_CLIENT_ERROR_UNREACHABLE},
-	    {"no-space", "event:x\ndata:{}\n\n", 0, {"x={}", NULL},
-	        USBPASS_CLIENT_ERROR_UNREACHABLE},
-	    {"default-name", "data: 3\n\n", 0, {"message=3", NULL},
-	        USBPASS_CLIENT_ERROR_UNREACHABLE},
-	    {"no-data", "event: lonely\n\nevent: y\nid: 7\nretry: 10\nfoo: bar\ndata: 4\n\n", 0,
-	     {"y=4", NULL}, USBPASS_CLIENT_ERROR_UNREACHABLE},
-	    {"hostile-name", "event: st\x1b[2Jate\ndata: 5\n\n", 0, {"st [2Jate=5", NULL},
-	     USBPASS_CLIENT_ERROR_UNREACHABLE},
-	    {"stop", "event: a\ndata: 1\n\nevent: b\ndata: 2\n\nevent: c\ndata: 3\n\n", 2,
-	     {"a=1", "b=2", NULL}, -1},
-	    {"incomplete", "event: a\ndata: 1\n\nevent: b\ndata: 2\n", 0, {"a=1", NULL},
-	     USBPASS_CLIENT_ERROR_UNREACHABLE},
-	    {"empty", "", 0, {NULL}, USBPASS_CLIENT_ERROR_UNREACHABLE},
-	    {"garbled", "event: a\ndata: {\"kind\":\n\n", 0, {NULL}, USBPASS_CLIENT_ERROR_PROTOCOL},
-	    {"deep", NULL, 0, {NULL}, USBPASS_CLIENT_ERROR_PROTOCOL},
-	    {"huge-data", NULL, 0, {NULL}, USBPASS_CLIENT_ERROR_PROTOCOL},
-	    {"endless-line", NULL, 0, {NULL}, USBPASS_CLIENT_ERROR_PROTOCOL},
+		{ "one",
+		  "event: inventory\ndata: {\"kind\": \"added\"}\n\n",
+		  0,
+		  { "inventory={\"kind\":\"added\"}", NULL },
+		  USBPASS_CLIENT_ERROR_UNREACHABLE },
+		{ "crlf",
+		  "event: state\r\ndata: {\"id\": \"a\"}\r\n\r\nevent: state\r\ndata: 2\r\n\r\n",
+		  0,
+		  { "state={\"id\":\"a\"}", "state=2", NULL },
+		  USBPASS_CLIENT_ERROR_UNREACHABLE },
+		{ "keep-alive",
+		  ": usbpass events\n\n: keep-alive\n\nevent: state\ndata: 1\n\n: keep-alive\n\n",
+		  0,
+		  { "state=1", NULL },
+		  USBPASS_CLIENT_ERROR_UNREACHABLE },
+		{ "multi-line",
+		  "event: x\ndata: [1,\ndata: 2]\n\n",
+		  0,
+		  { "x=[1,2]", NULL },
+		  USBPASS_CLIENT_ERROR_UNREACHABLE },
+		{ "no-space",
+		  "event:x\ndata:{}\n\n",
+		  0,
+		  { "x={}", NULL },
+		  USBPASS_CLIENT_ERROR_UNREACHABLE },
+		{ "default-name",
+		  "data: 3\n\n",
+		  0,
+		  { "message=3", NULL },
+		  USBPASS_CLIENT_ERROR_UNREACHABLE },
+		{ "no-data",
+		  "event: lonely\n\nevent: y\nid: 7\nretry: 10\nfoo: bar\ndata: 4\n\n",
+		  0,
+		  { "y=4", NULL },
+		  USBPASS_CLIENT_ERROR_UNREACHABLE },
+		{ "hostile-name",
+		  "event: st\x1b[2Jate\ndata: 5\n\n",
+		  0,
+		  { "st [2Jate=5", NULL },
+		  USBPASS_CLIENT_ERROR_UNREACHABLE },
+		{ "stop",
+		  "event: a\ndata: 1\n\nevent: b\ndata: 2\n\nevent: c\ndata: 3\n\n",
+		  2,
+		  { "a=1", "b=2", NULL },
+		  -1 },
+		{ "incomplete",
+		  "event: a\ndata: 1\n\nevent: b\ndata: 2\n",
+		  0,
+		  { "a=1", NULL },
+		  USBPASS_CLIENT_ERROR_UNREACHABLE },
+		{ "empty", "", 0, { NULL }, USBPASS_CLIENT_ERROR_UNREACHABLE },
+		{ "garbled",
+		  "event: a\ndata: {\"kind\":\n\n",
+		  0,
+		  { NULL },
+		  USBPASS_CLIENT_ERROR_PROTOCOL },
+		{ "deep", NULL, 0, { NULL }, USBPASS_CLIENT_ERROR_PROTOCOL },
+		{ "huge-data", NULL, 0, { NULL }, USBPASS_CLIENT_ERROR_PROTOCOL },
+		{ "endless-line", NULL, 0, { NULL }, USBPASS_CLIENT_ERROR_PROTOCOL },
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -291,7 +320,7 @@ test_events(void)
 			bytes = g_bytes_new_static(cases[i].stream, strlen(cases[i].stream));
 		} else if (g_strcmp0(cases[i].name, "deep") == 0) {
 			g_autofree gchar *deep =
-			    nested(USBPASS_CLIENT_MAX_JSON_DEPTH + 1, '[', ']');
+			  nested(USBPASS_CLIENT_MAX_JSON_DEPTH + 1, '[', ']');
 			gchar *text = g_strdup_printf("event: a\ndata: %s\n\n", deep);
 			bytes = g_bytes_new_take(text, strlen(text));
 		} else if (g_strcmp0(cases[i].name, "huge-data") == 0) {
@@ -321,16 +350,12 @@ test_events_cancelled(void)
 	g_autoptr(GBytes) bytes = g_bytes_new_static("data: 1\n\n", 9);
 	g_autoptr(GInputStream) stream = g_memory_input_stream_new_from_bytes(bytes);
 	g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func(g_free);
-	EventCollector collector = {.seen = seen};
+	EventCollector collector = { .seen = seen };
 	g_autoptr(GError) error = NULL;
 
 	g_cancellable_cancel(cancellable);
-	g_assert_false(usbpass_client_read_events(stream,
-						  "/test.sock",
-						  collect_event,
-						  &collector,
-						  cancellable,
-						  &error));
+	g_assert_false(usbpass_client_read_events(
+	  stream, "/test.sock", collect_event, &collector, cancellable, &error));
 	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 	g_assert_cmpuint(seen->len, ==, 0);
 }
@@ -344,18 +369,18 @@ static void
 test_new_for_url(void)
 {
 	const UrlCase cases[] = {
-	    {"http://127.0.0.1:8080", "http://127.0.0.1:8080"},
-	    {"https://usbpass.example:8443/", "https://usbpass.example:8443/"},
-	    {"http://[::1]:8080", "http://[::1]:8080"},
-	    {"https://h/prefix/", "https://h/prefix/"},
-	    {"ftp://h", NULL},
-	    {"http://", NULL},
-	    {"not a url", NULL},
-	    {"http://user:secret@h:1", NULL},
-	    {"http://h:1/?q=1", NULL},
-	    {"http://h:1/#frag", NULL},
-	    {"http://h:99999", NULL},
-	    {"", NULL},
+		{ "http://127.0.0.1:8080", "http://127.0.0.1:8080" },
+		{ "https://usbpass.example:8443/", "https://usbpass.example:8443/" },
+		{ "http://[::1]:8080", "http://[::1]:8080" },
+		{ "https://h/prefix/", "https://h/prefix/" },
+		{ "ftp://h", NULL },
+		{ "http://", NULL },
+		{ "not a url", NULL },
+		{ "http://user:secret@h:1", NULL },
+		{ "http://h:1/?q=1", NULL },
+		{ "http://h:1/#frag", NULL },
+		{ "http://h:99999", NULL },
+		{ "", NULL },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GError) error = NULL;
@@ -383,15 +408,15 @@ test_set_token(void)
 	g_autofree gchar *long_token = g_strnfill(4097, 'a');
 	g_autofree gchar *max_token = g_strnfill(4096, 'a');
 	const TokenCase cases[] = {
-	    {"upt_0123456789abcdef", TRUE},
-	    {NULL, TRUE},
-	    {max_token, TRUE},
-	    {"", FALSE},
-	    {"a b", FALSE},
-	    {"abc\r\nX-Injected: 1", FALSE},
-	    {"\xc3\xa9t\xc3\xa9", FALSE},
-	    {"tab\there", FALSE},
-	    {long_token, FALSE},
+		{ "upt_0123456789abcdef", TRUE },
+		{ NULL, TRUE },
+		{ max_token, TRUE },
+		{ "", FALSE },
+		{ "a b", FALSE },
+		{ "abc\r\nX-Injected: 1", FALSE },
+		{ "\xc3\xa9t\xc3\xa9", FALSE },
+		{ "tab\there", FALSE },
+		{ long_token, FALSE },
 	};
 	g_autoptr(UsbpassClient) client = usbpass_client_new_for_socket(NULL);
 
@@ -426,12 +451,12 @@ token_fixture_tear_down(TokenFixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GFile) dir = g_file_new_for_path(fx->tmpdir);
 	g_autoptr(GFileEnumerator) children =
-	    g_file_enumerate_children(dir, G_FILE_ATTRIBUTE_STANDARD_NAME, 0, NULL, NULL);
+	  g_file_enumerate_children(dir, G_FILE_ATTRIBUTE_STANDARD_NAME, 0, NULL, NULL);
 	GFileInfo *info;
 	while (children != NULL &&
 	       (info = g_file_enumerator_next_file(children, NULL, NULL)) != NULL) {
 		g_autofree gchar *path =
-		    g_build_filename(fx->tmpdir, g_file_info_get_name(info), NULL);
+		  g_build_filename(fx->tmpdir, g_file_info_get_name(info), NULL);
 		g_unlink(path);
 		g_object_unref(info);
 	}
@@ -496,7 +521,7 @@ test_load_token(TokenFixture *fx, gconstpointer user_data)
 
 	/* a named file that cannot give a token is an error, never a fallback */
 	{
-		const gchar *bad[] = {missing, empty, binary};
+		const gchar *bad[] = { missing, empty, binary };
 		for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
 			g_autoptr(GError) error_bad = NULL;
 			g_assert_null(usbpass_client_load_token(bad[i], &error_bad));
@@ -553,17 +578,17 @@ main(int argc, char **argv)
 	g_test_add_func("/usbpass/client/new{url}", test_new_for_url);
 	g_test_add_func("/usbpass/client/token{set}", test_set_token);
 	g_test_add("/usbpass/client/token{load}",
-		   TokenFixture,
-		   NULL,
-		   token_fixture_set_up,
-		   test_load_token,
-		   token_fixture_tear_down);
+	           TokenFixture,
+	           NULL,
+	           token_fixture_set_up,
+	           test_load_token,
+	           token_fixture_tear_down);
 	g_test_add("/usbpass/client/unreachable",
-		   TokenFixture,
-		   NULL,
-		   token_fixture_set_up,
-		   test_unreachable,
-		   token_fixture_tear_down);
+	           TokenFixture,
+	           NULL,
+	           token_fixture_set_up,
+	           test_unreachable,
+	           token_fixture_tear_down);
 	rc = g_test_run();
 	g_rmdir(config_home);
 	return rc;
