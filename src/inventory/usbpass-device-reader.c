@@ -110,11 +110,12 @@ usbpass_device_reader_clear_cache(UsbpassDeviceReader *self)
 	g_hash_table_remove_all(self->controllers);
 }
 
-/* reads a whole sysfs file of at most @max_bytes; NULL with errno set when it
- * cannot be opened or read. The result is NUL-terminated for text, and *len
- * counts the bytes read (a binary attribute may hold NULs). */
+/* reads a whole sysfs file of at most @max_bytes; NULL with *@errsv set when it
+ * cannot be opened or read (errno itself would not survive the frees). The
+ * result is NUL-terminated for text, and *@len counts the bytes read (a binary
+ * attribute may hold NULs). */
 static guint8 *
-usbpass_sysfs_read(const gchar *dir, const gchar *name, gsize max_bytes, gsize *len)
+usbpass_sysfs_read(const gchar *dir, const gchar *name, gsize max_bytes, gsize *len, int *errsv)
 {
 	g_autofree gchar *path = g_strconcat(dir, "/", name, NULL);
 	g_autofree guint8 *buf = NULL;
@@ -124,8 +125,10 @@ usbpass_sysfs_read(const gchar *dir, const gchar *name, gsize max_bytes, gsize *
 	int fd;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
+	if (fd < 0) {
+		*errsv = errno;
 		return NULL;
+	}
 	buf = g_malloc(size + 1);
 	for (;;) {
 		gssize got;
@@ -148,7 +151,7 @@ usbpass_sysfs_read(const gchar *dir, const gchar *name, gsize max_bytes, gsize *
 	}
 	close(fd);
 	if (saved_errno != 0) {
-		errno = saved_errno;
+		*errsv = saved_errno;
 		return NULL;
 	}
 	buf[used] = '\0';
@@ -167,10 +170,12 @@ static gchar *
 usbpass_read_string(UsbpassReadContext *ctx, const gchar *name)
 {
 	gsize len = 0;
-	g_autofree guint8 *raw = usbpass_sysfs_read(ctx->syspath, name, TEXT_ATTR_MAX, &len);
+	int errsv = 0;
+	g_autofree guint8 *raw =
+	  usbpass_sysfs_read(ctx->syspath, name, TEXT_ATTR_MAX, &len, &errsv);
 	if (raw == NULL) {
-		if (errno != ENOENT)
-			usbpass_read_context_add_problem(ctx, name, g_strerror(errno));
+		if (errsv != ENOENT)
+			usbpass_read_context_add_problem(ctx, name, g_strerror(errsv));
 		return NULL;
 	}
 	return usbpass_string_sanitize((const gchar *)raw, (gssize)len, USBPASS_STRING_MAX_BYTES);
@@ -188,7 +193,8 @@ usbpass_read_uint(UsbpassReadContext *ctx,
                   guint64 *value)
 {
 	gsize len = 0;
-	g_autofree guint8 *raw = usbpass_sysfs_read(dir, name, TEXT_ATTR_MAX, &len);
+	int errsv = 0;
+	g_autofree guint8 *raw = usbpass_sysfs_read(dir, name, TEXT_ATTR_MAX, &len, &errsv);
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *what = NULL;
 
@@ -197,7 +203,7 @@ usbpass_read_uint(UsbpassReadContext *ctx,
 		return TRUE;
 	what = label != NULL ? g_strdup_printf("%s %s", label, name) : g_strdup(name);
 	if (raw == NULL)
-		usbpass_read_context_add_problem(ctx, what, usbpass_errno_reason(errno));
+		usbpass_read_context_add_problem(ctx, what, usbpass_errno_reason(errsv));
 	else if (error != NULL)
 		usbpass_read_context_add_problem(ctx, what, error->message);
 	else
@@ -315,8 +321,9 @@ usbpass_parse_descriptors(UsbpassReadContext *ctx,
 	/* only a device with several configurations needs to say which one is active */
 	if (num_configs > 1) {
 		gsize text_len = 0;
-		g_autofree guint8 *text =
-		  usbpass_sysfs_read(ctx->syspath, "bConfigurationValue", TEXT_ATTR_MAX, &text_len);
+		int errsv = 0;
+		g_autofree guint8 *text = usbpass_sysfs_read(
+		  ctx->syspath, "bConfigurationValue", TEXT_ATTR_MAX, &text_len, &errsv);
 		if (text != NULL)
 			(void)usbpass_string_parse_uint(
 			  (const gchar *)text, 10, 1, 255, &active, NULL);
@@ -563,6 +570,7 @@ usbpass_device_reader_read(UsbpassDeviceReader *self, GUdevDevice *udev_device, 
 	g_autofree guint8 *descriptors = NULL;
 	g_autofree gchar *controller_path = NULL;
 	gsize descriptors_len = 0;
+	int errsv = 0;
 	guint config_value = 1;
 	guint64 number = 0;
 
@@ -596,7 +604,8 @@ usbpass_device_reader_read(UsbpassDeviceReader *self, GUdevDevice *udev_device, 
 	if (usbpass_read_address(&ctx, udev_device, "DEVNUM", "devnum", 127, &number))
 		device->device = (guint)number;
 
-	descriptors = usbpass_sysfs_read(syspath, "descriptors", DESCRIPTORS_MAX, &descriptors_len);
+	descriptors =
+	  usbpass_sysfs_read(syspath, "descriptors", DESCRIPTORS_MAX, &descriptors_len, &errsv);
 	if (descriptors != NULL) {
 		g_autoptr(GError) error_local = NULL;
 		if (!usbpass_parse_descriptors(
@@ -604,8 +613,8 @@ usbpass_device_reader_read(UsbpassDeviceReader *self, GUdevDevice *udev_device, 
 			usbpass_read_context_add_problem(&ctx, "descriptors", error_local->message);
 			g_clear_pointer(&descriptors, g_free);
 		}
-	} else if (errno != ENOENT) {
-		usbpass_read_context_add_problem(&ctx, "descriptors", g_strerror(errno));
+	} else if (errsv != ENOENT) {
+		usbpass_read_context_add_problem(&ctx, "descriptors", g_strerror(errsv));
 	}
 	if (descriptors == NULL) {
 		g_ptr_array_set_size(device->interfaces, 0);
@@ -627,10 +636,10 @@ usbpass_device_reader_read(UsbpassDeviceReader *self, GUdevDevice *udev_device, 
 	{
 		gsize len = 0;
 		g_autofree guint8 *speed =
-		  usbpass_sysfs_read(syspath, "speed", TEXT_ATTR_MAX, &len);
+		  usbpass_sysfs_read(syspath, "speed", TEXT_ATTR_MAX, &len, &errsv);
 		if (speed == NULL) {
 			usbpass_read_context_add_problem(
-			  &ctx, "speed", usbpass_errno_reason(errno));
+			  &ctx, "speed", usbpass_errno_reason(errsv));
 		} else {
 			device->speed =
 			  usbpass_string_sanitize((const gchar *)speed, (gssize)len, 16);
