@@ -9,25 +9,27 @@
 #include "usbpass-error.h"
 
 /* the names are shown by the CLI and the REST API: never rename one */
+/* clang-format off */
 static const gchar *const instance_state_names[USBPASS_INSTANCE_STATE_LAST] = {
-    [USBPASS_INSTANCE_STATE_UNKNOWN] = "unknown",
-    [USBPASS_INSTANCE_STATE_RUNNING] = "running",
-    [USBPASS_INSTANCE_STATE_PAUSED] = "paused",
-    [USBPASS_INSTANCE_STATE_SHUTOFF] = "shutoff",
-    [USBPASS_INSTANCE_STATE_SAVED] = "saved",
-    [USBPASS_INSTANCE_STATE_CRASHED] = "crashed",
+	[USBPASS_INSTANCE_STATE_UNKNOWN] = "unknown",
+	[USBPASS_INSTANCE_STATE_RUNNING] = "running",
+	[USBPASS_INSTANCE_STATE_PAUSED] = "paused",
+	[USBPASS_INSTANCE_STATE_SHUTOFF] = "shutoff",
+	[USBPASS_INSTANCE_STATE_SAVED] = "saved",
+	[USBPASS_INSTANCE_STATE_CRASHED] = "crashed",
 };
+/* clang-format on */
 
 static const gchar *const instance_event_names[USBPASS_INSTANCE_EVENT_LAST] = {
-    [USBPASS_INSTANCE_EVENT_DEFINED] = "defined",
-    [USBPASS_INSTANCE_EVENT_UNDEFINED] = "undefined",
-    [USBPASS_INSTANCE_EVENT_STARTED] = "started",
-    [USBPASS_INSTANCE_EVENT_STOPPED] = "stopped",
-    [USBPASS_INSTANCE_EVENT_SUSPENDED] = "suspended",
-    [USBPASS_INSTANCE_EVENT_RESUMED] = "resumed",
-    [USBPASS_INSTANCE_EVENT_REBOOTED] = "rebooted",
-    [USBPASS_INSTANCE_EVENT_MIGRATED] = "migrated",
-    [USBPASS_INSTANCE_EVENT_DEVICE_REMOVED] = "device-removed",
+	[USBPASS_INSTANCE_EVENT_DEFINED] = "defined",
+	[USBPASS_INSTANCE_EVENT_UNDEFINED] = "undefined",
+	[USBPASS_INSTANCE_EVENT_STARTED] = "started",
+	[USBPASS_INSTANCE_EVENT_STOPPED] = "stopped",
+	[USBPASS_INSTANCE_EVENT_SUSPENDED] = "suspended",
+	[USBPASS_INSTANCE_EVENT_RESUMED] = "resumed",
+	[USBPASS_INSTANCE_EVENT_REBOOTED] = "rebooted",
+	[USBPASS_INSTANCE_EVENT_MIGRATED] = "migrated",
+	[USBPASS_INSTANCE_EVENT_DEVICE_REMOVED] = "device-removed",
 };
 
 /**
@@ -113,7 +115,10 @@ usbpass_instance_new(void)
  * Returns: (transfer full): a new instance record
  */
 UsbpassInstance *
-usbpass_instance_new_full(const gchar *uuid, const gchar *name, UsbpassInstanceState state, gboolean persistent)
+usbpass_instance_new_full(const gchar *uuid,
+			  const gchar *name,
+			  UsbpassInstanceState state,
+			  gboolean persistent)
 {
 	UsbpassInstance *self;
 
@@ -271,15 +276,12 @@ usbpass_hostdev_to_string(const UsbpassHostdev *self)
 
 	if (self->bus == 0)
 		return g_strdup_printf("%04x:%04x", self->vendor_id, self->product_id);
-	return g_strdup_printf("%04x:%04x bus %u device %u",
-			       self->vendor_id,
-			       self->product_id,
-			       self->bus,
-			       self->device);
+	return g_strdup_printf(
+	  "%04x:%04x bus %u device %u", self->vendor_id, self->product_id, self->bus, self->device);
 }
 
 enum { SIGNAL_INSTANCE_EVENT, SIGNAL_CONNECTION_CHANGED, SIGNAL_LAST };
-static guint signals[SIGNAL_LAST] = {0};
+static guint signals[SIGNAL_LAST] = { 0 };
 
 G_DEFINE_INTERFACE(UsbpassDriver, usbpass_driver, G_TYPE_OBJECT)
 
@@ -474,7 +476,10 @@ usbpass_driver_list_hostdevs(UsbpassDriver *self, const gchar *uuid, GError **er
  * Returns: %TRUE on success
  */
 gboolean
-usbpass_driver_attach(UsbpassDriver *self, const gchar *uuid, const UsbpassHostdev *hostdev, GError **error)
+usbpass_driver_attach(UsbpassDriver *self,
+		      const gchar *uuid,
+		      const UsbpassHostdev *hostdev,
+		      GError **error)
 {
 	UsbpassDriverInterface *iface;
 
@@ -502,7 +507,10 @@ usbpass_driver_attach(UsbpassDriver *self, const gchar *uuid, const UsbpassHostd
  * Returns: %TRUE on success
  */
 gboolean
-usbpass_driver_detach(UsbpassDriver *self, const gchar *uuid, const UsbpassHostdev *hostdev, GError **error)
+usbpass_driver_detach(UsbpassDriver *self,
+		      const gchar *uuid,
+		      const UsbpassHostdev *hostdev,
+		      GError **error)
 {
 	UsbpassDriverInterface *iface;
 
@@ -596,14 +604,16 @@ usbpass_driver_emission_cb(gpointer user_data)
 static void
 usbpass_driver_emit(UsbpassDriver *self, UsbpassDriverEmission *emission)
 {
-	UsbpassDriverHome *home = g_object_get_qdata(G_OBJECT(self), usbpass_driver_context_quark());
+	UsbpassDriverHome *home =
+	  g_object_get_qdata(G_OBJECT(self), usbpass_driver_context_quark());
 	g_autoptr(GSource) source = NULL;
 
 	g_weak_ref_init(&emission->driver, self);
 	/* not g_main_context_invoke(): a worker thread whose default context is
 	 * the same would acquire it and emit in the worker when the main thread
 	 * happens not to be iterating */
-	if (home == NULL || home->thread == g_thread_self() || g_main_context_is_owner(home->context)) {
+	if (home == NULL || home->thread == g_thread_self() ||
+	    g_main_context_is_owner(home->context)) {
 		usbpass_driver_emission_cb(emission);
 		usbpass_driver_emission_free(emission);
 		return;
@@ -628,7 +638,9 @@ usbpass_driver_emit(UsbpassDriver *self, UsbpassDriverEmission *emission)
  * main context, from any thread.
  */
 void
-usbpass_driver_emit_instance_event(UsbpassDriver *self, const gchar *uuid, UsbpassInstanceEventKind kind)
+usbpass_driver_emit_instance_event(UsbpassDriver *self,
+				   const gchar *uuid,
+				   UsbpassInstanceEventKind kind)
 {
 	UsbpassDriverEmission *emission;
 
@@ -678,7 +690,8 @@ usbpass_driver_emit_connection_changed(UsbpassDriver *self, gboolean connected)
 GPtrArray *
 usbpass_driver_merge_hostdevs(GPtrArray *live, GPtrArray *persistent)
 {
-	g_autoptr(GPtrArray) merged = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_hostdev_free);
+	g_autoptr(GPtrArray) merged =
+	  g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_hostdev_free);
 	guint n_live = 0;
 
 	for (guint i = 0; live != NULL && i < live->len; i++) {

@@ -56,8 +56,10 @@ typedef struct {
 UsbpassInstance *
 usbpass_instance_new(void) G_GNUC_WARN_UNUSED_RESULT;
 UsbpassInstance *
-usbpass_instance_new_full(const gchar *uuid, const gchar *name, UsbpassInstanceState state, gboolean persistent)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+usbpass_instance_new_full(const gchar *uuid,
+			  const gchar *name,
+			  UsbpassInstanceState state,
+			  gboolean persistent) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
 UsbpassInstance *
 usbpass_instance_ref(UsbpassInstance *self) USBPASS_NONNULL(1);
 void
@@ -70,10 +72,10 @@ typedef struct {
 	guint16 product_id;
 	guint bus; /* 0 when the definition has no address */
 	guint device;
-	gboolean live;	     /* in the running instance */
+	gboolean live;       /* in the running instance */
 	gboolean persistent; /* in the persistent definition */
 	gboolean missing;    /* the hypervisor marks it absent (startupPolicy optional) */
-	gchar *alias;	     /* hypervisor's alias (e.g. "hostdev0"), NULL when none */
+	gchar *alias;        /* hypervisor's alias (e.g. "hostdev0"), NULL when none */
 } UsbpassHostdev;
 
 UsbpassHostdev *
@@ -85,7 +87,8 @@ usbpass_hostdev_free(UsbpassHostdev *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassHostdev, usbpass_hostdev_free)
 /* same vendor:product and, when both have one, the same address */
 gboolean
-usbpass_hostdev_matches(const UsbpassHostdev *self, const UsbpassHostdev *other) USBPASS_NONNULL(1, 2);
+usbpass_hostdev_matches(const UsbpassHostdev *self, const UsbpassHostdev *other)
+  USBPASS_NONNULL(1, 2);
 /* INVALID_DATA unless it has vendor and product ids or an address with a
  * device number: what an attach needs */
 gboolean
@@ -134,7 +137,9 @@ struct _UsbpassDriverInterface {
 	gboolean (*open)(UsbpassDriver *self, GError **error);
 	gboolean (*is_connected)(UsbpassDriver *self);
 	GPtrArray *(*list_instances)(UsbpassDriver *self, GError **error);
-	UsbpassInstance *(*lookup_instance)(UsbpassDriver *self, const gchar *uuid_or_name, GError **error);
+	UsbpassInstance *(*lookup_instance)(UsbpassDriver *self,
+					    const gchar *uuid_or_name,
+					    GError **error);
 	GPtrArray *(*list_hostdevs)(UsbpassDriver *self, const gchar *uuid, GError **error);
 	gboolean (*attach)(UsbpassDriver *self,
 			   const gchar *uuid,
@@ -156,25 +161,32 @@ gboolean
 usbpass_driver_is_connected(UsbpassDriver *self) USBPASS_NONNULL(1);
 /* Returns: (transfer container) (element-type UsbpassInstance) */
 GPtrArray *
-usbpass_driver_list_instances(UsbpassDriver *self, GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_driver_list_instances(UsbpassDriver *self, GError **error) G_GNUC_WARN_UNUSED_RESULT
+  USBPASS_NONNULL(1);
 /* Returns: (transfer full): the instance, or NULL with USBPASS_ERROR_NOT_FOUND */
 UsbpassInstance *
-usbpass_driver_lookup_instance(UsbpassDriver *self, const gchar *uuid_or_name, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+usbpass_driver_lookup_instance(UsbpassDriver *self,
+			       const gchar *uuid_or_name,
+			       GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
 /* Returns: (transfer container) (element-type UsbpassHostdev): the USB host
  * devices of the live and the persistent definition, merged: one entry per
  * device with live/persistent set */
 GPtrArray *
-usbpass_driver_list_hostdevs(UsbpassDriver *self, const gchar *uuid, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+usbpass_driver_list_hostdevs(UsbpassDriver *self,
+			     const gchar *uuid,
+			     GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
 gboolean
-usbpass_driver_attach(UsbpassDriver *self, const gchar *uuid, const UsbpassHostdev *hostdev, GError **error)
-    USBPASS_NONNULL(1, 2, 3);
+usbpass_driver_attach(UsbpassDriver *self,
+		      const gchar *uuid,
+		      const UsbpassHostdev *hostdev,
+		      GError **error) USBPASS_NONNULL(1, 2, 3);
 /* detaches every definition of the device (matched by usbpass_hostdev_matches());
  * NOT_FOUND when the instance has no such device */
 gboolean
-usbpass_driver_detach(UsbpassDriver *self, const gchar *uuid, const UsbpassHostdev *hostdev, GError **error)
-    USBPASS_NONNULL(1, 2, 3);
+usbpass_driver_detach(UsbpassDriver *self,
+		      const gchar *uuid,
+		      const UsbpassHostdev *hostdev,
+		      GError **error) USBPASS_NONNULL(1, 2, 3);
 
 /* for implementations: merges the hostdevs of a live and a persistent
  * definition into one entry per device with live/persistent set (a live entry
@@ -191,8 +203,9 @@ usbpass_driver_set_main_context(UsbpassDriver *self, GMainContext *context) USBP
  * thread (queued when called from another thread); a queued signal does not
  * keep the driver alive */
 void
-usbpass_driver_emit_instance_event(UsbpassDriver *self, const gchar *uuid, UsbpassInstanceEventKind kind)
-    USBPASS_NONNULL(1, 2);
+usbpass_driver_emit_instance_event(UsbpassDriver *self,
+				   const gchar *uuid,
+				   UsbpassInstanceEventKind kind) USBPASS_NONNULL(1, 2);
 void
 usbpass_driver_emit_connection_changed(UsbpassDriver *self, gboolean connected) USBPASS_NONNULL(1);
 

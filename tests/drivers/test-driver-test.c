@@ -10,7 +10,7 @@
 
 typedef struct {
 	UsbpassTestDriver *driver;
-	GPtrArray *events;	/* of "uuid kind" */
+	GPtrArray *events;      /* of "uuid kind" */
 	GPtrArray *connections; /* of "up"/"down" */
 	GThread *main_thread;
 	gboolean off_thread; /* a signal arrived in another thread */
@@ -21,8 +21,8 @@ on_instance_event(UsbpassDriver *driver, const gchar *uuid, gint kind, Fixture *
 {
 	if (g_thread_self() != fx->main_thread)
 		fx->off_thread = TRUE;
-	g_ptr_array_add(fx->events,
-			g_strdup_printf("%s %s", uuid, usbpass_instance_event_kind_to_string(kind)));
+	g_ptr_array_add(
+	  fx->events, g_strdup_printf("%s %s", uuid, usbpass_instance_event_kind_to_string(kind)));
 }
 
 static void
@@ -85,7 +85,8 @@ static guint
 count_scope(Fixture *fx, const gchar *uuid, UsbpassTestDriverScope scope)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GPtrArray) hostdevs = usbpass_test_driver_get_hostdevs(fx->driver, uuid, scope, &error);
+	g_autoptr(GPtrArray) hostdevs =
+	  usbpass_test_driver_get_hostdevs(fx->driver, uuid, scope, &error);
 	g_assert_no_error(error);
 	return hostdevs->len;
 }
@@ -100,11 +101,13 @@ add_instance(Fixture *fx, const gchar *name, UsbpassInstanceState state, gboolea
 
 	if (state == USBPASS_INSTANCE_STATE_SAVED || state == USBPASS_INSTANCE_STATE_CRASHED)
 		initial = USBPASS_INSTANCE_STATE_RUNNING;
-	instance = usbpass_test_driver_add_instance(fx->driver, NULL, name, initial, persistent, &error);
+	instance =
+	  usbpass_test_driver_add_instance(fx->driver, NULL, name, initial, persistent, &error);
 	g_assert_no_error(error);
 	g_assert_nonnull(instance);
 	if (initial != state) {
-		g_assert_true(usbpass_test_driver_set_state(fx->driver, instance->uuid, state, &error));
+		g_assert_true(
+		  usbpass_test_driver_set_state(fx->driver, instance->uuid, state, &error));
 		g_assert_no_error(error);
 	}
 	g_ptr_array_set_size(fx->events, 0);
@@ -124,19 +127,25 @@ test_records(void)
 		const gchar *name = usbpass_instance_state_to_string(i);
 		g_assert_cmpint(usbpass_instance_state_from_string(name), ==, i);
 	}
-	g_assert_cmpstr(usbpass_instance_state_to_string(USBPASS_INSTANCE_STATE_SAVED), ==, "saved");
-	g_assert_cmpstr(usbpass_instance_state_to_string(USBPASS_INSTANCE_STATE_LAST + 3), ==, "unknown");
-	g_assert_cmpint(usbpass_instance_state_from_string("nope"), ==, USBPASS_INSTANCE_STATE_UNKNOWN);
-	g_assert_cmpint(usbpass_instance_state_from_string(NULL), ==, USBPASS_INSTANCE_STATE_UNKNOWN);
+	g_assert_cmpstr(
+	  usbpass_instance_state_to_string(USBPASS_INSTANCE_STATE_SAVED), ==, "saved");
+	g_assert_cmpstr(
+	  usbpass_instance_state_to_string(USBPASS_INSTANCE_STATE_LAST + 3), ==, "unknown");
+	g_assert_cmpint(
+	  usbpass_instance_state_from_string("nope"), ==, USBPASS_INSTANCE_STATE_UNKNOWN);
+	g_assert_cmpint(
+	  usbpass_instance_state_from_string(NULL), ==, USBPASS_INSTANCE_STATE_UNKNOWN);
 	for (guint i = 0; i < USBPASS_INSTANCE_EVENT_LAST; i++) {
 		const gchar *name = usbpass_instance_event_kind_to_string(i);
 		g_assert_nonnull(name);
 		g_assert_cmpint(usbpass_instance_event_kind_from_string(name), ==, i);
 	}
 	g_assert_null(usbpass_instance_event_kind_to_string(USBPASS_INSTANCE_EVENT_LAST));
-	g_assert_cmpint(usbpass_instance_event_kind_from_string("exploded"), ==, USBPASS_INSTANCE_EVENT_LAST);
+	g_assert_cmpint(
+	  usbpass_instance_event_kind_from_string("exploded"), ==, USBPASS_INSTANCE_EVENT_LAST);
 
-	instance = usbpass_instance_new_full("6F1D3A52-0000-4000-8000-00000000ABCD", "web01", USBPASS_INSTANCE_STATE_PAUSED, TRUE);
+	instance = usbpass_instance_new_full(
+	  "6F1D3A52-0000-4000-8000-00000000ABCD", "web01", USBPASS_INSTANCE_STATE_PAUSED, TRUE);
 	g_assert_cmpstr(instance->uuid, ==, "6f1d3a52-0000-4000-8000-00000000abcd");
 	g_assert_cmpstr(instance->name, ==, "web01");
 	g_assert_cmpint(instance->state, ==, USBPASS_INSTANCE_STATE_PAUSED);
@@ -173,23 +182,25 @@ static void
 test_hostdev_matches(void)
 {
 	const MatchCase cases[] = {
-	    {0x0781, 0x5567, 1, 4, 0x0781, 0x5567, 1, 4, TRUE},
-	    /* an entry without an address matches any address */
-	    {0x0781, 0x5567, 0, 0, 0x0781, 0x5567, 1, 4, TRUE},
-	    {0x0781, 0x5567, 1, 4, 0x0781, 0x5567, 0, 0, TRUE},
-	    /* libvirt's placeholder (no ids) matches a request with vendor 0 */
-	    {0, 0, 1, 4, 0, 0, 1, 4, TRUE},
-	    {0, 0, 0, 0, 0, 0, 1, 4, TRUE},
-	    /* failures */
-	    {0, 0, 1, 4, 0x0781, 0x5567, 1, 4, FALSE},
-	    {0x0781, 0x5567, 1, 4, 0x0781, 0x5567, 1, 5, FALSE},
-	    {0x0781, 0x5567, 1, 4, 0x0781, 0x5567, 2, 4, FALSE},
-	    {0x0781, 0x5567, 1, 4, 0x0781, 0x5568, 1, 4, FALSE},
-	    {0x0781, 0x5567, 1, 4, 0x0782, 0x5567, 1, 4, FALSE},
+		{ 0x0781, 0x5567, 1, 4, 0x0781, 0x5567, 1, 4, TRUE },
+		/* an entry without an address matches any address */
+		{ 0x0781, 0x5567, 0, 0, 0x0781, 0x5567, 1, 4, TRUE },
+		{ 0x0781, 0x5567, 1, 4, 0x0781, 0x5567, 0, 0, TRUE },
+		/* libvirt's placeholder (no ids) matches a request with vendor 0 */
+		{ 0, 0, 1, 4, 0, 0, 1, 4, TRUE },
+		{ 0, 0, 0, 0, 0, 0, 1, 4, TRUE },
+		/* failures */
+		{ 0, 0, 1, 4, 0x0781, 0x5567, 1, 4, FALSE },
+		{ 0x0781, 0x5567, 1, 4, 0x0781, 0x5567, 1, 5, FALSE },
+		{ 0x0781, 0x5567, 1, 4, 0x0781, 0x5567, 2, 4, FALSE },
+		{ 0x0781, 0x5567, 1, 4, 0x0781, 0x5568, 1, 4, FALSE },
+		{ 0x0781, 0x5567, 1, 4, 0x0782, 0x5567, 1, 4, FALSE },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
-		g_autoptr(UsbpassHostdev) a = hostdev_new(cases[i].vendor_a, cases[i].product_a, cases[i].bus_a, cases[i].device_a);
-		g_autoptr(UsbpassHostdev) b = hostdev_new(cases[i].vendor_b, cases[i].product_b, cases[i].bus_b, cases[i].device_b);
+		g_autoptr(UsbpassHostdev) a = hostdev_new(
+		  cases[i].vendor_a, cases[i].product_a, cases[i].bus_a, cases[i].device_a);
+		g_autoptr(UsbpassHostdev) b = hostdev_new(
+		  cases[i].vendor_b, cases[i].product_b, cases[i].bus_b, cases[i].device_b);
 		/* scope, missing and alias never count */
 		a->live = TRUE;
 		b->missing = TRUE;
@@ -209,16 +220,17 @@ static void
 test_hostdev_validate(void)
 {
 	const ValidateCase cases[] = {
-	    {0x0781, 0x5567, 1, 4, TRUE},
-	    {0x0781, 0x5567, 0, 0, TRUE},
-	    {0, 0, 3, 7, TRUE},
-	    {0, 0, 0, 0, FALSE},
-	    {0x0781, 0x5567, 1, 0, FALSE},
-	    {0, 0, 0, 9, FALSE},
+		{ 0x0781, 0x5567, 1, 4, TRUE },
+		{ 0x0781, 0x5567, 0, 0, TRUE },
+		{ 0, 0, 3, 7, TRUE },
+		{ 0, 0, 0, 0, FALSE },
+		{ 0x0781, 0x5567, 1, 0, FALSE },
+		{ 0, 0, 0, 9, FALSE },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GError) error = NULL;
-		g_autoptr(UsbpassHostdev) hostdev = hostdev_new(cases[i].vendor_id, cases[i].product_id, cases[i].bus, cases[i].device);
+		g_autoptr(UsbpassHostdev) hostdev = hostdev_new(
+		  cases[i].vendor_id, cases[i].product_id, cases[i].bus, cases[i].device);
 		gboolean ok = usbpass_hostdev_validate(hostdev, &error);
 		g_assert_cmpint(ok, ==, cases[i].valid);
 		if (cases[i].valid)
@@ -231,8 +243,10 @@ test_hostdev_validate(void)
 static void
 test_merge(void)
 {
-	g_autoptr(GPtrArray) live = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_hostdev_free);
-	g_autoptr(GPtrArray) persistent = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_hostdev_free);
+	g_autoptr(GPtrArray) live =
+	  g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_hostdev_free);
+	g_autoptr(GPtrArray) persistent =
+	  g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_hostdev_free);
 	g_autoptr(GPtrArray) merged = NULL;
 	g_autoptr(GPtrArray) empty = NULL;
 	UsbpassHostdev *entry;
@@ -278,14 +292,21 @@ typedef struct {
 } ScopeCase;
 
 static const ScopeCase scope_cases[] = {
-    {"running", USBPASS_INSTANCE_STATE_RUNNING, TRUE, FALSE, TRUE, TRUE, FALSE, -1},
-    {"paused", USBPASS_INSTANCE_STATE_PAUSED, TRUE, FALSE, TRUE, TRUE, FALSE, -1},
-    {"crashed", USBPASS_INSTANCE_STATE_CRASHED, TRUE, FALSE, TRUE, TRUE, FALSE, -1},
-    {"shutoff", USBPASS_INSTANCE_STATE_SHUTOFF, TRUE, FALSE, FALSE, TRUE, FALSE, -1},
-    {"transient", USBPASS_INSTANCE_STATE_RUNNING, FALSE, FALSE, TRUE, FALSE, FALSE, -1},
-    {"transient-paused", USBPASS_INSTANCE_STATE_PAUSED, FALSE, FALSE, TRUE, FALSE, FALSE, -1},
-    {"saved", USBPASS_INSTANCE_STATE_SAVED, TRUE, TRUE, FALSE, TRUE, TRUE, -1},
-    {"saved-refused", USBPASS_INSTANCE_STATE_SAVED, TRUE, FALSE, FALSE, FALSE, FALSE, USBPASS_ERROR_NOT_SUPPORTED},
+	{ "running", USBPASS_INSTANCE_STATE_RUNNING, TRUE, FALSE, TRUE, TRUE, FALSE, -1 },
+	{ "paused", USBPASS_INSTANCE_STATE_PAUSED, TRUE, FALSE, TRUE, TRUE, FALSE, -1 },
+	{ "crashed", USBPASS_INSTANCE_STATE_CRASHED, TRUE, FALSE, TRUE, TRUE, FALSE, -1 },
+	{ "shutoff", USBPASS_INSTANCE_STATE_SHUTOFF, TRUE, FALSE, FALSE, TRUE, FALSE, -1 },
+	{ "transient", USBPASS_INSTANCE_STATE_RUNNING, FALSE, FALSE, TRUE, FALSE, FALSE, -1 },
+	{ "transient-paused", USBPASS_INSTANCE_STATE_PAUSED, FALSE, FALSE, TRUE, FALSE, FALSE, -1 },
+	{ "saved", USBPASS_INSTANCE_STATE_SAVED, TRUE, TRUE, FALSE, TRUE, TRUE, -1 },
+	{ "saved-refused",
+	  USBPASS_INSTANCE_STATE_SAVED,
+	  TRUE,
+	  FALSE,
+	  FALSE,
+	  FALSE,
+	  FALSE,
+	  USBPASS_ERROR_NOT_SUPPORTED },
 };
 
 static void
@@ -316,9 +337,13 @@ test_attach_scope(Fixture *fx, gconstpointer user_data)
 		g_assert_no_error(error);
 		g_assert_true(ok);
 	}
-	g_assert_cmpuint(count_scope(fx, instance->uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE), ==, tc->live ? 1 : 0);
-	g_assert_cmpuint(count_scope(fx, instance->uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT), ==, tc->config ? 1 : 0);
-	g_assert_cmpuint(count_scope(fx, instance->uuid, USBPASS_TEST_DRIVER_SCOPE_SAVED), ==, tc->saved ? 1 : 0);
+	g_assert_cmpuint(
+	  count_scope(fx, instance->uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE), ==, tc->live ? 1 : 0);
+	g_assert_cmpuint(count_scope(fx, instance->uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT),
+			 ==,
+			 tc->config ? 1 : 0);
+	g_assert_cmpuint(
+	  count_scope(fx, instance->uuid, USBPASS_TEST_DRIVER_SCOPE_SAVED), ==, tc->saved ? 1 : 0);
 
 	listed = usbpass_driver_list_hostdevs(USBPASS_DRIVER(fx->driver), instance->uuid, &error);
 	g_assert_no_error(error);
@@ -358,7 +383,8 @@ test_attach_scope(Fixture *fx, gconstpointer user_data)
 	}
 
 	/* detaching again finds nothing */
-	g_assert_false(usbpass_driver_detach(USBPASS_DRIVER(fx->driver), instance->uuid, hostdev, &error));
+	g_assert_false(
+	  usbpass_driver_detach(USBPASS_DRIVER(fx->driver), instance->uuid, hostdev, &error));
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
 }
 
@@ -366,14 +392,17 @@ static void
 test_saved_refusal_detach(Fixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(UsbpassInstance) instance = add_instance(fx, "vm", USBPASS_INSTANCE_STATE_RUNNING, TRUE);
+	g_autoptr(UsbpassInstance) instance =
+	  add_instance(fx, "vm", USBPASS_INSTANCE_STATE_RUNNING, TRUE);
 	g_autoptr(UsbpassHostdev) hostdev = hostdev_new(0x0781, 0x5567, 1, 4);
 	g_autoptr(UsbpassInstance) saved = NULL;
 
-	g_assert_true(usbpass_driver_attach(USBPASS_DRIVER(fx->driver), instance->uuid, hostdev, &error));
+	g_assert_true(
+	  usbpass_driver_attach(USBPASS_DRIVER(fx->driver), instance->uuid, hostdev, &error));
 	g_assert_no_error(error);
 	/* the image keeps what the guest had */
-	g_assert_true(usbpass_test_driver_set_state(fx->driver, "vm", USBPASS_INSTANCE_STATE_SAVED, &error));
+	g_assert_true(
+	  usbpass_test_driver_set_state(fx->driver, "vm", USBPASS_INSTANCE_STATE_SAVED, &error));
 	g_assert_no_error(error);
 	saved = usbpass_driver_lookup_instance(USBPASS_DRIVER(fx->driver), instance->uuid, &error);
 	g_assert_cmpint(saved->state, ==, USBPASS_INSTANCE_STATE_SAVED);
@@ -381,18 +410,21 @@ test_saved_refusal_detach(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(count_scope(fx, "vm", USBPASS_TEST_DRIVER_SCOPE_LIVE), ==, 0);
 
 	/* the image cannot be changed: refused, nothing changed */
-	g_assert_false(usbpass_driver_detach(USBPASS_DRIVER(fx->driver), instance->uuid, hostdev, &error));
+	g_assert_false(
+	  usbpass_driver_detach(USBPASS_DRIVER(fx->driver), instance->uuid, hostdev, &error));
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_SUPPORTED);
 	g_clear_error(&error);
 	g_assert_cmpuint(count_scope(fx, "vm", USBPASS_TEST_DRIVER_SCOPE_SAVED), ==, 1);
 	g_assert_cmpuint(count_scope(fx, "vm", USBPASS_TEST_DRIVER_SCOPE_PERSISTENT), ==, 1);
 
 	/* restoring brings the saved devices back live */
-	g_assert_true(usbpass_test_driver_set_state(fx->driver, "vm", USBPASS_INSTANCE_STATE_RUNNING, &error));
+	g_assert_true(
+	  usbpass_test_driver_set_state(fx->driver, "vm", USBPASS_INSTANCE_STATE_RUNNING, &error));
 	g_assert_no_error(error);
 	g_assert_cmpuint(count_scope(fx, "vm", USBPASS_TEST_DRIVER_SCOPE_SAVED), ==, 0);
 	g_assert_cmpuint(count_scope(fx, "vm", USBPASS_TEST_DRIVER_SCOPE_LIVE), ==, 1);
-	g_assert_true(usbpass_driver_detach(USBPASS_DRIVER(fx->driver), instance->uuid, hostdev, &error));
+	g_assert_true(
+	  usbpass_driver_detach(USBPASS_DRIVER(fx->driver), instance->uuid, hostdev, &error));
 	g_assert_no_error(error);
 }
 
@@ -400,8 +432,10 @@ static void
 test_attach_absent(Fixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(UsbpassInstance) running = add_instance(fx, "running", USBPASS_INSTANCE_STATE_RUNNING, TRUE);
-	g_autoptr(UsbpassInstance) shutoff = add_instance(fx, "shutoff", USBPASS_INSTANCE_STATE_SHUTOFF, TRUE);
+	g_autoptr(UsbpassInstance) running =
+	  add_instance(fx, "running", USBPASS_INSTANCE_STATE_RUNNING, TRUE);
+	g_autoptr(UsbpassInstance) shutoff =
+	  add_instance(fx, "shutoff", USBPASS_INSTANCE_STATE_SHUTOFF, TRUE);
 	g_autoptr(UsbpassHostdev) hostdev = hostdev_new(0x0781, 0x5567, 1, 4);
 	g_autoptr(UsbpassHostdev) placeholder = hostdev_new(0, 0, 0, 0);
 	g_autoptr(GPtrArray) live = NULL;
@@ -410,19 +444,25 @@ test_attach_absent(Fixture *fx, gconstpointer user_data)
 	usbpass_test_driver_set_device_present(fx->driver, 1, 4, FALSE);
 
 	/* a running instance: refused like libvirt, definitions unchanged */
-	g_assert_false(usbpass_driver_attach(USBPASS_DRIVER(fx->driver), running->uuid, hostdev, &error));
+	g_assert_false(
+	  usbpass_driver_attach(USBPASS_DRIVER(fx->driver), running->uuid, hostdev, &error));
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_DRIVER);
-	g_assert_nonnull(strstr(error->message, "Did not find USB device 0781:5567 bus:1 device:4"));
+	g_assert_nonnull(
+	  strstr(error->message, "Did not find USB device 0781:5567 bus:1 device:4"));
 	g_clear_error(&error);
 	g_assert_cmpuint(count_scope(fx, running->uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE), ==, 0);
-	g_assert_cmpuint(count_scope(fx, running->uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT), ==, 0);
+	g_assert_cmpuint(
+	  count_scope(fx, running->uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT), ==, 0);
 
 	/* a shut-off instance takes it (persistent only) and boots with it missing */
-	g_assert_true(usbpass_driver_attach(USBPASS_DRIVER(fx->driver), shutoff->uuid, hostdev, &error));
+	g_assert_true(
+	  usbpass_driver_attach(USBPASS_DRIVER(fx->driver), shutoff->uuid, hostdev, &error));
 	g_assert_no_error(error);
-	g_assert_true(usbpass_test_driver_set_state(fx->driver, "shutoff", USBPASS_INSTANCE_STATE_RUNNING, &error));
+	g_assert_true(usbpass_test_driver_set_state(
+	  fx->driver, "shutoff", USBPASS_INSTANCE_STATE_RUNNING, &error));
 	g_assert_no_error(error);
-	live = usbpass_test_driver_get_hostdevs(fx->driver, "shutoff", USBPASS_TEST_DRIVER_SCOPE_LIVE, &error);
+	live = usbpass_test_driver_get_hostdevs(
+	  fx->driver, "shutoff", USBPASS_TEST_DRIVER_SCOPE_LIVE, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(live->len, ==, 1);
 	entry = g_ptr_array_index(live, 0);
@@ -431,11 +471,13 @@ test_attach_absent(Fixture *fx, gconstpointer user_data)
 
 	/* present again: a live attach works */
 	usbpass_test_driver_set_device_present(fx->driver, 1, 4, TRUE);
-	g_assert_true(usbpass_driver_attach(USBPASS_DRIVER(fx->driver), running->uuid, hostdev, &error));
+	g_assert_true(
+	  usbpass_driver_attach(USBPASS_DRIVER(fx->driver), running->uuid, hostdev, &error));
 	g_assert_no_error(error);
 
 	/* neither ids nor an address */
-	g_assert_false(usbpass_driver_attach(USBPASS_DRIVER(fx->driver), running->uuid, placeholder, &error));
+	g_assert_false(
+	  usbpass_driver_attach(USBPASS_DRIVER(fx->driver), running->uuid, placeholder, &error));
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 }
 
@@ -471,8 +513,10 @@ static void
 test_by_hand(Fixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(UsbpassInstance) running = add_instance(fx, "running", USBPASS_INSTANCE_STATE_RUNNING, FALSE);
-	g_autoptr(UsbpassInstance) shutoff = add_instance(fx, "shutoff", USBPASS_INSTANCE_STATE_SHUTOFF, TRUE);
+	g_autoptr(UsbpassInstance) running =
+	  add_instance(fx, "running", USBPASS_INSTANCE_STATE_RUNNING, FALSE);
+	g_autoptr(UsbpassInstance) shutoff =
+	  add_instance(fx, "shutoff", USBPASS_INSTANCE_STATE_SHUTOFF, TRUE);
 	g_autoptr(UsbpassHostdev) placeholder = hostdev_new(0, 0, 0, 0);
 	g_autoptr(UsbpassHostdev) request = hostdev_new(0, 0, 0, 0);
 	g_autoptr(GPtrArray) listed = NULL;
@@ -480,7 +524,8 @@ test_by_hand(Fixture *fx, gconstpointer user_data)
 
 	/* libvirt's placeholder for an absent device, put there by hand */
 	placeholder->missing = TRUE;
-	g_assert_true(usbpass_test_driver_add_hostdev(fx->driver, "running", USBPASS_TEST_DRIVER_SCOPE_LIVE, placeholder, &error));
+	g_assert_true(usbpass_test_driver_add_hostdev(
+	  fx->driver, "running", USBPASS_TEST_DRIVER_SCOPE_LIVE, placeholder, &error));
 	g_assert_no_error(error);
 	listed = usbpass_driver_list_hostdevs(USBPASS_DRIVER(fx->driver), "running", &error);
 	g_assert_no_error(error);
@@ -491,24 +536,30 @@ test_by_hand(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(usbpass_test_driver_get_call_count(fx->driver, "attach"), ==, 0);
 
 	/* a request with vendor 0 detaches it */
-	g_assert_true(usbpass_driver_detach(USBPASS_DRIVER(fx->driver), running->uuid, request, &error));
+	g_assert_true(
+	  usbpass_driver_detach(USBPASS_DRIVER(fx->driver), running->uuid, request, &error));
 	g_assert_no_error(error);
 	g_assert_cmpuint(count_scope(fx, "running", USBPASS_TEST_DRIVER_SCOPE_LIVE), ==, 0);
 
 	/* definitions an instance does not have */
-	g_assert_false(usbpass_test_driver_add_hostdev(fx->driver, "shutoff", USBPASS_TEST_DRIVER_SCOPE_LIVE, placeholder, &error));
+	g_assert_false(usbpass_test_driver_add_hostdev(
+	  fx->driver, "shutoff", USBPASS_TEST_DRIVER_SCOPE_LIVE, placeholder, &error));
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 	g_clear_error(&error);
-	g_assert_false(usbpass_test_driver_add_hostdev(fx->driver, "running", USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, placeholder, &error));
+	g_assert_false(usbpass_test_driver_add_hostdev(
+	  fx->driver, "running", USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, placeholder, &error));
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 	g_clear_error(&error);
-	g_assert_false(usbpass_test_driver_add_hostdev(fx->driver, "shutoff", USBPASS_TEST_DRIVER_SCOPE_SAVED, placeholder, &error));
+	g_assert_false(usbpass_test_driver_add_hostdev(
+	  fx->driver, "shutoff", USBPASS_TEST_DRIVER_SCOPE_SAVED, placeholder, &error));
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 	g_clear_error(&error);
-	g_assert_false(usbpass_test_driver_add_hostdev(fx->driver, "nope", USBPASS_TEST_DRIVER_SCOPE_LIVE, placeholder, &error));
+	g_assert_false(usbpass_test_driver_add_hostdev(
+	  fx->driver, "nope", USBPASS_TEST_DRIVER_SCOPE_LIVE, placeholder, &error));
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
 	g_clear_error(&error);
-	g_assert_null(usbpass_test_driver_get_hostdevs(fx->driver, "nope", USBPASS_TEST_DRIVER_SCOPE_LIVE, &error));
+	g_assert_null(usbpass_test_driver_get_hostdevs(
+	  fx->driver, "nope", USBPASS_TEST_DRIVER_SCOPE_LIVE, &error));
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
 }
 
@@ -532,7 +583,8 @@ test_not_found(Fixture *fx, gconstpointer user_data)
 	g_assert_false(usbpass_driver_detach(driver, "ghost", hostdev, &error));
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
 	g_clear_error(&error);
-	g_assert_false(usbpass_test_driver_set_state(fx->driver, "ghost", USBPASS_INSTANCE_STATE_RUNNING, &error));
+	g_assert_false(usbpass_test_driver_set_state(
+	  fx->driver, "ghost", USBPASS_INSTANCE_STATE_RUNNING, &error));
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
 	g_clear_error(&error);
 	g_assert_false(usbpass_test_driver_remove_instance(fx->driver, "ghost", &error));
@@ -567,7 +619,8 @@ call_method(Fixture *fx, const gchar *method, const gchar *uuid, GError **error)
 		return instances != NULL;
 	}
 	if (g_strcmp0(method, "lookup_instance") == 0) {
-		g_autoptr(UsbpassInstance) instance = usbpass_driver_lookup_instance(driver, uuid, error);
+		g_autoptr(UsbpassInstance) instance =
+		  usbpass_driver_lookup_instance(driver, uuid, error);
 		return instance != NULL;
 	}
 	if (g_strcmp0(method, "list_hostdevs") == 0) {
@@ -585,16 +638,17 @@ static void
 test_fail_next(Fixture *fx, gconstpointer user_data)
 {
 	const FailCase cases[] = {
-	    {"open", "open", USBPASS_ERROR_DRIVER},
-	    {"list_instances", "list_instances", USBPASS_ERROR_TIMED_OUT},
-	    {"lookup_instance", "lookup_instance", USBPASS_ERROR_PERMISSION_DENIED},
-	    {"list_hostdevs", "list_hostdevs", USBPASS_ERROR_DRIVER},
-	    {"list", "list_instances", USBPASS_ERROR_DRIVER},
-	    {"list", "list_hostdevs", USBPASS_ERROR_INVALID_DATA},
-	    {"attach", "attach", USBPASS_ERROR_DRIVER},
-	    {"detach", "detach", USBPASS_ERROR_NOT_SUPPORTED},
+		{ "open", "open", USBPASS_ERROR_DRIVER },
+		{ "list_instances", "list_instances", USBPASS_ERROR_TIMED_OUT },
+		{ "lookup_instance", "lookup_instance", USBPASS_ERROR_PERMISSION_DENIED },
+		{ "list_hostdevs", "list_hostdevs", USBPASS_ERROR_DRIVER },
+		{ "list", "list_instances", USBPASS_ERROR_DRIVER },
+		{ "list", "list_hostdevs", USBPASS_ERROR_INVALID_DATA },
+		{ "attach", "attach", USBPASS_ERROR_DRIVER },
+		{ "detach", "detach", USBPASS_ERROR_NOT_SUPPORTED },
 	};
-	g_autoptr(UsbpassInstance) instance = add_instance(fx, "vm", USBPASS_INSTANCE_STATE_SHUTOFF, TRUE);
+	g_autoptr(UsbpassInstance) instance =
+	  add_instance(fx, "vm", USBPASS_INSTANCE_STATE_SHUTOFF, TRUE);
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GError) error = NULL;
@@ -606,9 +660,11 @@ test_fail_next(Fixture *fx, gconstpointer user_data)
 		g_assert_error(error, USBPASS_ERROR, (gint)cases[i].code);
 		g_assert_cmpstr(error->message, ==, message);
 		g_clear_error(&error);
-		g_assert_cmpuint(usbpass_test_driver_get_call_count(fx->driver, cases[i].called), ==, calls + 1);
+		g_assert_cmpuint(
+		  usbpass_test_driver_get_call_count(fx->driver, cases[i].called), ==, calls + 1);
 		/* a failed attach changed nothing */
-		g_assert_cmpuint(count_scope(fx, "vm", USBPASS_TEST_DRIVER_SCOPE_PERSISTENT), ==, 0);
+		g_assert_cmpuint(
+		  count_scope(fx, "vm", USBPASS_TEST_DRIVER_SCOPE_PERSISTENT), ==, 0);
 		/* one failure per queued entry: the next call of the same method works */
 		if (g_strcmp0(cases[i].called, "detach") != 0) {
 			g_assert_true(call_method(fx, cases[i].called, instance->uuid, &error));
@@ -624,7 +680,8 @@ test_fail_next(Fixture *fx, gconstpointer user_data)
 	{
 		g_autoptr(GError) error = NULL;
 		usbpass_test_driver_fail_next(fx->driver, "attach", USBPASS_ERROR_DRIVER, "first");
-		usbpass_test_driver_fail_next(fx->driver, "attach", USBPASS_ERROR_TIMED_OUT, "second");
+		usbpass_test_driver_fail_next(
+		  fx->driver, "attach", USBPASS_ERROR_TIMED_OUT, "second");
 		g_assert_false(call_method(fx, "attach", instance->uuid, &error));
 		g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_DRIVER);
 		g_assert_cmpstr(error->message, ==, "first");
@@ -644,8 +701,10 @@ static void
 test_connection(Fixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(UsbpassInstance) instance = add_instance(fx, "vm", USBPASS_INSTANCE_STATE_RUNNING, TRUE);
-	const gchar *methods[] = {"open", "list_instances", "lookup_instance", "list_hostdevs", "attach", "detach"};
+	g_autoptr(UsbpassInstance) instance =
+	  add_instance(fx, "vm", USBPASS_INSTANCE_STATE_RUNNING, TRUE);
+	const gchar *methods[] = { "open",          "list_instances", "lookup_instance",
+				   "list_hostdevs", "attach",         "detach" };
 
 	g_assert_cmpstr(usbpass_driver_get_name(USBPASS_DRIVER(fx->driver)), ==, "test");
 	g_assert_true(usbpass_driver_is_connected(USBPASS_DRIVER(fx->driver)));
@@ -683,18 +742,30 @@ test_events(Fixture *fx, gconstpointer user_data)
 	g_autofree gchar *expected = NULL;
 	const gchar *u;
 
-	vm = usbpass_test_driver_add_instance(fx->driver, "C0FFEE00-0000-4000-8000-000000000001", "vm", USBPASS_INSTANCE_STATE_SHUTOFF, TRUE, &error);
+	vm = usbpass_test_driver_add_instance(fx->driver,
+					      "C0FFEE00-0000-4000-8000-000000000001",
+					      "vm",
+					      USBPASS_INSTANCE_STATE_SHUTOFF,
+					      TRUE,
+					      &error);
 	g_assert_no_error(error);
 	u = vm->uuid;
 	g_assert_cmpstr(u, ==, "c0ffee00-0000-4000-8000-000000000001");
-	g_assert_true(usbpass_test_driver_set_state(fx->driver, u, USBPASS_INSTANCE_STATE_RUNNING, &error));
-	g_assert_true(usbpass_test_driver_set_state(fx->driver, u, USBPASS_INSTANCE_STATE_PAUSED, &error));
-	g_assert_true(usbpass_test_driver_set_state(fx->driver, u, USBPASS_INSTANCE_STATE_RUNNING, &error));
+	g_assert_true(
+	  usbpass_test_driver_set_state(fx->driver, u, USBPASS_INSTANCE_STATE_RUNNING, &error));
+	g_assert_true(
+	  usbpass_test_driver_set_state(fx->driver, u, USBPASS_INSTANCE_STATE_PAUSED, &error));
+	g_assert_true(
+	  usbpass_test_driver_set_state(fx->driver, u, USBPASS_INSTANCE_STATE_RUNNING, &error));
 	g_assert_true(usbpass_test_driver_reboot_instance(fx->driver, u, &error));
-	g_assert_true(usbpass_test_driver_set_state(fx->driver, u, USBPASS_INSTANCE_STATE_SAVED, &error));
-	g_assert_true(usbpass_test_driver_set_state(fx->driver, u, USBPASS_INSTANCE_STATE_PAUSED, &error));
-	g_assert_true(usbpass_test_driver_set_state(fx->driver, u, USBPASS_INSTANCE_STATE_CRASHED, &error));
-	g_assert_true(usbpass_test_driver_set_state(fx->driver, u, USBPASS_INSTANCE_STATE_SHUTOFF, &error));
+	g_assert_true(
+	  usbpass_test_driver_set_state(fx->driver, u, USBPASS_INSTANCE_STATE_SAVED, &error));
+	g_assert_true(
+	  usbpass_test_driver_set_state(fx->driver, u, USBPASS_INSTANCE_STATE_PAUSED, &error));
+	g_assert_true(
+	  usbpass_test_driver_set_state(fx->driver, u, USBPASS_INSTANCE_STATE_CRASHED, &error));
+	g_assert_true(
+	  usbpass_test_driver_set_state(fx->driver, u, USBPASS_INSTANCE_STATE_SHUTOFF, &error));
 	usbpass_test_driver_emit_event(fx->driver, u, USBPASS_INSTANCE_EVENT_MIGRATED);
 	g_assert_true(usbpass_test_driver_undefine_instance(fx->driver, u, &error));
 	g_assert_no_error(error);
@@ -716,14 +787,19 @@ test_events(Fixture *fx, gconstpointer user_data)
 	g_clear_pointer(&events, g_free);
 
 	/* a transient instance is gone once stopped; deterministic UUIDs */
-	transient = usbpass_test_driver_add_instance(fx->driver, NULL, "t", USBPASS_INSTANCE_STATE_RUNNING, FALSE, &error);
+	transient = usbpass_test_driver_add_instance(
+	  fx->driver, NULL, "t", USBPASS_INSTANCE_STATE_RUNNING, FALSE, &error);
 	g_assert_no_error(error);
 	g_assert_cmpstr(transient->uuid, ==, "00000000-0000-4000-8000-000000000001");
 	g_assert_false(transient->persistent);
-	g_assert_true(usbpass_test_driver_set_state(fx->driver, "t", USBPASS_INSTANCE_STATE_SHUTOFF, &error));
+	g_assert_true(
+	  usbpass_test_driver_set_state(fx->driver, "t", USBPASS_INSTANCE_STATE_SHUTOFF, &error));
 	g_assert_no_error(error);
 	events = take_events(fx);
-	g_assert_cmpstr(events, ==, "00000000-0000-4000-8000-000000000001 started,00000000-0000-4000-8000-000000000001 stopped");
+	g_assert_cmpstr(events,
+			==,
+			"00000000-0000-4000-8000-000000000001 "
+			"started,00000000-0000-4000-8000-000000000001 stopped");
 	instances = usbpass_driver_list_instances(USBPASS_DRIVER(fx->driver), &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(instances->len, ==, 0);
@@ -740,19 +816,35 @@ static void
 test_transitions(Fixture *fx, gconstpointer user_data)
 {
 	const TransitionCase cases[] = {
-	    {USBPASS_INSTANCE_STATE_SHUTOFF, TRUE, USBPASS_INSTANCE_STATE_PAUSED, -1},
-	    {USBPASS_INSTANCE_STATE_SAVED, TRUE, USBPASS_INSTANCE_STATE_SHUTOFF, -1},
-	    {USBPASS_INSTANCE_STATE_RUNNING, TRUE, USBPASS_INSTANCE_STATE_RUNNING, -1},
-	    {USBPASS_INSTANCE_STATE_SHUTOFF, TRUE, USBPASS_INSTANCE_STATE_SAVED, USBPASS_ERROR_INVALID_DATA},
-	    {USBPASS_INSTANCE_STATE_SHUTOFF, TRUE, USBPASS_INSTANCE_STATE_CRASHED, USBPASS_ERROR_INVALID_DATA},
-	    {USBPASS_INSTANCE_STATE_CRASHED, TRUE, USBPASS_INSTANCE_STATE_RUNNING, USBPASS_ERROR_INVALID_DATA},
-	    {USBPASS_INSTANCE_STATE_RUNNING, TRUE, USBPASS_INSTANCE_STATE_UNKNOWN, USBPASS_ERROR_INVALID_DATA},
-	    {USBPASS_INSTANCE_STATE_RUNNING, FALSE, USBPASS_INSTANCE_STATE_SAVED, USBPASS_ERROR_DRIVER},
+		{ USBPASS_INSTANCE_STATE_SHUTOFF, TRUE, USBPASS_INSTANCE_STATE_PAUSED, -1 },
+		{ USBPASS_INSTANCE_STATE_SAVED, TRUE, USBPASS_INSTANCE_STATE_SHUTOFF, -1 },
+		{ USBPASS_INSTANCE_STATE_RUNNING, TRUE, USBPASS_INSTANCE_STATE_RUNNING, -1 },
+		{ USBPASS_INSTANCE_STATE_SHUTOFF,
+		  TRUE,
+		  USBPASS_INSTANCE_STATE_SAVED,
+		  USBPASS_ERROR_INVALID_DATA },
+		{ USBPASS_INSTANCE_STATE_SHUTOFF,
+		  TRUE,
+		  USBPASS_INSTANCE_STATE_CRASHED,
+		  USBPASS_ERROR_INVALID_DATA },
+		{ USBPASS_INSTANCE_STATE_CRASHED,
+		  TRUE,
+		  USBPASS_INSTANCE_STATE_RUNNING,
+		  USBPASS_ERROR_INVALID_DATA },
+		{ USBPASS_INSTANCE_STATE_RUNNING,
+		  TRUE,
+		  USBPASS_INSTANCE_STATE_UNKNOWN,
+		  USBPASS_ERROR_INVALID_DATA },
+		{ USBPASS_INSTANCE_STATE_RUNNING,
+		  FALSE,
+		  USBPASS_INSTANCE_STATE_SAVED,
+		  USBPASS_ERROR_DRIVER },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GError) error = NULL;
 		g_autofree gchar *name = g_strdup_printf("vm%u", i);
-		g_autoptr(UsbpassInstance) instance = add_instance(fx, name, cases[i].from, cases[i].persistent);
+		g_autoptr(UsbpassInstance) instance =
+		  add_instance(fx, name, cases[i].from, cases[i].persistent);
 		g_autoptr(UsbpassInstance) after = NULL;
 		gboolean ok = usbpass_test_driver_set_state(fx->driver, name, cases[i].to, &error);
 
@@ -766,7 +858,8 @@ test_transitions(Fixture *fx, gconstpointer user_data)
 		}
 		after = usbpass_driver_lookup_instance(USBPASS_DRIVER(fx->driver), name, &error);
 		g_assert_no_error(error);
-		g_assert_cmpint(after->state, ==, cases[i].error_code >= 0 ? cases[i].from : cases[i].to);
+		g_assert_cmpint(
+		  after->state, ==, cases[i].error_code >= 0 ? cases[i].from : cases[i].to);
 	}
 }
 
@@ -774,7 +867,8 @@ static void
 test_define_undefine(Fixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(UsbpassInstance) vm = add_instance(fx, "vm", USBPASS_INSTANCE_STATE_RUNNING, FALSE);
+	g_autoptr(UsbpassInstance) vm =
+	  add_instance(fx, "vm", USBPASS_INSTANCE_STATE_RUNNING, FALSE);
 	g_autoptr(UsbpassInstance) after = NULL;
 	g_autoptr(UsbpassInstance) dup = NULL;
 	g_autoptr(UsbpassHostdev) hostdev = hostdev_new(0x0781, 0x5567, 1, 4);
@@ -804,19 +898,23 @@ test_define_undefine(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(count_scope(fx, "vm", USBPASS_TEST_DRIVER_SCOPE_LIVE), ==, 1);
 
 	/* bad additions */
-	dup = usbpass_test_driver_add_instance(fx->driver, NULL, "vm", USBPASS_INSTANCE_STATE_RUNNING, TRUE, &error);
+	dup = usbpass_test_driver_add_instance(
+	  fx->driver, NULL, "vm", USBPASS_INSTANCE_STATE_RUNNING, TRUE, &error);
 	g_assert_null(dup);
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 	g_clear_error(&error);
-	dup = usbpass_test_driver_add_instance(fx->driver, "not-a-uuid", "x", USBPASS_INSTANCE_STATE_RUNNING, TRUE, &error);
+	dup = usbpass_test_driver_add_instance(
+	  fx->driver, "not-a-uuid", "x", USBPASS_INSTANCE_STATE_RUNNING, TRUE, &error);
 	g_assert_null(dup);
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 	g_clear_error(&error);
-	dup = usbpass_test_driver_add_instance(fx->driver, NULL, "x", USBPASS_INSTANCE_STATE_SHUTOFF, FALSE, &error);
+	dup = usbpass_test_driver_add_instance(
+	  fx->driver, NULL, "x", USBPASS_INSTANCE_STATE_SHUTOFF, FALSE, &error);
 	g_assert_null(dup);
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 	g_clear_error(&error);
-	dup = usbpass_test_driver_add_instance(fx->driver, NULL, "x", USBPASS_INSTANCE_STATE_SAVED, TRUE, &error);
+	dup = usbpass_test_driver_add_instance(
+	  fx->driver, NULL, "x", USBPASS_INSTANCE_STATE_SAVED, TRUE, &error);
 	g_assert_null(dup);
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 	g_clear_error(&error);
@@ -838,7 +936,8 @@ static void
 test_reboot_shutoff(Fixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(UsbpassInstance) vm = add_instance(fx, "vm", USBPASS_INSTANCE_STATE_SHUTOFF, TRUE);
+	g_autoptr(UsbpassInstance) vm =
+	  add_instance(fx, "vm", USBPASS_INSTANCE_STATE_SHUTOFF, TRUE);
 	g_assert_false(usbpass_test_driver_reboot_instance(fx->driver, "vm", &error));
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 	g_assert_cmpuint(fx->events->len, ==, 0);
@@ -851,16 +950,27 @@ typedef struct {
 } HookData;
 
 static gboolean
-hook_cb(UsbpassTestDriver *driver, const gchar *method, const gchar *uuid, const UsbpassHostdev *hostdev, gboolean applied, gpointer user_data)
+hook_cb(UsbpassTestDriver *driver,
+	const gchar *method,
+	const gchar *uuid,
+	const UsbpassHostdev *hostdev,
+	gboolean applied,
+	gpointer user_data)
 {
 	HookData *data = user_data;
 	g_autoptr(GPtrArray) hostdevs = NULL;
 	g_autoptr(GError) error = NULL;
 
 	/* the driver is usable from the hook: no lock is held */
-	hostdevs = usbpass_test_driver_get_hostdevs(driver, uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, &error);
+	hostdevs = usbpass_test_driver_get_hostdevs(
+	  driver, uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, &error);
 	g_assert_no_error(error);
-	g_ptr_array_add(data->calls, g_strdup_printf("%s %s %04x %u", method, applied ? "after" : "before", hostdev->vendor_id, hostdevs->len));
+	g_ptr_array_add(data->calls,
+			g_strdup_printf("%s %s %04x %u",
+					method,
+					applied ? "after" : "before",
+					hostdev->vendor_id,
+					hostdevs->len));
 	return applied ? !data->fail_after : !data->fail_before;
 }
 
@@ -876,7 +986,8 @@ static void
 test_hook(Fixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(UsbpassInstance) vm = add_instance(fx, "vm", USBPASS_INSTANCE_STATE_SHUTOFF, TRUE);
+	g_autoptr(UsbpassInstance) vm =
+	  add_instance(fx, "vm", USBPASS_INSTANCE_STATE_SHUTOFF, TRUE);
 	g_autoptr(UsbpassHostdev) hostdev = hostdev_new(0x0781, 0x5567, 1, 4);
 	HookData *data = g_new0(HookData, 1);
 	g_autofree gchar *calls = NULL;
@@ -886,7 +997,8 @@ test_hook(Fixture *fx, gconstpointer user_data)
 
 	/* fails before: nothing changed */
 	data->fail_before = TRUE;
-	g_assert_false(usbpass_driver_attach(USBPASS_DRIVER(fx->driver), vm->uuid, hostdev, &error));
+	g_assert_false(
+	  usbpass_driver_attach(USBPASS_DRIVER(fx->driver), vm->uuid, hostdev, &error));
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_DRIVER);
 	g_clear_error(&error);
 	g_assert_cmpuint(count_scope(fx, "vm", USBPASS_TEST_DRIVER_SCOPE_PERSISTENT), ==, 0);
@@ -894,7 +1006,8 @@ test_hook(Fixture *fx, gconstpointer user_data)
 	/* fails after: the hypervisor did it, the caller hears of a failure */
 	data->fail_before = FALSE;
 	data->fail_after = TRUE;
-	g_assert_false(usbpass_driver_attach(USBPASS_DRIVER(fx->driver), vm->uuid, hostdev, &error));
+	g_assert_false(
+	  usbpass_driver_attach(USBPASS_DRIVER(fx->driver), vm->uuid, hostdev, &error));
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_DRIVER);
 	g_assert_nonnull(strstr(error->message, "after 'attach' was applied"));
 	g_clear_error(&error);
@@ -906,7 +1019,10 @@ test_hook(Fixture *fx, gconstpointer user_data)
 
 	g_ptr_array_add(data->calls, NULL);
 	calls = g_strjoinv(",", (gchar **)data->calls->pdata);
-	g_assert_cmpstr(calls, ==, "attach before 0781 0,attach before 0781 0,attach after 0781 1,detach before 0781 1,detach after 0781 0");
+	g_assert_cmpstr(calls,
+			==,
+			"attach before 0781 0,attach before 0781 0,attach after 0781 1,detach "
+			"before 0781 1,detach after 0781 0");
 
 	/* replacing the hook frees the old data */
 	usbpass_test_driver_set_hook(fx->driver, NULL, NULL, NULL);
@@ -923,7 +1039,12 @@ typedef struct {
 } Gate;
 
 static gboolean
-gate_hook_cb(UsbpassTestDriver *driver, const gchar *method, const gchar *uuid, const UsbpassHostdev *hostdev, gboolean applied, gpointer user_data)
+gate_hook_cb(UsbpassTestDriver *driver,
+	     const gchar *method,
+	     const gchar *uuid,
+	     const UsbpassHostdev *hostdev,
+	     gboolean applied,
+	     gpointer user_data)
 {
 	Gate *gate = user_data;
 	if (applied)
@@ -961,10 +1082,13 @@ static void
 test_thread(Fixture *fx, gconstpointer user_data)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(UsbpassInstance) vm = add_instance(fx, "vm", USBPASS_INSTANCE_STATE_RUNNING, TRUE);
+	g_autoptr(UsbpassInstance) vm =
+	  add_instance(fx, "vm", USBPASS_INSTANCE_STATE_RUNNING, TRUE);
 	g_autoptr(GPtrArray) instances = NULL;
-	Gate gate = {0};
-	ThreadCall call = {.driver = USBPASS_DRIVER(fx->driver), .uuid = vm->uuid, .method = "attach"};
+	Gate gate = { 0 };
+	ThreadCall call = { .driver = USBPASS_DRIVER(fx->driver),
+			    .uuid = vm->uuid,
+			    .method = "attach" };
 	GThread *thread;
 
 	g_mutex_init(&gate.mutex);
@@ -1013,10 +1137,11 @@ test_queued_signal_after_free(void)
 	g_autoptr(GError) error = NULL;
 	UsbpassTestDriver *driver = usbpass_test_driver_new();
 	g_autoptr(UsbpassInstance) vm = NULL;
-	ThreadCall call = {.driver = USBPASS_DRIVER(driver), .method = "attach"};
+	ThreadCall call = { .driver = USBPASS_DRIVER(driver), .method = "attach" };
 	GThread *thread;
 
-	vm = usbpass_test_driver_add_instance(driver, NULL, "vm", USBPASS_INSTANCE_STATE_RUNNING, TRUE, &error);
+	vm = usbpass_test_driver_add_instance(
+	  driver, NULL, "vm", USBPASS_INSTANCE_STATE_RUNNING, TRUE, &error);
 	g_assert_no_error(error);
 	call.uuid = vm->uuid;
 	thread = g_thread_new("attach", thread_call_cb, &call);
@@ -1042,7 +1167,8 @@ static gpointer
 stress_cb(gpointer user_data)
 {
 	StressData *data = user_data;
-	g_autoptr(UsbpassHostdev) hostdev = hostdev_new(0x1000 + data->index, 0x0001, 3, 10 + data->index);
+	g_autoptr(UsbpassHostdev) hostdev =
+	  hostdev_new(0x1000 + data->index, 0x0001, 3, 10 + data->index);
 	for (guint i = 0; i < 200; i++) {
 		g_autoptr(GError) error = NULL;
 		if (!usbpass_driver_attach(data->driver, data->uuid, hostdev, &error))
@@ -1056,12 +1182,15 @@ stress_cb(gpointer user_data)
 static void
 test_concurrent(Fixture *fx, gconstpointer user_data)
 {
-	g_autoptr(UsbpassInstance) vm = add_instance(fx, "vm", USBPASS_INSTANCE_STATE_RUNNING, TRUE);
+	g_autoptr(UsbpassInstance) vm =
+	  add_instance(fx, "vm", USBPASS_INSTANCE_STATE_RUNNING, TRUE);
 	StressData data[8];
 	GThread *threads[8];
 
 	for (guint i = 0; i < G_N_ELEMENTS(threads); i++) {
-		data[i] = (StressData){.driver = USBPASS_DRIVER(fx->driver), .uuid = vm->uuid, .index = i};
+		data[i] = (StressData){ .driver = USBPASS_DRIVER(fx->driver),
+					.uuid = vm->uuid,
+					.index = i };
 		threads[i] = g_thread_new("stress", stress_cb, &data[i]);
 	}
 	for (guint i = 0; i < G_N_ELEMENTS(threads); i++) {
@@ -1090,8 +1219,14 @@ main(int argc, char **argv)
 	g_test_add_func("/usbpass/drivers/hostdev-validate", test_hostdev_validate);
 	g_test_add_func("/usbpass/drivers/merge", test_merge);
 	for (guint i = 0; i < G_N_ELEMENTS(scope_cases); i++) {
-		g_autofree gchar *path = g_strdup_printf("/usbpass/drivers/test/attach{%s}", scope_cases[i].name);
-		g_test_add(path, Fixture, &scope_cases[i], fixture_setup, test_attach_scope, fixture_teardown);
+		g_autofree gchar *path =
+		  g_strdup_printf("/usbpass/drivers/test/attach{%s}", scope_cases[i].name);
+		g_test_add(path,
+			   Fixture,
+			   &scope_cases[i],
+			   fixture_setup,
+			   test_attach_scope,
+			   fixture_teardown);
 	}
 	ADD("/usbpass/drivers/test/detach{saved-refused}", test_saved_refusal_detach);
 	ADD("/usbpass/drivers/test/attach{absent}", test_attach_absent);

@@ -54,7 +54,8 @@ on_instance_event(UsbpassDriver *driver, const gchar *uuid, gint kind, Fixture *
 {
 	if (g_thread_self() != fx->main_thread)
 		fx->off_thread = TRUE;
-	g_ptr_array_add(fx->events, g_strdup_printf("%s %s", uuid, usbpass_instance_event_kind_to_string(kind)));
+	g_ptr_array_add(
+	  fx->events, g_strdup_printf("%s %s", uuid, usbpass_instance_event_kind_to_string(kind)));
 }
 
 static void
@@ -104,13 +105,15 @@ fixture_teardown(Fixture *fx, gconstpointer user_data)
 		fx->conn = virConnectOpen(fx->uri);
 	}
 	for (guint i = 0; fx->conn != NULL && i < fx->domains->len; i++) {
-		g_autoptr(virDomain) domain = virDomainLookupByName(fx->conn, g_ptr_array_index(fx->domains, i));
+		g_autoptr(virDomain) domain =
+		  virDomainLookupByName(fx->conn, g_ptr_array_index(fx->domains, i));
 		if (domain == NULL)
 			continue;
 		if (virDomainIsActive(domain) == 1)
 			virDomainDestroy(domain);
 		if (virDomainIsPersistent(domain) == 1)
-			virDomainUndefineFlags(domain, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_NVRAM);
+			virDomainUndefineFlags(
+			  domain, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_NVRAM);
 	}
 	g_assert_false(fx->off_thread);
 	g_clear_object(&fx->driver);
@@ -148,8 +151,10 @@ static gchar *
 domain_xml_new(Fixture *fx, const UsbpassHostdev *hostdev, gchar **name_out)
 {
 	g_autoptr(GError) error = NULL;
-	g_autofree gchar *path = g_build_filename(g_getenv("USBPASS_TEST_DATA"), "domain-tcg.xml", NULL);
-	g_autofree gchar *name = g_strdup_printf("usbpass-test-%u-%u", (guint)getpid(), ++domain_counter);
+	g_autofree gchar *path =
+	  g_build_filename(g_getenv("USBPASS_TEST_DATA"), "domain-tcg.xml", NULL);
+	g_autofree gchar *name =
+	  g_strdup_printf("usbpass-test-%u-%u", (guint)getpid(), ++domain_counter);
 	g_autoptr(xmlDoc) doc = xmlReadFile(path, NULL, XML_PARSE_NONET);
 	g_autoptr(xmlXPathContext) ctx = NULL;
 	g_autoptr(xmlXPathObject) obj = NULL;
@@ -190,13 +195,15 @@ static void
 domain_start(virDomainPtr domain, guint flags)
 {
 	if (virDomainCreateWithFlags(domain, flags) < 0)
-		g_error("cannot start domain '%s': %s", virDomainGetName(domain), virGetLastErrorMessage());
+		g_error("cannot start domain '%s': %s",
+			virDomainGetName(domain),
+			virGetLastErrorMessage());
 }
 
 static gchar *
 domain_uuid(virDomainPtr domain)
 {
-	gchar uuid[VIR_UUID_STRING_BUFLEN] = {0};
+	gchar uuid[VIR_UUID_STRING_BUFLEN] = { 0 };
 	g_assert_cmpint(virDomainGetUUIDString(domain, uuid), ==, 0);
 	return g_strdup(uuid);
 }
@@ -209,7 +216,8 @@ count_xml_hostdevs(virDomainPtr domain, guint flags)
 	g_autoptr(GPtrArray) hostdevs = NULL;
 
 	g_assert_nonnull(xml);
-	hostdevs = usbpass_libvirt_xml_parse_hostdevs(xml, (flags & VIR_DOMAIN_XML_INACTIVE) == 0, &error);
+	hostdevs =
+	  usbpass_libvirt_xml_parse_hostdevs(xml, (flags & VIR_DOMAIN_XML_INACTIVE) == 0, &error);
 	g_assert_no_error(error);
 	return hostdevs->len;
 }
@@ -224,7 +232,10 @@ deadline_cb(gpointer user_data)
 
 /* runs the main loop until @found says so or @timeout_ms pass */
 static gboolean
-run_until(gboolean (*found)(Fixture *, gconstpointer), Fixture *fx, gconstpointer data, guint timeout_ms)
+run_until(gboolean (*found)(Fixture *, gconstpointer),
+	  Fixture *fx,
+	  gconstpointer data,
+	  guint timeout_ms)
 {
 	gboolean expired = FALSE;
 	guint id = g_timeout_add(timeout_ms, deadline_cb, &expired);
@@ -249,7 +260,8 @@ has_event(Fixture *fx, gconstpointer data)
 static void
 wait_event(Fixture *fx, const gchar *uuid, UsbpassInstanceEventKind kind)
 {
-	g_autofree gchar *wanted = g_strdup_printf("%s %s", uuid, usbpass_instance_event_kind_to_string(kind));
+	g_autofree gchar *wanted =
+	  g_strdup_printf("%s %s", uuid, usbpass_instance_event_kind_to_string(kind));
 	if (!run_until(has_event, fx, wanted, EVENT_TIMEOUT_MS))
 		g_error("no '%s' event within %u ms", wanted, EVENT_TIMEOUT_MS);
 }
@@ -340,7 +352,8 @@ test_test_uri(Fixture *fx, gconstpointer user_data)
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
 	g_assert_nonnull(strstr(error->message, "no-such-domain"));
 	g_clear_error(&error);
-	missing = usbpass_driver_lookup_instance(driver, "00000000-0000-4000-8000-00000000dead", &error);
+	missing =
+	  usbpass_driver_lookup_instance(driver, "00000000-0000-4000-8000-00000000dead", &error);
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
 	g_clear_error(&error);
 	hostdevs = usbpass_driver_list_hostdevs(driver, "test", &error);
@@ -413,7 +426,8 @@ test_lookup(Fixture *fx, gconstpointer user_data)
 	missing = usbpass_driver_lookup_instance(fx->driver, "usbpass-no-such-domain", &error);
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
 	g_clear_error(&error);
-	hostdevs = usbpass_driver_list_hostdevs(fx->driver, "00000000-0000-4000-8000-00000000dead", &error);
+	hostdevs =
+	  usbpass_driver_list_hostdevs(fx->driver, "00000000-0000-4000-8000-00000000dead", &error);
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
 	g_clear_error(&error);
 	hostdevs = usbpass_driver_list_hostdevs(fx->driver, uuid, &error);
@@ -475,7 +489,8 @@ test_attach_shutoff(Fixture *fx, gconstpointer user_data)
 	g_assert_false(usbpass_driver_detach(fx->driver, uuid, hostdev, &error));
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
 	g_clear_error(&error);
-	g_assert_false(usbpass_driver_attach(fx->driver, "usbpass-no-such-domain", hostdev, &error));
+	g_assert_false(
+	  usbpass_driver_attach(fx->driver, "usbpass-no-such-domain", hostdev, &error));
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
 }
 
@@ -486,8 +501,8 @@ typedef struct {
 } ActiveCase;
 
 static const ActiveCase active_cases[] = {
-    {"running", 0, USBPASS_INSTANCE_STATE_RUNNING},
-    {"paused", VIR_DOMAIN_START_PAUSED, USBPASS_INSTANCE_STATE_PAUSED},
+	{ "running", 0, USBPASS_INSTANCE_STATE_RUNNING },
+	{ "paused", VIR_DOMAIN_START_PAUSED, USBPASS_INSTANCE_STATE_PAUSED },
 };
 
 /* a running or paused domain: the absent device is refused live, the optional
@@ -513,7 +528,8 @@ test_attach_active(Fixture *fx, gconstpointer user_data)
 	uuid = domain_uuid(domain);
 	start = g_get_monotonic_time();
 	domain_start(domain, tc->start_flags);
-	g_test_message("start with an absent optional device: %.0f ms", (g_get_monotonic_time() - start) / 1000.0);
+	g_test_message("start with an absent optional device: %.0f ms",
+		       (g_get_monotonic_time() - start) / 1000.0);
 	instance = usbpass_driver_lookup_instance(fx->driver, uuid, &error);
 	g_assert_no_error(error);
 	g_assert_cmpint(instance->state, ==, tc->state);
@@ -532,7 +548,8 @@ test_attach_active(Fixture *fx, gconstpointer user_data)
 	/* a device the host does not have: refused live, definitions unchanged */
 	g_assert_false(usbpass_driver_attach(fx->driver, uuid, absent, &error));
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_DRIVER);
-	g_assert_nonnull(strstr(error->message, "Did not find USB device 1234:5678 bus:2 device:3"));
+	g_assert_nonnull(
+	  strstr(error->message, "Did not find USB device 1234:5678 bus:2 device:3"));
 	g_test_message("refusal: %s", error->message);
 	g_clear_error(&error);
 	g_assert_cmpuint(count_xml_hostdevs(domain, 0), ==, 1);
@@ -625,7 +642,8 @@ test_attach_saved(Fixture *fx, gconstpointer user_data)
 	domain_start(domain, 0);
 	start = g_get_monotonic_time();
 	if (virDomainManagedSave(domain, 0) < 0) {
-		g_autofree gchar *why = g_strdup_printf("managed save of a TCG domain failed here: %s", virGetLastErrorMessage());
+		g_autofree gchar *why = g_strdup_printf(
+		  "managed save of a TCG domain failed here: %s", virGetLastErrorMessage());
 		g_test_skip(why);
 		return;
 	}
@@ -710,20 +728,23 @@ test_reconnect(Fixture *fx, gconstpointer user_data)
 	if (skip_without_libvirtd(fx))
 		return;
 	if (pidfile == NULL) {
-		g_test_skip("USBPASS_TEST_LIBVIRTD_PIDFILE is not set: libvirtd is not ours to restart");
+		g_test_skip(
+		  "USBPASS_TEST_LIBVIRTD_PIDFILE is not set: libvirtd is not ours to restart");
 		return;
 	}
 	usbpass_libvirt_driver_set_reconnect_delays(USBPASS_LIBVIRT_DRIVER(fx->driver), 100, 2000);
 	g_assert_true(g_file_get_contents(pidfile, &pid_text, NULL, &error));
 	g_assert_no_error(error);
-	g_assert_true(g_ascii_string_to_unsigned(g_strstrip(pid_text), 10, 2, G_MAXINT32, &pid, NULL));
+	g_assert_true(
+	  g_ascii_string_to_unsigned(g_strstrip(pid_text), 10, 2, G_MAXINT32, &pid, NULL));
 
 	/* the harness starts libvirtd again when it exits */
 	start = g_get_monotonic_time();
 	g_assert_cmpint(kill((pid_t)pid, SIGKILL), ==, 0);
 	g_assert_true(run_until(has_connections, fx, GUINT_TO_POINTER(1), EVENT_TIMEOUT_MS));
 	g_assert_cmpstr(g_ptr_array_index(fx->connections, 0), ==, "down");
-	g_test_message("connection loss noticed after %.0f ms", (g_get_monotonic_time() - start) / 1000.0);
+	g_test_message("connection loss noticed after %.0f ms",
+		       (g_get_monotonic_time() - start) / 1000.0);
 	if (!usbpass_driver_is_connected(fx->driver)) {
 		refused = usbpass_driver_list_instances(fx->driver, &error);
 		g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_DRIVER);
@@ -760,8 +781,14 @@ main(int argc, char **argv)
 	ADD("/usbpass/drivers/libvirt/lookup", test_lookup);
 	ADD("/usbpass/drivers/libvirt/attach{shutoff}", test_attach_shutoff);
 	for (guint i = 0; i < G_N_ELEMENTS(active_cases); i++) {
-		g_autofree gchar *path = g_strdup_printf("/usbpass/drivers/libvirt/attach{%s}", active_cases[i].name);
-		g_test_add(path, Fixture, &active_cases[i], fixture_setup, test_attach_active, fixture_teardown);
+		g_autofree gchar *path =
+		  g_strdup_printf("/usbpass/drivers/libvirt/attach{%s}", active_cases[i].name);
+		g_test_add(path,
+			   Fixture,
+			   &active_cases[i],
+			   fixture_setup,
+			   test_attach_active,
+			   fixture_teardown);
 	}
 	ADD("/usbpass/drivers/libvirt/attach{transient}", test_attach_transient);
 	ADD("/usbpass/drivers/libvirt/attach{saved}", test_attach_saved);

@@ -44,21 +44,35 @@ static void
 test_build(void)
 {
 	const BuildCase cases[] = {
-	    {0x0781, 0x5567, 1, 4,
-	     "<hostdev mode=\"subsystem\" type=\"usb\" managed=\"yes\"><source startupPolicy=\"optional\">"
-	     "<vendor id=\"0x0781\"/><product id=\"0x5567\"/><address bus=\"1\" device=\"4\"/></source></hostdev>"},
-	    {0xabcd, 0x0001, 0, 0,
-	     "<hostdev mode=\"subsystem\" type=\"usb\" managed=\"yes\"><source startupPolicy=\"optional\">"
-	     "<vendor id=\"0xabcd\"/><product id=\"0x0001\"/></source></hostdev>"},
-	    {0, 0, 255, 127,
-	     "<hostdev mode=\"subsystem\" type=\"usb\" managed=\"yes\"><source startupPolicy=\"optional\">"
-	     "<address bus=\"255\" device=\"127\"/></source></hostdev>"},
-	    {0, 0, 0, 0, NULL},
-	    {0x0781, 0x5567, 1, 0, NULL},
+		{ 0x0781,
+		  0x5567,
+		  1,
+		  4,
+		  "<hostdev mode=\"subsystem\" type=\"usb\" managed=\"yes\"><source "
+		  "startupPolicy=\"optional\">"
+		  "<vendor id=\"0x0781\"/><product id=\"0x5567\"/><address bus=\"1\" "
+		  "device=\"4\"/></source></hostdev>" },
+		{ 0xabcd,
+		  0x0001,
+		  0,
+		  0,
+		  "<hostdev mode=\"subsystem\" type=\"usb\" managed=\"yes\"><source "
+		  "startupPolicy=\"optional\">"
+		  "<vendor id=\"0xabcd\"/><product id=\"0x0001\"/></source></hostdev>" },
+		{ 0,
+		  0,
+		  255,
+		  127,
+		  "<hostdev mode=\"subsystem\" type=\"usb\" managed=\"yes\"><source "
+		  "startupPolicy=\"optional\">"
+		  "<address bus=\"255\" device=\"127\"/></source></hostdev>" },
+		{ 0, 0, 0, 0, NULL },
+		{ 0x0781, 0x5567, 1, 0, NULL },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GError) error = NULL;
-		g_autoptr(UsbpassHostdev) hostdev = hostdev_new(cases[i].vendor_id, cases[i].product_id, cases[i].bus, cases[i].device);
+		g_autoptr(UsbpassHostdev) hostdev = hostdev_new(
+		  cases[i].vendor_id, cases[i].product_id, cases[i].bus, cases[i].device);
 		g_autofree gchar *xml = NULL;
 
 		/* scope, missing and alias are not part of what is attached */
@@ -103,8 +117,8 @@ static void
 test_parse_live(void)
 {
 	const ParsedEntry expected[] = {
-	    {0x0781, 0x5567, 1, 4, TRUE, "hostdev0"},
-	    {0x046d, 0xc52b, 3, 17, FALSE, "ua-receiver"},
+		{ 0x0781, 0x5567, 1, 4, TRUE, "hostdev0" },
+		{ 0x046d, 0xc52b, 3, 17, FALSE, "ua-receiver" },
 	};
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *xml = load_fixture("domain-live.xml");
@@ -119,9 +133,9 @@ static void
 test_parse_inactive(void)
 {
 	const ParsedEntry expected[] = {
-	    {0x0781, 0x5567, 0, 0, FALSE, NULL},
-	    {0, 0, 2, 9, FALSE, NULL},
-	    {0x0781, 0x5567, 1, 5, FALSE, NULL},
+		{ 0x0781, 0x5567, 0, 0, FALSE, NULL },
+		{ 0, 0, 2, 9, FALSE, NULL },
+		{ 0x0781, 0x5567, 1, 5, FALSE, NULL },
 	};
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *xml = load_fixture("domain-inactive.xml");
@@ -135,7 +149,7 @@ static void
 test_parse_placeholder(void)
 {
 	const ParsedEntry expected[] = {
-	    {0, 0, 0, 0, TRUE, "hostdev0"},
+		{ 0, 0, 0, 0, TRUE, "hostdev0" },
 	};
 	g_autoptr(GError) error = NULL;
 	g_autofree gchar *xml = load_fixture("domain-placeholder.xml");
@@ -168,32 +182,63 @@ static void
 test_parse_garbage(void)
 {
 	const GarbageCase cases[] = {
-	    {"domain-garbage.xml", NULL},
-	    {"domain-bad-ids.xml", NULL},
-	    {"empty", ""},
-	    {"not xml", "hello"},
-	    {"unclosed", "<domain><devices>"},
-	    {"wrong root", "<network><devices/></network>"},
-	    {"dtd", "<!DOCTYPE domain [<!ENTITY v \"0x0781\">]><domain><devices><hostdev mode='subsystem' type='usb'>"
-		    "<source><vendor id='&v;'/><product id='0x1'/></source></hostdev></devices></domain>"},
-	    {"vendor 0x only", "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor id='0x'/><product id='0x1'/></source></hostdev></devices></domain>"},
-	    {"vendor too big", "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor id='0x12345'/><product id='0x1'/></source></hostdev></devices></domain>"},
-	    {"vendor negative", "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor id='0x-1'/><product id='0x1'/></source></hostdev></devices></domain>"},
-	    {"vendor not hex", "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor id='0xgg'/><product id='0x1'/></source></hostdev></devices></domain>"},
-	    {"vendor upper X", "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor id='0X0781'/><product id='0x1'/></source></hostdev></devices></domain>"},
-	    {"product trailing", "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor id='0x0781'/><product id='0x1z'/></source></hostdev></devices></domain>"},
-	    {"vendor only", "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor id='0x0781'/></source></hostdev></devices></domain>"},
-	    {"bus negative", "<domain><devices><hostdev mode='subsystem' type='usb'><source><address bus='-1' device='4'/></source></hostdev></devices></domain>"},
-	    {"bus fraction", "<domain><devices><hostdev mode='subsystem' type='usb'><source><address bus='1.5' device='4'/></source></hostdev></devices></domain>"},
-	    {"bus hex", "<domain><devices><hostdev mode='subsystem' type='usb'><source><address bus='0x1' device='4'/></source></hostdev></devices></domain>"},
-	    {"device huge", "<domain><devices><hostdev mode='subsystem' type='usb'><source><address bus='1' device='99999999999'/></source></hostdev></devices></domain>"},
-	    {"device empty", "<domain><devices><hostdev mode='subsystem' type='usb'><source><address bus='1' device=''/></source></hostdev></devices></domain>"},
-	    {"bus only", "<domain><devices><hostdev mode='subsystem' type='usb'><source><address bus='1'/></source></hostdev></devices></domain>"},
+		{ "domain-garbage.xml", NULL },
+		{ "domain-bad-ids.xml", NULL },
+		{ "empty", "" },
+		{ "not xml", "hello" },
+		{ "unclosed", "<domain><devices>" },
+		{ "wrong root", "<network><devices/></network>" },
+		{ "dtd",
+		  "<!DOCTYPE domain [<!ENTITY v \"0x0781\">]><domain><devices><hostdev "
+		  "mode='subsystem' type='usb'>"
+		  "<source><vendor id='&v;'/><product "
+		  "id='0x1'/></source></hostdev></devices></domain>" },
+		{ "vendor 0x only",
+		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor "
+		  "id='0x'/><product id='0x1'/></source></hostdev></devices></domain>" },
+		{ "vendor too big",
+		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor "
+		  "id='0x12345'/><product id='0x1'/></source></hostdev></devices></domain>" },
+		{ "vendor negative",
+		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor "
+		  "id='0x-1'/><product id='0x1'/></source></hostdev></devices></domain>" },
+		{ "vendor not hex",
+		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor "
+		  "id='0xgg'/><product id='0x1'/></source></hostdev></devices></domain>" },
+		{ "vendor upper X",
+		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor "
+		  "id='0X0781'/><product id='0x1'/></source></hostdev></devices></domain>" },
+		{ "product trailing",
+		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor "
+		  "id='0x0781'/><product id='0x1z'/></source></hostdev></devices></domain>" },
+		{ "vendor only",
+		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor "
+		  "id='0x0781'/></source></hostdev></devices></domain>" },
+		{ "bus negative",
+		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><address bus='-1' "
+		  "device='4'/></source></hostdev></devices></domain>" },
+		{ "bus fraction",
+		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><address "
+		  "bus='1.5' device='4'/></source></hostdev></devices></domain>" },
+		{ "bus hex",
+		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><address "
+		  "bus='0x1' device='4'/></source></hostdev></devices></domain>" },
+		{ "device huge",
+		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><address bus='1' "
+		  "device='99999999999'/></source></hostdev></devices></domain>" },
+		{ "device empty",
+		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><address bus='1' "
+		  "device=''/></source></hostdev></devices></domain>" },
+		{ "bus only",
+		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><address "
+		  "bus='1'/></source></hostdev></devices></domain>" },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GError) error = NULL;
-		g_autofree gchar *xml = cases[i].xml == NULL ? load_fixture(cases[i].name) : g_strdup(cases[i].xml);
-		g_autoptr(GPtrArray) hostdevs = usbpass_libvirt_xml_parse_hostdevs(xml, TRUE, &error);
+		g_autofree gchar *xml =
+		  cases[i].xml == NULL ? load_fixture(cases[i].name) : g_strdup(cases[i].xml);
+		g_autoptr(GPtrArray) hostdevs =
+		  usbpass_libvirt_xml_parse_hostdevs(xml, TRUE, &error);
 		g_autoptr(UsbpassHostdev) hostdev = hostdev_new(0x0781, 0x5567, 1, 4);
 		g_autoptr(GPtrArray) found = NULL;
 		g_autofree gchar *added = NULL;
@@ -228,13 +273,15 @@ test_parse_limits(void)
 	g_autoptr(GPtrArray) hostdevs = NULL;
 	g_autoptr(GPtrArray) none = NULL;
 	const gchar *hostile =
-	    "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor id='0x0781'/>"
-	    "<product id='0x5567'/></source><alias name='a&#x9;[31mb&#x7f;c&#x85;d\xc3\xa9'/></hostdev></devices></domain>";
+	  "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor id='0x0781'/>"
+	  "<product id='0x5567'/></source><alias "
+	  "name='a&#x9;[31mb&#x7f;c&#x85;d\xc3\xa9'/></hostdev></devices></domain>";
 	UsbpassHostdev *hostdev;
 
 	/* over the cap: refused before parsing */
 	while (big->len <= USBPASS_LIBVIRT_XML_MAX_BYTES)
-		g_string_append(big, "<x/><!-- padding padding padding padding padding padding -->");
+		g_string_append(big,
+				"<x/><!-- padding padding padding padding padding padding -->");
 	g_string_append(big, "</devices></domain>");
 	hostdevs = usbpass_libvirt_xml_parse_hostdevs(big->str, TRUE, &error);
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
@@ -265,37 +312,43 @@ static void
 test_find(void)
 {
 	const FindCase cases[] = {
-	    {0x0781, 0x5567, 1, 4, 1, "hostdev0"},
-	    {0x046d, 0xc52b, 3, 17, 1, "ua-receiver"},
-	    /* a request without an address matches the ids at any address */
-	    {0x046d, 0xc52b, 0, 0, 1, "ua-receiver"},
-	    {0x0781, 0x5567, 1, 5, 0, NULL},
-	    {0x1234, 0x5678, 1, 4, 0, NULL},
-	    {0, 0, 1, 4, 0, NULL},
+		{ 0x0781, 0x5567, 1, 4, 1, "hostdev0" },
+		{ 0x046d, 0xc52b, 3, 17, 1, "ua-receiver" },
+		/* a request without an address matches the ids at any address */
+		{ 0x046d, 0xc52b, 0, 0, 1, "ua-receiver" },
+		{ 0x0781, 0x5567, 1, 5, 0, NULL },
+		{ 0x1234, 0x5678, 1, 4, 0, NULL },
+		{ 0, 0, 1, 4, 0, NULL },
 	};
 	g_autofree gchar *xml = load_fixture("domain-live.xml");
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GError) error = NULL;
-		g_autoptr(UsbpassHostdev) hostdev = hostdev_new(cases[i].vendor_id, cases[i].product_id, cases[i].bus, cases[i].device);
-		g_autoptr(GPtrArray) found = usbpass_libvirt_xml_find_hostdevs(xml, hostdev, &error);
+		g_autoptr(UsbpassHostdev) hostdev = hostdev_new(
+		  cases[i].vendor_id, cases[i].product_id, cases[i].bus, cases[i].device);
+		g_autoptr(GPtrArray) found =
+		  usbpass_libvirt_xml_find_hostdevs(xml, hostdev, &error);
 
 		g_assert_no_error(error);
 		g_assert_cmpuint(found->len, ==, cases[i].n_found);
 		if (cases[i].alias != NULL) {
 			const gchar *element = g_ptr_array_index(found, 0);
-			g_autofree gchar *alias = g_strdup_printf("<alias name=\"%s\"/>", cases[i].alias);
-			g_autofree gchar *wrapped = g_strdup_printf("<domain><devices>%s</devices></domain>", element);
+			g_autofree gchar *alias =
+			  g_strdup_printf("<alias name=\"%s\"/>", cases[i].alias);
+			g_autofree gchar *wrapped =
+			  g_strdup_printf("<domain><devices>%s</devices></domain>", element);
 			g_autoptr(GPtrArray) reparsed = NULL;
 
 			/* libvirt's own element, alias and guest address included */
-			g_assert_true(g_str_has_prefix(element, "<hostdev mode=\"subsystem\" type=\"usb\""));
+			g_assert_true(
+			  g_str_has_prefix(element, "<hostdev mode=\"subsystem\" type=\"usb\""));
 			g_assert_nonnull(strstr(element, alias));
 			g_assert_nonnull(strstr(element, "<address type=\"usb\""));
 			reparsed = usbpass_libvirt_xml_parse_hostdevs(wrapped, TRUE, &error);
 			g_assert_no_error(error);
 			g_assert_cmpuint(reparsed->len, ==, 1);
-			g_assert_true(usbpass_hostdev_matches(g_ptr_array_index(reparsed, 0), hostdev));
+			g_assert_true(
+			  usbpass_hostdev_matches(g_ptr_array_index(reparsed, 0), hostdev));
 		}
 	}
 }
@@ -357,7 +410,8 @@ test_add_remove(void)
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 	g_assert_null(nothing);
 	g_clear_error(&error);
-	nothing = usbpass_libvirt_xml_add_hostdev("<domain><name>x</name></domain>", added_dev, &error);
+	nothing =
+	  usbpass_libvirt_xml_add_hostdev("<domain><name>x</name></domain>", added_dev, &error);
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 	g_assert_null(nothing);
 }

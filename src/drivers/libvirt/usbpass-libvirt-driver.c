@@ -19,8 +19,8 @@
 
 #define RECONNECT_MIN_MS_DEFAULT 250
 #define RECONNECT_MAX_MS_DEFAULT 30000
-#define KEEPALIVE_INTERVAL_S	 5
-#define KEEPALIVE_COUNT		 3
+#define KEEPALIVE_INTERVAL_S     5
+#define KEEPALIVE_COUNT          3
 
 enum { CALLBACK_LIFECYCLE, CALLBACK_REBOOT, CALLBACK_DEVICE_REMOVED, CALLBACK_LAST };
 
@@ -61,7 +61,8 @@ usbpass_libvirt_driver_iface_init(UsbpassDriverInterface *iface);
 G_DEFINE_TYPE_WITH_CODE(UsbpassLibvirtDriver,
 			usbpass_libvirt_driver,
 			G_TYPE_OBJECT,
-			G_IMPLEMENT_INTERFACE(USBPASS_TYPE_DRIVER, usbpass_libvirt_driver_iface_init))
+			G_IMPLEMENT_INTERFACE(USBPASS_TYPE_DRIVER,
+					      usbpass_libvirt_driver_iface_init))
 
 /* ---- errors ---------------------------------------------------------------------------- */
 
@@ -90,7 +91,8 @@ usbpass_libvirt_error_code(gint code)
 }
 
 /* turns libvirt's thread-local last error into @error, prefixed with what we did */
-static void usbpass_libvirt_set_error(GError **error, const gchar *format, ...) G_GNUC_PRINTF(2, 3);
+static void
+usbpass_libvirt_set_error(GError **error, const gchar *format, ...) G_GNUC_PRINTF(2, 3);
 
 static void
 usbpass_libvirt_set_error(GError **error, const gchar *format, ...)
@@ -187,12 +189,15 @@ usbpass_libvirt_delivery_cb(gpointer data)
 	if (delivery->uuid == NULL)
 		usbpass_libvirt_driver_connection_closed(self, delivery->sink);
 	else
-		usbpass_driver_emit_instance_event(USBPASS_DRIVER(self), delivery->uuid, delivery->kind);
+		usbpass_driver_emit_instance_event(
+		  USBPASS_DRIVER(self), delivery->uuid, delivery->kind);
 	return G_SOURCE_REMOVE;
 }
 
 static void
-usbpass_libvirt_sink_deliver(UsbpassLibvirtSink *sink, const gchar *uuid, UsbpassInstanceEventKind kind)
+usbpass_libvirt_sink_deliver(UsbpassLibvirtSink *sink,
+			     const gchar *uuid,
+			     UsbpassInstanceEventKind kind)
 {
 	UsbpassLibvirtDelivery *delivery = g_new0(UsbpassLibvirtDelivery, 1);
 	g_autoptr(GSource) source = g_idle_source_new();
@@ -201,7 +206,8 @@ usbpass_libvirt_sink_deliver(UsbpassLibvirtSink *sink, const gchar *uuid, Usbpas
 	delivery->uuid = g_strdup(uuid);
 	delivery->kind = kind;
 	g_source_set_priority(source, G_PRIORITY_DEFAULT);
-	g_source_set_callback(source, usbpass_libvirt_delivery_cb, delivery, usbpass_libvirt_delivery_free);
+	g_source_set_callback(
+	  source, usbpass_libvirt_delivery_cb, delivery, usbpass_libvirt_delivery_free);
 	g_source_set_static_name(source, "[usbpass] libvirt event");
 	g_source_attach(source, sink->context);
 }
@@ -209,7 +215,7 @@ usbpass_libvirt_sink_deliver(UsbpassLibvirtSink *sink, const gchar *uuid, Usbpas
 static void
 usbpass_libvirt_deliver_domain(void *opaque, virDomainPtr domain, UsbpassInstanceEventKind kind)
 {
-	gchar uuid[VIR_UUID_STRING_BUFLEN] = {0};
+	gchar uuid[VIR_UUID_STRING_BUFLEN] = { 0 };
 	if (virDomainGetUUIDString(domain, uuid) < 0) {
 		virResetLastError();
 		return;
@@ -243,7 +249,11 @@ usbpass_libvirt_lifecycle_kind(gint event, gint detail)
 }
 
 static int
-usbpass_libvirt_lifecycle_cb(virConnectPtr conn, virDomainPtr domain, int event, int detail, void *opaque)
+usbpass_libvirt_lifecycle_cb(virConnectPtr conn,
+			     virDomainPtr domain,
+			     int event,
+			     int detail,
+			     void *opaque)
 {
 	UsbpassInstanceEventKind kind = usbpass_libvirt_lifecycle_kind(event, detail);
 	if (kind != USBPASS_INSTANCE_EVENT_LAST)
@@ -258,7 +268,10 @@ usbpass_libvirt_reboot_cb(virConnectPtr conn, virDomainPtr domain, void *opaque)
 }
 
 static void
-usbpass_libvirt_device_removed_cb(virConnectPtr conn, virDomainPtr domain, const char *alias, void *opaque)
+usbpass_libvirt_device_removed_cb(virConnectPtr conn,
+				  virDomainPtr domain,
+				  const char *alias,
+				  void *opaque)
 {
 	usbpass_libvirt_deliver_domain(opaque, domain, USBPASS_INSTANCE_EVENT_DEVICE_REMOVED);
 }
@@ -287,7 +300,8 @@ usbpass_libvirt_connection_close(UsbpassLibvirtConnection *connection)
 			/* removed locally even when the daemon is gone; libvirt then
 			 * calls the free function, dropping the sink */
 			if (connection->callback_ids[i] >= 0)
-				virConnectDomainEventDeregisterAny(connection->conn, connection->callback_ids[i]);
+				virConnectDomainEventDeregisterAny(connection->conn,
+								   connection->callback_ids[i]);
 			connection->callback_ids[i] = -1;
 		}
 		virConnectUnregisterCloseCallback(connection->conn, usbpass_libvirt_close_cb);
@@ -318,11 +332,13 @@ usbpass_libvirt_connection_open(const gchar *uri, UsbpassLibvirtSink *sink, GErr
 		gint id;
 		virConnectDomainEventGenericCallback cb;
 	} callbacks[CALLBACK_LAST] = {
-	    [CALLBACK_LIFECYCLE] = {VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-				    VIR_DOMAIN_EVENT_CALLBACK(usbpass_libvirt_lifecycle_cb)},
-	    [CALLBACK_REBOOT] = {VIR_DOMAIN_EVENT_ID_REBOOT, VIR_DOMAIN_EVENT_CALLBACK(usbpass_libvirt_reboot_cb)},
-	    [CALLBACK_DEVICE_REMOVED] = {VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
-					 VIR_DOMAIN_EVENT_CALLBACK(usbpass_libvirt_device_removed_cb)},
+		[CALLBACK_LIFECYCLE] = { VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+					 VIR_DOMAIN_EVENT_CALLBACK(usbpass_libvirt_lifecycle_cb) },
+		[CALLBACK_REBOOT] = { VIR_DOMAIN_EVENT_ID_REBOOT,
+				      VIR_DOMAIN_EVENT_CALLBACK(usbpass_libvirt_reboot_cb) },
+		[CALLBACK_DEVICE_REMOVED] = { VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+					      VIR_DOMAIN_EVENT_CALLBACK(
+						usbpass_libvirt_device_removed_cb) },
 	};
 
 	for (guint i = 0; i < CALLBACK_LAST; i++)
@@ -348,15 +364,16 @@ usbpass_libvirt_connection_open(const gchar *uri, UsbpassLibvirtSink *sink, GErr
 	}
 	for (guint i = 0; i < CALLBACK_LAST; i++) {
 		connection->callback_ids[i] =
-		    virConnectDomainEventRegisterAny(connection->conn,
-						     NULL,
-						     callbacks[i].id,
-						     callbacks[i].cb,
-						     usbpass_libvirt_sink_ref(connection->sink),
-						     usbpass_libvirt_sink_unref);
+		  virConnectDomainEventRegisterAny(connection->conn,
+						   NULL,
+						   callbacks[i].id,
+						   callbacks[i].cb,
+						   usbpass_libvirt_sink_ref(connection->sink),
+						   usbpass_libvirt_sink_unref);
 		if (connection->callback_ids[i] < 0) {
 			usbpass_libvirt_sink_unref(connection->sink);
-			usbpass_libvirt_set_error(error, "cannot register for domain events at '%s'", uri);
+			usbpass_libvirt_set_error(
+			  error, "cannot register for domain events at '%s'", uri);
 			return NULL;
 		}
 	}
@@ -423,11 +440,15 @@ usbpass_libvirt_attempt_free(UsbpassLibvirtAttempt *attempt)
 }
 
 static void
-usbpass_libvirt_reconnect_thread(GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
+usbpass_libvirt_reconnect_thread(GTask *task,
+				 gpointer source_object,
+				 gpointer task_data,
+				 GCancellable *cancellable)
 {
 	UsbpassLibvirtAttempt *attempt = task_data;
 	GError *error = NULL;
-	UsbpassLibvirtConnection *connection = usbpass_libvirt_connection_open(attempt->uri, attempt->sink, &error);
+	UsbpassLibvirtConnection *connection =
+	  usbpass_libvirt_connection_open(attempt->uri, attempt->sink, &error);
 
 	if (connection == NULL) {
 		g_task_return_error(task, error);
@@ -456,7 +477,9 @@ usbpass_libvirt_reconnect_done_cb(GObject *source_object, GAsyncResult *res, gpo
 		usbpass_driver_emit_connection_changed(USBPASS_DRIVER(self), TRUE);
 		return;
 	}
-	g_debug("reconnecting to '%s' failed: %s", self->uri, error != NULL ? error->message : "closed at once");
+	g_debug("reconnecting to '%s' failed: %s",
+		self->uri,
+		error != NULL ? error->message : "closed at once");
 	g_mutex_lock(&self->mutex);
 	self->delay_ms = MIN(self->delay_ms * 2, self->max_delay_ms);
 	usbpass_libvirt_driver_schedule_reconnect_locked(self);
@@ -496,7 +519,8 @@ usbpass_libvirt_driver_schedule_reconnect_locked(UsbpassLibvirtDriver *self)
 		return;
 	self->reconnect_source = g_timeout_source_new(self->delay_ms);
 	/* no reference: dispose destroys the source */
-	g_source_set_callback(self->reconnect_source, usbpass_libvirt_driver_reconnect_cb, self, NULL);
+	g_source_set_callback(
+	  self->reconnect_source, usbpass_libvirt_driver_reconnect_cb, self, NULL);
 	g_source_set_static_name(self->reconnect_source, "[usbpass] libvirt reconnect");
 	g_source_attach(self->reconnect_source, self->context);
 }
@@ -543,7 +567,8 @@ usbpass_libvirt_lookup_domain(virConnectPtr conn, const gchar *uuid_or_name, GEr
 		if (domain != NULL)
 			return domain;
 		if (!usbpass_libvirt_last_error_is(VIR_ERR_NO_DOMAIN)) {
-			usbpass_libvirt_set_error(error, "cannot look instance '%s' up", uuid_or_name);
+			usbpass_libvirt_set_error(
+			  error, "cannot look instance '%s' up", uuid_or_name);
 			return NULL;
 		}
 		virResetLastError();
@@ -559,21 +584,23 @@ usbpass_libvirt_lookup_domain(virConnectPtr conn, const gchar *uuid_or_name, GEr
 static gchar *
 usbpass_libvirt_domain_name(virDomainPtr domain)
 {
-	g_autofree gchar *name = usbpass_string_sanitize(virDomainGetName(domain), -1, USBPASS_STRING_MAX_BYTES);
+	g_autofree gchar *name =
+	  usbpass_string_sanitize(virDomainGetName(domain), -1, USBPASS_STRING_MAX_BYTES);
 	return name != NULL ? g_steal_pointer(&name) : g_strdup("?");
 }
 
 static UsbpassInstance *
 usbpass_libvirt_instance_new(virDomainPtr domain, GError **error)
 {
-	gchar uuid[VIR_UUID_STRING_BUFLEN] = {0};
+	gchar uuid[VIR_UUID_STRING_BUFLEN] = { 0 };
 	g_autofree gchar *name = usbpass_libvirt_domain_name(domain);
 	UsbpassInstanceState state = USBPASS_INSTANCE_STATE_UNKNOWN;
 	gint vir_state = 0;
 	gint reason = 0;
 	gint persistent;
 
-	if (virDomainGetUUIDString(domain, uuid) < 0 || virDomainGetState(domain, &vir_state, &reason, 0) < 0) {
+	if (virDomainGetUUIDString(domain, uuid) < 0 ||
+	    virDomainGetState(domain, &vir_state, &reason, 0) < 0) {
 		usbpass_libvirt_set_error(error, "cannot read the state of instance '%s'", name);
 		return NULL;
 	}
@@ -595,7 +622,8 @@ usbpass_libvirt_instance_new(virDomainPtr domain, GError **error)
 	case VIR_DOMAIN_SHUTOFF: {
 		gint saved = persistent ? virDomainHasManagedSaveImage(domain, 0) : 0;
 		if (saved < 0) {
-			usbpass_libvirt_set_error(error, "cannot read the state of instance '%s'", name);
+			usbpass_libvirt_set_error(
+			  error, "cannot read the state of instance '%s'", name);
 			return NULL;
 		}
 		state = saved > 0 ? USBPASS_INSTANCE_STATE_SAVED : USBPASS_INSTANCE_STATE_SHUTOFF;
@@ -619,7 +647,10 @@ typedef struct {
 } UsbpassLibvirtScope;
 
 static gboolean
-usbpass_libvirt_domain_scope(virDomainPtr domain, const gchar *name, UsbpassLibvirtScope *scope, GError **error)
+usbpass_libvirt_domain_scope(virDomainPtr domain,
+			     const gchar *name,
+			     UsbpassLibvirtScope *scope,
+			     GError **error)
 {
 	gint active = virDomainIsActive(domain);
 	gint persistent = virDomainIsPersistent(domain);
@@ -632,7 +663,8 @@ usbpass_libvirt_domain_scope(virDomainPtr domain, const gchar *name, UsbpassLibv
 	if (!active && persistent) {
 		saved = virDomainHasManagedSaveImage(domain, 0);
 		if (saved < 0) {
-			usbpass_libvirt_set_error(error, "cannot read the state of instance '%s'", name);
+			usbpass_libvirt_set_error(
+			  error, "cannot read the state of instance '%s'", name);
 			return FALSE;
 		}
 	}
@@ -649,7 +681,8 @@ usbpass_libvirt_domain_xml(virDomainPtr domain, const gchar *name, guint flags, 
 	gchar *xml = virDomainGetXMLDesc(domain, flags);
 
 	if (xml == NULL) {
-		usbpass_libvirt_set_error(error, "cannot read the definition of instance '%s'", name);
+		usbpass_libvirt_set_error(
+		  error, "cannot read the definition of instance '%s'", name);
 		return NULL;
 	}
 	/* libvirt allocates with malloc() */
@@ -665,7 +698,8 @@ usbpass_libvirt_saved_xml(virDomainPtr domain, const gchar *name, GError **error
 	gchar *xml = virDomainManagedSaveGetXMLDesc(domain, VIR_DOMAIN_SAVE_IMAGE_XML_SECURE);
 
 	if (xml == NULL) {
-		usbpass_libvirt_set_error(error, "cannot read the managed-save image of instance '%s'", name);
+		usbpass_libvirt_set_error(
+		  error, "cannot read the managed-save image of instance '%s'", name);
 		return NULL;
 	}
 	owned = g_strdup(xml);
@@ -682,11 +716,12 @@ usbpass_libvirt_define_saved(virDomainPtr domain,
 {
 	if (virDomainManagedSaveDefineXML(domain, xml, 0) == 0)
 		return TRUE;
-	usbpass_libvirt_set_error(error,
-				  "instance '%s' has a managed-save image whose definition libvirt will not "
-				  "let usbpass %s the USB device in; start the instance or remove the image first",
-				  name,
-				  verb);
+	usbpass_libvirt_set_error(
+	  error,
+	  "instance '%s' has a managed-save image whose definition libvirt will not "
+	  "let usbpass %s the USB device in; start the instance or remove the image first",
+	  name,
+	  verb);
 	/* whatever libvirt's code was, the caller can act on this one */
 	if (error != NULL && *error != NULL)
 		(*error)->code = USBPASS_ERROR_NOT_SUPPORTED;
@@ -792,7 +827,9 @@ usbpass_libvirt_driver_list_instances(UsbpassDriver *driver, GError **error)
 }
 
 static UsbpassInstance *
-usbpass_libvirt_driver_lookup_instance(UsbpassDriver *driver, const gchar *uuid_or_name, GError **error)
+usbpass_libvirt_driver_lookup_instance(UsbpassDriver *driver,
+				       const gchar *uuid_or_name,
+				       GError **error)
 {
 	UsbpassLibvirtDriver *self = USBPASS_LIBVIRT_DRIVER(driver);
 	g_autoptr(virConnect) conn = usbpass_libvirt_driver_get_conn(self, error);
@@ -815,7 +852,7 @@ usbpass_libvirt_driver_list_hostdevs(UsbpassDriver *driver, const gchar *uuid, G
 	g_autoptr(GPtrArray) live = NULL;
 	g_autoptr(GPtrArray) persistent = NULL;
 	g_autofree gchar *name = NULL;
-	UsbpassLibvirtScope scope = {0};
+	UsbpassLibvirtScope scope = { 0 };
 
 	if (conn == NULL)
 		return NULL;
@@ -836,7 +873,8 @@ usbpass_libvirt_driver_list_hostdevs(UsbpassDriver *driver, const gchar *uuid, G
 		}
 	}
 	if (scope.persistent) {
-		g_autofree gchar *xml = usbpass_libvirt_domain_xml(domain, name, VIR_DOMAIN_XML_INACTIVE, error);
+		g_autofree gchar *xml =
+		  usbpass_libvirt_domain_xml(domain, name, VIR_DOMAIN_XML_INACTIVE, error);
 		if (xml == NULL)
 			return NULL;
 		persistent = usbpass_libvirt_xml_parse_hostdevs(xml, FALSE, error);
@@ -884,17 +922,19 @@ usbpass_libvirt_attach_check_live(virDomainPtr domain,
 
 	elements = usbpass_libvirt_xml_find_hostdevs(xml, hostdev, &error_local);
 	if (elements == NULL || elements->len == 0 ||
-	    virDomainDetachDeviceFlags(domain, g_ptr_array_index(elements, elements->len - 1), flags) < 0) {
-		usbpass_libvirt_set_error(error,
-					  "cannot attach USB device %s to instance '%s': Did not find USB "
-					  "device %04x:%04x bus:%u device:%u, and removing its missing entry "
-					  "failed",
-					  shown,
-					  name,
-					  hostdev->vendor_id,
-					  hostdev->product_id,
-					  hostdev->bus,
-					  hostdev->device);
+	    virDomainDetachDeviceFlags(
+	      domain, g_ptr_array_index(elements, elements->len - 1), flags) < 0) {
+		usbpass_libvirt_set_error(
+		  error,
+		  "cannot attach USB device %s to instance '%s': Did not find USB "
+		  "device %04x:%04x bus:%u device:%u, and removing its missing entry "
+		  "failed",
+		  shown,
+		  name,
+		  hostdev->vendor_id,
+		  hostdev->product_id,
+		  hostdev->bus,
+		  hostdev->device);
 		return FALSE;
 	}
 	g_set_error(error,
@@ -912,7 +952,10 @@ usbpass_libvirt_attach_check_live(virDomainPtr domain,
 }
 
 static gboolean
-usbpass_libvirt_driver_attach(UsbpassDriver *driver, const gchar *uuid, const UsbpassHostdev *hostdev, GError **error)
+usbpass_libvirt_driver_attach(UsbpassDriver *driver,
+			      const gchar *uuid,
+			      const UsbpassHostdev *hostdev,
+			      GError **error)
 {
 	UsbpassLibvirtDriver *self = USBPASS_LIBVIRT_DRIVER(driver);
 	g_autoptr(virConnect) conn = usbpass_libvirt_driver_get_conn(self, error);
@@ -921,7 +964,7 @@ usbpass_libvirt_driver_attach(UsbpassDriver *driver, const gchar *uuid, const Us
 	g_autofree gchar *name = NULL;
 	g_autofree gchar *shown = usbpass_hostdev_to_string(hostdev);
 	g_autofree gchar *saved_xml = NULL;
-	UsbpassLibvirtScope scope = {0};
+	UsbpassLibvirtScope scope = { 0 };
 	guint flags = 0;
 
 	if (conn == NULL)
@@ -953,9 +996,12 @@ usbpass_libvirt_driver_attach(UsbpassDriver *driver, const gchar *uuid, const Us
 			return FALSE;
 	}
 	if (virDomainAttachDeviceFlags(domain, element, flags) < 0) {
-		usbpass_libvirt_set_error(error, "cannot attach USB device %s to instance '%s'", shown, name);
+		usbpass_libvirt_set_error(
+		  error, "cannot attach USB device %s to instance '%s'", shown, name);
 		if (saved_xml != NULL && virDomainManagedSaveDefineXML(domain, saved_xml, 0) < 0) {
-			g_prefix_error(error, "restoring the managed-save image failed too (%s); ", virGetLastErrorMessage());
+			g_prefix_error(error,
+				       "restoring the managed-save image failed too (%s); ",
+				       virGetLastErrorMessage());
 			virResetLastError();
 		}
 		return FALSE;
@@ -975,11 +1021,12 @@ usbpass_libvirt_detach_elements(virDomainPtr domain,
 {
 	for (guint i = 0; elements != NULL && i < elements->len; i++) {
 		if (virDomainDetachDeviceFlags(domain, g_ptr_array_index(elements, i), flags) < 0) {
-			usbpass_libvirt_set_error(error,
-						  "cannot detach USB device %s from the %s definition of instance '%s'",
-						  shown,
-						  flags == VIR_DOMAIN_AFFECT_LIVE ? "live" : "persistent",
-						  name);
+			usbpass_libvirt_set_error(
+			  error,
+			  "cannot detach USB device %s from the %s definition of instance '%s'",
+			  shown,
+			  flags == VIR_DOMAIN_AFFECT_LIVE ? "live" : "persistent",
+			  name);
 			return FALSE;
 		}
 	}
@@ -987,7 +1034,10 @@ usbpass_libvirt_detach_elements(virDomainPtr domain,
 }
 
 static gboolean
-usbpass_libvirt_driver_detach(UsbpassDriver *driver, const gchar *uuid, const UsbpassHostdev *hostdev, GError **error)
+usbpass_libvirt_driver_detach(UsbpassDriver *driver,
+			      const gchar *uuid,
+			      const UsbpassHostdev *hostdev,
+			      GError **error)
 {
 	UsbpassLibvirtDriver *self = USBPASS_LIBVIRT_DRIVER(driver);
 	g_autoptr(virConnect) conn = usbpass_libvirt_driver_get_conn(self, error);
@@ -997,7 +1047,7 @@ usbpass_libvirt_driver_detach(UsbpassDriver *driver, const gchar *uuid, const Us
 	g_autofree gchar *name = NULL;
 	g_autofree gchar *shown = usbpass_hostdev_to_string(hostdev);
 	g_autofree gchar *saved_changed = NULL;
-	UsbpassLibvirtScope scope = {0};
+	UsbpassLibvirtScope scope = { 0 };
 	guint n_saved = 0;
 
 	if (conn == NULL)
@@ -1017,7 +1067,8 @@ usbpass_libvirt_driver_detach(UsbpassDriver *driver, const gchar *uuid, const Us
 			return FALSE;
 	}
 	if (scope.persistent) {
-		g_autofree gchar *xml = usbpass_libvirt_domain_xml(domain, name, VIR_DOMAIN_XML_INACTIVE, error);
+		g_autofree gchar *xml =
+		  usbpass_libvirt_domain_xml(domain, name, VIR_DOMAIN_XML_INACTIVE, error);
 		if (xml == NULL)
 			return FALSE;
 		persistent = usbpass_libvirt_xml_find_hostdevs(xml, hostdev, error);
@@ -1028,11 +1079,13 @@ usbpass_libvirt_driver_detach(UsbpassDriver *driver, const gchar *uuid, const Us
 		g_autofree gchar *saved_xml = usbpass_libvirt_saved_xml(domain, name, error);
 		if (saved_xml == NULL)
 			return FALSE;
-		saved_changed = usbpass_libvirt_xml_remove_hostdevs(saved_xml, hostdev, &n_saved, error);
+		saved_changed =
+		  usbpass_libvirt_xml_remove_hostdevs(saved_xml, hostdev, &n_saved, error);
 		if (saved_changed == NULL)
 			return FALSE;
 	}
-	if ((live == NULL || live->len == 0) && (persistent == NULL || persistent->len == 0) && n_saved == 0) {
+	if ((live == NULL || live->len == 0) && (persistent == NULL || persistent->len == 0) &&
+	    n_saved == 0) {
 		g_set_error(error,
 			    USBPASS_ERROR,
 			    USBPASS_ERROR_NOT_FOUND,
@@ -1041,12 +1094,15 @@ usbpass_libvirt_driver_detach(UsbpassDriver *driver, const gchar *uuid, const Us
 			    name);
 		return FALSE;
 	}
-	if (n_saved > 0 && !usbpass_libvirt_define_saved(domain, name, saved_changed, "remove", error))
+	if (n_saved > 0 &&
+	    !usbpass_libvirt_define_saved(domain, name, saved_changed, "remove", error))
 		return FALSE;
 	/* live first: if QEMU refuses, the definitions still say what the guest has */
-	if (!usbpass_libvirt_detach_elements(domain, name, shown, live, VIR_DOMAIN_AFFECT_LIVE, error))
+	if (!usbpass_libvirt_detach_elements(
+	      domain, name, shown, live, VIR_DOMAIN_AFFECT_LIVE, error))
 		return FALSE;
-	return usbpass_libvirt_detach_elements(domain, name, shown, persistent, VIR_DOMAIN_AFFECT_CONFIG, error);
+	return usbpass_libvirt_detach_elements(
+	  domain, name, shown, persistent, VIR_DOMAIN_AFFECT_CONFIG, error);
 }
 
 static void

@@ -53,6 +53,6 @@ usbpass_libvirt_driver_get_uri(UsbpassLibvirtDriver *self) USBPASS_NONNULL(1);
 /* the reconnect back-off: the first retry after @min_ms, doubling up to @max_ms */
 void
 usbpass_libvirt_driver_set_reconnect_delays(UsbpassLibvirtDriver *self, guint min_ms, guint max_ms)
-    USBPASS_NONNULL(1);
+  USBPASS_NONNULL(1);
 
 G_END_DECLS

@@ -18,8 +18,8 @@
 
 typedef struct {
 	gint id;
-	gint fd;	  /* -1 for a timeout */
-	gint events;	  /* handles: VIR_EVENT_HANDLE_* wanted */
+	gint fd;          /* -1 for a timeout */
+	gint events;      /* handles: VIR_EVENT_HANDLE_* wanted */
 	gint interval_ms; /* timeouts: -1 disabled */
 	gboolean removed;
 	GSource *source;
@@ -72,7 +72,8 @@ usbpass_libvirt_watch_drop_source_locked(UsbpassLibvirtWatch *watch)
 	if (watch->source == NULL)
 		return;
 	g_source_destroy(watch->source);
-	usbpass_libvirt_event_loop_idle(usbpass_libvirt_event_loop_unref_cb, g_steal_pointer(&watch->source));
+	usbpass_libvirt_event_loop_idle(usbpass_libvirt_event_loop_unref_cb,
+					g_steal_pointer(&watch->source));
 }
 
 static UsbpassLibvirtWatch *
@@ -122,7 +123,8 @@ static gboolean
 usbpass_libvirt_handle_dispatch_cb(gint fd, GIOCondition condition, gpointer user_data)
 {
 	UsbpassLibvirtWatch *watch = user_data;
-	watch->handle_cb(watch->id, watch->fd, usbpass_libvirt_condition_to_events(condition), watch->opaque);
+	watch->handle_cb(
+	  watch->id, watch->fd, usbpass_libvirt_condition_to_events(condition), watch->opaque);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -137,8 +139,10 @@ usbpass_libvirt_timeout_dispatch_cb(gpointer user_data)
 static void
 usbpass_libvirt_handle_watch_locked(UsbpassLibvirtWatch *watch)
 {
-	watch->source = g_unix_fd_source_new(watch->fd, usbpass_libvirt_events_to_condition(watch->events));
-	g_source_set_callback(watch->source, G_SOURCE_FUNC(usbpass_libvirt_handle_dispatch_cb), watch, NULL);
+	watch->source =
+	  g_unix_fd_source_new(watch->fd, usbpass_libvirt_events_to_condition(watch->events));
+	g_source_set_callback(
+	  watch->source, G_SOURCE_FUNC(usbpass_libvirt_handle_dispatch_cb), watch, NULL);
 	g_source_set_static_name(watch->source, "[usbpass] libvirt handle");
 	g_source_attach(watch->source, loop_context);
 }
@@ -180,7 +184,11 @@ usbpass_libvirt_watch_remove(gint id, gboolean timeout)
 }
 
 static gint
-usbpass_libvirt_handle_add(gint fd, gint events, virEventHandleCallback cb, void *opaque, virFreeCallback ff)
+usbpass_libvirt_handle_add(gint fd,
+			   gint events,
+			   virEventHandleCallback cb,
+			   void *opaque,
+			   virFreeCallback ff)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&loop_mutex);
 	UsbpassLibvirtWatch *watch = g_new0(UsbpassLibvirtWatch, 1);
@@ -218,7 +226,10 @@ usbpass_libvirt_handle_remove(gint id)
 }
 
 static gint
-usbpass_libvirt_timeout_add(gint interval_ms, virEventTimeoutCallback cb, void *opaque, virFreeCallback ff)
+usbpass_libvirt_timeout_add(gint interval_ms,
+			    virEventTimeoutCallback cb,
+			    void *opaque,
+			    virFreeCallback ff)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&loop_mutex);
 	UsbpassLibvirtWatch *watch = g_new0(UsbpassLibvirtWatch, 1);
@@ -304,7 +315,8 @@ usbpass_libvirt_event_loop_hold(GError **error)
 	locker = g_mutex_locker_new(&loop_mutex);
 	if (loop_holders++ == 0) {
 		loop_current = g_new0(UsbpassLibvirtLoop, 1);
-		loop_current->thread = g_thread_new("usbpass-libvirt", usbpass_libvirt_event_loop_run, loop_current);
+		loop_current->thread =
+		  g_thread_new("usbpass-libvirt", usbpass_libvirt_event_loop_run, loop_current);
 	}
 	return TRUE;
 }

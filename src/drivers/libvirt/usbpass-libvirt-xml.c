@@ -57,7 +57,7 @@ usbpass_libvirt_xml_read(const gchar *domain_xml, GError **error)
 	if (doc == NULL) {
 		const xmlError *xml_error = xmlGetLastError();
 		g_autofree gchar *reason =
-		    usbpass_string_sanitize(xml_error != NULL ? xml_error->message : NULL, -1, 200);
+		  usbpass_string_sanitize(xml_error != NULL ? xml_error->message : NULL, -1, 200);
 		g_set_error(error,
 			    USBPASS_ERROR,
 			    USBPASS_ERROR_INVALID_DATA,
@@ -92,7 +92,8 @@ usbpass_libvirt_xml_eval(xmlXPathContext *ctx, xmlNode *node, const gchar *expr,
 	ctx->node = node;
 	obj = xmlXPathEvalExpression((const xmlChar *)expr, ctx);
 	if (obj == NULL || obj->type != XPATH_NODESET) {
-		g_set_error(error, USBPASS_ERROR, USBPASS_ERROR_INTERNAL, "XPath '%s' failed", expr);
+		g_set_error(
+		  error, USBPASS_ERROR, USBPASS_ERROR_INTERNAL, "XPath '%s' failed", expr);
 		if (obj != NULL)
 			xmlXPathFreeObject(obj);
 		return NULL;
@@ -176,13 +177,17 @@ usbpass_libvirt_xml_parse_node(xmlXPathContext *ctx, xmlNode *node, gboolean liv
 	guint64 bus = 0;
 	guint64 device = 0;
 
-	if (!usbpass_libvirt_xml_get_uint(ctx, node, "source/vendor/@id", TRUE, G_MAXUINT16, &has_vendor, &vendor, error))
+	if (!usbpass_libvirt_xml_get_uint(
+	      ctx, node, "source/vendor/@id", TRUE, G_MAXUINT16, &has_vendor, &vendor, error))
 		return NULL;
-	if (!usbpass_libvirt_xml_get_uint(ctx, node, "source/product/@id", TRUE, G_MAXUINT16, &has_product, &product, error))
+	if (!usbpass_libvirt_xml_get_uint(
+	      ctx, node, "source/product/@id", TRUE, G_MAXUINT16, &has_product, &product, error))
 		return NULL;
-	if (!usbpass_libvirt_xml_get_uint(ctx, node, "source/address/@bus", FALSE, G_MAXUINT16, &has_bus, &bus, error))
+	if (!usbpass_libvirt_xml_get_uint(
+	      ctx, node, "source/address/@bus", FALSE, G_MAXUINT16, &has_bus, &bus, error))
 		return NULL;
-	if (!usbpass_libvirt_xml_get_uint(ctx, node, "source/address/@device", FALSE, G_MAXUINT16, &has_device, &device, error))
+	if (!usbpass_libvirt_xml_get_uint(
+	      ctx, node, "source/address/@device", FALSE, G_MAXUINT16, &has_device, &device, error))
 		return NULL;
 	if (has_vendor != has_product) {
 		g_set_error_literal(error,
@@ -192,10 +197,11 @@ usbpass_libvirt_xml_parse_node(xmlXPathContext *ctx, xmlNode *node, gboolean liv
 		return NULL;
 	}
 	if (has_bus != has_device) {
-		g_set_error_literal(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "hostdev address has a bus without a device number or the reverse");
+		g_set_error_literal(
+		  error,
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_INVALID_DATA,
+		  "hostdev address has a bus without a device number or the reverse");
 		return NULL;
 	}
 	missing = usbpass_libvirt_xml_get(ctx, node, "source/@missing", &error_local);
@@ -217,7 +223,10 @@ usbpass_libvirt_xml_parse_node(xmlXPathContext *ctx, xmlNode *node, gboolean liv
 	return g_steal_pointer(&hostdev);
 }
 
-typedef gboolean (*UsbpassLibvirtXmlVisit)(xmlDoc *doc, xmlNode *node, UsbpassHostdev *hostdev, gpointer user_data);
+typedef gboolean (*UsbpassLibvirtXmlVisit)(xmlDoc *doc,
+					   xmlNode *node,
+					   UsbpassHostdev *hostdev,
+					   gpointer user_data);
 
 /* parses @domain_xml and calls @visit for each USB hostdev; @doc_out keeps the tree */
 static gboolean
@@ -237,7 +246,8 @@ usbpass_libvirt_xml_walk(const gchar *domain_xml,
 		return FALSE;
 	ctx = xmlXPathNewContext(doc);
 	if (ctx == NULL) {
-		g_set_error_literal(error, USBPASS_ERROR, USBPASS_ERROR_INTERNAL, "cannot create an XPath context");
+		g_set_error_literal(
+		  error, USBPASS_ERROR, USBPASS_ERROR_INTERNAL, "cannot create an XPath context");
 		return FALSE;
 	}
 	obj = usbpass_libvirt_xml_eval(ctx, xmlDocGetRootElement(doc), HOSTDEV_XPATH, error);
@@ -248,7 +258,8 @@ usbpass_libvirt_xml_walk(const gchar *domain_xml,
 		g_ptr_array_add(nodes, obj->nodesetval->nodeTab[i]);
 	for (guint i = 0; i < nodes->len; i++) {
 		xmlNode *node = g_ptr_array_index(nodes, i);
-		g_autoptr(UsbpassHostdev) hostdev = usbpass_libvirt_xml_parse_node(ctx, node, live, error);
+		g_autoptr(UsbpassHostdev) hostdev =
+		  usbpass_libvirt_xml_parse_node(ctx, node, live, error);
 		if (hostdev == NULL) {
 			g_prefix_error(error, "hostdev %u of the domain XML: ", i + 1);
 			return FALSE;
@@ -267,7 +278,8 @@ usbpass_libvirt_xml_node_to_string(xmlDoc *doc, xmlNode *node, GError **error)
 	g_autoptr(xmlBuffer) buf = xmlBufferCreate();
 
 	if (buf == NULL || xmlNodeDump(buf, doc, node, 0, 0) < 0) {
-		g_set_error_literal(error, USBPASS_ERROR, USBPASS_ERROR_INTERNAL, "cannot serialise XML");
+		g_set_error_literal(
+		  error, USBPASS_ERROR, USBPASS_ERROR_INTERNAL, "cannot serialise XML");
 		return NULL;
 	}
 	return g_strndup((const gchar *)xmlBufferContent(buf), (gsize)xmlBufferLength(buf));
@@ -331,7 +343,10 @@ usbpass_libvirt_xml_build_hostdev(const UsbpassHostdev *hostdev, GError **error)
 }
 
 static gboolean
-usbpass_libvirt_xml_collect_cb(xmlDoc *doc, xmlNode *node, UsbpassHostdev *hostdev, gpointer user_data)
+usbpass_libvirt_xml_collect_cb(xmlDoc *doc,
+			       xmlNode *node,
+			       UsbpassHostdev *hostdev,
+			       gpointer user_data)
 {
 	g_ptr_array_add(user_data, hostdev);
 	return TRUE;
@@ -348,11 +363,13 @@ usbpass_libvirt_xml_collect_cb(xmlDoc *doc, xmlNode *node, UsbpassHostdev *hostd
 GPtrArray *
 usbpass_libvirt_xml_parse_hostdevs(const gchar *domain_xml, gboolean live, GError **error)
 {
-	g_autoptr(GPtrArray) hostdevs = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_hostdev_free);
+	g_autoptr(GPtrArray) hostdevs =
+	  g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_hostdev_free);
 
 	g_return_val_if_fail(domain_xml != NULL, NULL);
 
-	if (!usbpass_libvirt_xml_walk(domain_xml, live, usbpass_libvirt_xml_collect_cb, hostdevs, NULL, error))
+	if (!usbpass_libvirt_xml_walk(
+	      domain_xml, live, usbpass_libvirt_xml_collect_cb, hostdevs, NULL, error))
 		return NULL;
 	return g_steal_pointer(&hostdevs);
 }
@@ -390,15 +407,18 @@ usbpass_libvirt_xml_find_cb(xmlDoc *doc, xmlNode *node, UsbpassHostdev *hostdev,
  * each fit for virDomainDetachDeviceFlags()
  */
 GPtrArray *
-usbpass_libvirt_xml_find_hostdevs(const gchar *domain_xml, const UsbpassHostdev *hostdev, GError **error)
+usbpass_libvirt_xml_find_hostdevs(const gchar *domain_xml,
+				  const UsbpassHostdev *hostdev,
+				  GError **error)
 {
 	g_autoptr(GPtrArray) elements = g_ptr_array_new_with_free_func(g_free);
-	UsbpassLibvirtXmlMatch match = {.wanted = hostdev, .elements = elements};
+	UsbpassLibvirtXmlMatch match = { .wanted = hostdev, .elements = elements };
 
 	g_return_val_if_fail(domain_xml != NULL, NULL);
 	g_return_val_if_fail(hostdev != NULL, NULL);
 
-	if (!usbpass_libvirt_xml_walk(domain_xml, FALSE, usbpass_libvirt_xml_find_cb, &match, NULL, error))
+	if (!usbpass_libvirt_xml_walk(
+	      domain_xml, FALSE, usbpass_libvirt_xml_find_cb, &match, NULL, error))
 		return NULL;
 	if (match.error != NULL) {
 		g_propagate_error(error, match.error);
@@ -408,7 +428,10 @@ usbpass_libvirt_xml_find_hostdevs(const gchar *domain_xml, const UsbpassHostdev 
 }
 
 static gboolean
-usbpass_libvirt_xml_remove_cb(xmlDoc *doc, xmlNode *node, UsbpassHostdev *hostdev, gpointer user_data)
+usbpass_libvirt_xml_remove_cb(xmlDoc *doc,
+			      xmlNode *node,
+			      UsbpassHostdev *hostdev,
+			      gpointer user_data)
 {
 	UsbpassLibvirtXmlMatch *match = user_data;
 	g_autoptr(UsbpassHostdev) owned = hostdev;
@@ -437,13 +460,14 @@ usbpass_libvirt_xml_remove_hostdevs(const gchar *domain_xml,
 				    GError **error)
 {
 	g_autoptr(xmlDoc) doc = NULL;
-	UsbpassLibvirtXmlMatch match = {.wanted = hostdev};
+	UsbpassLibvirtXmlMatch match = { .wanted = hostdev };
 	gchar *result;
 
 	g_return_val_if_fail(domain_xml != NULL, NULL);
 	g_return_val_if_fail(hostdev != NULL, NULL);
 
-	if (!usbpass_libvirt_xml_walk(domain_xml, FALSE, usbpass_libvirt_xml_remove_cb, &match, &doc, error))
+	if (!usbpass_libvirt_xml_walk(
+	      domain_xml, FALSE, usbpass_libvirt_xml_remove_cb, &match, &doc, error))
 		return NULL;
 	result = usbpass_libvirt_xml_node_to_string(doc, xmlDocGetRootElement(doc), error);
 	if (result != NULL && n_removed != NULL)
@@ -460,7 +484,9 @@ usbpass_libvirt_xml_remove_hostdevs(const gchar *domain_xml,
  * Returns: (transfer full): the changed domain XML
  */
 gchar *
-usbpass_libvirt_xml_add_hostdev(const gchar *domain_xml, const UsbpassHostdev *hostdev, GError **error)
+usbpass_libvirt_xml_add_hostdev(const gchar *domain_xml,
+				const UsbpassHostdev *hostdev,
+				GError **error)
 {
 	g_autoptr(xmlDoc) doc = NULL;
 	g_autoptr(xmlXPathContext) ctx = NULL;
@@ -475,7 +501,8 @@ usbpass_libvirt_xml_add_hostdev(const gchar *domain_xml, const UsbpassHostdev *h
 		return NULL;
 	ctx = xmlXPathNewContext(doc);
 	if (ctx == NULL) {
-		g_set_error_literal(error, USBPASS_ERROR, USBPASS_ERROR_INTERNAL, "cannot create an XPath context");
+		g_set_error_literal(
+		  error, USBPASS_ERROR, USBPASS_ERROR_INTERNAL, "cannot create an XPath context");
 		return NULL;
 	}
 	obj = usbpass_libvirt_xml_eval(ctx, xmlDocGetRootElement(doc), "/domain/devices", error);

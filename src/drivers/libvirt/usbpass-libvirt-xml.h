@@ -27,23 +27,26 @@ G_BEGIN_DECLS
 #define USBPASS_LIBVIRT_XML_MAX_BYTES (16 * 1024 * 1024)
 
 gchar *
-usbpass_libvirt_xml_build_hostdev(const UsbpassHostdev *hostdev, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_libvirt_xml_build_hostdev(const UsbpassHostdev *hostdev,
+				  GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 /* Returns: (transfer container) (element-type UsbpassHostdev): the USB hostdevs
  * of @domain_xml in document order, with live or persistent set from @live */
 GPtrArray *
-usbpass_libvirt_xml_parse_hostdevs(const gchar *domain_xml, gboolean live, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_libvirt_xml_parse_hostdevs(const gchar *domain_xml,
+				   gboolean live,
+				   GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 /* Returns: (transfer container) (element-type utf8): the <hostdev> elements of
  * @domain_xml matching @hostdev (usbpass_hostdev_matches()), serialised as
  * libvirt wrote them; empty when none */
 GPtrArray *
-usbpass_libvirt_xml_find_hostdevs(const gchar *domain_xml, const UsbpassHostdev *hostdev, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+usbpass_libvirt_xml_find_hostdevs(const gchar *domain_xml,
+				  const UsbpassHostdev *hostdev,
+				  GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
 /* Returns: (transfer full): @domain_xml with @hostdev's element appended to <devices> */
 gchar *
-usbpass_libvirt_xml_add_hostdev(const gchar *domain_xml, const UsbpassHostdev *hostdev, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+usbpass_libvirt_xml_add_hostdev(const gchar *domain_xml,
+				const UsbpassHostdev *hostdev,
+				GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
 /* Returns: (transfer full): @domain_xml without the elements matching @hostdev;
  * @n_removed says how many there were */
 gchar *

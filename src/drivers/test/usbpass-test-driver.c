@@ -29,11 +29,11 @@ typedef struct {
 
 struct _UsbpassTestDriver {
 	GObject parent_instance;
-	GMutex mutex; /* protects everything below */
-	GPtrArray *instances;  /* of UsbpassTestInstance, in creation order */
-	GHashTable *absent;    /* "bus:device" of devices not on the host */
-	GHashTable *failures;  /* method -> GQueue of UsbpassTestFailure */
-	GHashTable *calls;     /* method -> count */
+	GMutex mutex;         /* protects everything below */
+	GPtrArray *instances; /* of UsbpassTestInstance, in creation order */
+	GHashTable *absent;   /* "bus:device" of devices not on the host */
+	GHashTable *failures; /* method -> GQueue of UsbpassTestFailure */
+	GHashTable *calls;    /* method -> count */
 	gboolean connected;
 	gboolean saved_image_updatable;
 	guint next_uuid;
@@ -162,7 +162,7 @@ usbpass_test_driver_count_locked(UsbpassTestDriver *self, const gchar *method)
 static gboolean
 usbpass_test_driver_enter_locked(UsbpassTestDriver *self, const gchar *method, GError **error)
 {
-	const gchar *keys[] = {method, g_str_has_prefix(method, "list_") ? "list" : NULL};
+	const gchar *keys[] = { method, g_str_has_prefix(method, "list_") ? "list" : NULL };
 
 	usbpass_test_driver_count_locked(self, method);
 	for (guint i = 0; i < G_N_ELEMENTS(keys) && keys[i] != NULL; i++) {
@@ -175,10 +175,11 @@ usbpass_test_driver_enter_locked(UsbpassTestDriver *self, const gchar *method, G
 		}
 	}
 	if (!self->connected) {
-		g_set_error_literal(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_DRIVER,
-				    "not connected to the test hypervisor: client socket is closed");
+		g_set_error_literal(
+		  error,
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_DRIVER,
+		  "not connected to the test hypervisor: client socket is closed");
 		return FALSE;
 	}
 	return TRUE;
@@ -196,7 +197,8 @@ usbpass_test_instance_to_record(const UsbpassTestInstance *instance)
 	UsbpassInstanceState state = instance->state;
 	if (state == USBPASS_INSTANCE_STATE_SHUTOFF && instance->has_saved_image)
 		state = USBPASS_INSTANCE_STATE_SAVED;
-	return usbpass_instance_new_full(instance->uuid, instance->name, state, instance->persistent);
+	return usbpass_instance_new_full(
+	  instance->uuid, instance->name, state, instance->persistent);
 }
 
 /* events are collected under the lock and emitted after it is released */
@@ -257,12 +259,15 @@ usbpass_test_driver_list_instances(UsbpassDriver *driver, GError **error)
 		return NULL;
 	records = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_instance_unref);
 	for (guint i = 0; i < self->instances->len; i++)
-		g_ptr_array_add(records, usbpass_test_instance_to_record(g_ptr_array_index(self->instances, i)));
+		g_ptr_array_add(
+		  records, usbpass_test_instance_to_record(g_ptr_array_index(self->instances, i)));
 	return g_steal_pointer(&records);
 }
 
 static UsbpassInstance *
-usbpass_test_driver_lookup_instance(UsbpassDriver *driver, const gchar *uuid_or_name, GError **error)
+usbpass_test_driver_lookup_instance(UsbpassDriver *driver,
+				    const gchar *uuid_or_name,
+				    GError **error)
 {
 	UsbpassTestDriver *self = USBPASS_TEST_DRIVER(driver);
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->mutex);
@@ -288,8 +293,9 @@ usbpass_test_driver_list_hostdevs(UsbpassDriver *driver, const gchar *uuid, GErr
 	instance = usbpass_test_driver_get_locked(self, uuid, error);
 	if (instance == NULL)
 		return NULL;
-	return usbpass_driver_merge_hostdevs(instance->hostdevs[USBPASS_TEST_DRIVER_SCOPE_LIVE],
-					     instance->hostdevs[USBPASS_TEST_DRIVER_SCOPE_PERSISTENT]);
+	return usbpass_driver_merge_hostdevs(
+	  instance->hostdevs[USBPASS_TEST_DRIVER_SCOPE_LIVE],
+	  instance->hostdevs[USBPASS_TEST_DRIVER_SCOPE_PERSISTENT]);
 }
 
 static gint
@@ -305,20 +311,22 @@ usbpass_test_hostdev_find(GPtrArray *hostdevs, const UsbpassHostdev *hostdev)
 static gboolean
 usbpass_test_driver_saved_refusal(UsbpassTestInstance *instance, const gchar *verb, GError **error)
 {
-	g_set_error(error,
-		    USBPASS_ERROR,
-		    USBPASS_ERROR_NOT_SUPPORTED,
-		    "instance '%s' has a managed-save image whose definition cannot be changed to %s "
-		    "the USB device (unsupported configuration: Target domain host device count does "
-		    "not match source); start the instance or remove the image first",
-		    instance->name,
-		    verb);
+	g_set_error(
+	  error,
+	  USBPASS_ERROR,
+	  USBPASS_ERROR_NOT_SUPPORTED,
+	  "instance '%s' has a managed-save image whose definition cannot be changed to %s "
+	  "the USB device (unsupported configuration: Target domain host device count does "
+	  "not match source); start the instance or remove the image first",
+	  instance->name,
+	  verb);
 	return FALSE;
 }
 
 /* the scopes an attach or detach touches, as usbpass-driver.h's table says */
 static gboolean
-usbpass_test_instance_scopes(UsbpassTestInstance *instance, gboolean scopes[USBPASS_TEST_DRIVER_SCOPE_LAST])
+usbpass_test_instance_scopes(UsbpassTestInstance *instance,
+			     gboolean scopes[USBPASS_TEST_DRIVER_SCOPE_LAST])
 {
 	gboolean active = usbpass_test_instance_is_active(instance);
 	scopes[USBPASS_TEST_DRIVER_SCOPE_LIVE] = active;
@@ -373,29 +381,32 @@ usbpass_test_driver_attach_locked(UsbpassTestDriver *self,
 	if (scopes[USBPASS_TEST_DRIVER_SCOPE_SAVED] && !self->saved_image_updatable)
 		return usbpass_test_driver_saved_refusal(instance, "add", error);
 	if (scopes[USBPASS_TEST_DRIVER_SCOPE_PERSISTENT] &&
-	    usbpass_test_hostdev_find(instance->hostdevs[USBPASS_TEST_DRIVER_SCOPE_PERSISTENT], hostdev) >= 0) {
-		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_DRIVER,
-			    "cannot attach USB device %s to instance '%s': Requested operation is not "
-			    "valid: device is already in the domain configuration",
-			    shown,
-			    instance->name);
+	    usbpass_test_hostdev_find(instance->hostdevs[USBPASS_TEST_DRIVER_SCOPE_PERSISTENT],
+				      hostdev) >= 0) {
+		g_set_error(
+		  error,
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_DRIVER,
+		  "cannot attach USB device %s to instance '%s': Requested operation is not "
+		  "valid: device is already in the domain configuration",
+		  shown,
+		  instance->name);
 		return FALSE;
 	}
 	if (scopes[USBPASS_TEST_DRIVER_SCOPE_LIVE]) {
 		if (!usbpass_test_driver_is_present_locked(self, hostdev)) {
-			g_set_error(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_DRIVER,
-				    "cannot attach USB device %s to instance '%s': internal error: Did not "
-				    "find USB device %04x:%04x bus:%u device:%u",
-				    shown,
-				    instance->name,
-				    hostdev->vendor_id,
-				    hostdev->product_id,
-				    hostdev->bus,
-				    hostdev->device);
+			g_set_error(
+			  error,
+			  USBPASS_ERROR,
+			  USBPASS_ERROR_DRIVER,
+			  "cannot attach USB device %s to instance '%s': internal error: Did not "
+			  "find USB device %04x:%04x bus:%u device:%u",
+			  shown,
+			  instance->name,
+			  hostdev->vendor_id,
+			  hostdev->product_id,
+			  hostdev->bus,
+			  hostdev->device);
 			return FALSE;
 		}
 		/* libvirt's hostdev manager lets one running instance hold a device */
@@ -403,18 +414,20 @@ usbpass_test_driver_attach_locked(UsbpassTestDriver *self,
 			UsbpassTestInstance *other = g_ptr_array_index(self->instances, i);
 			GPtrArray *live = other->hostdevs[USBPASS_TEST_DRIVER_SCOPE_LIVE];
 			gint idx = usbpass_test_hostdev_find(live, hostdev);
-			if (idx >= 0 && !((UsbpassHostdev *)g_ptr_array_index(live, idx))->missing) {
-				g_set_error(error,
-					    USBPASS_ERROR,
-					    USBPASS_ERROR_DRIVER,
-					    "cannot attach USB device %s to instance '%s': Requested "
-					    "operation is not valid: USB device %03u:%03u is in use by "
-					    "driver QEMU, domain %s",
-					    shown,
-					    instance->name,
-					    hostdev->bus,
-					    hostdev->device,
-					    other->name);
+			if (idx >= 0 &&
+			    !((UsbpassHostdev *)g_ptr_array_index(live, idx))->missing) {
+				g_set_error(
+				  error,
+				  USBPASS_ERROR,
+				  USBPASS_ERROR_DRIVER,
+				  "cannot attach USB device %s to instance '%s': Requested "
+				  "operation is not valid: USB device %03u:%03u is in use by "
+				  "driver QEMU, domain %s",
+				  shown,
+				  instance->name,
+				  hostdev->bus,
+				  hostdev->device,
+				  other->name);
 				return FALSE;
 			}
 		}
@@ -424,15 +437,21 @@ usbpass_test_driver_attach_locked(UsbpassTestDriver *self,
 		g_ptr_array_add(instance->hostdevs[USBPASS_TEST_DRIVER_SCOPE_LIVE],
 				usbpass_test_driver_live_copy_locked(self, instance, hostdev));
 	}
-	for (guint scope = USBPASS_TEST_DRIVER_SCOPE_PERSISTENT; scope < USBPASS_TEST_DRIVER_SCOPE_LAST; scope++) {
+	for (guint scope = USBPASS_TEST_DRIVER_SCOPE_PERSISTENT;
+	     scope < USBPASS_TEST_DRIVER_SCOPE_LAST;
+	     scope++) {
 		if (scopes[scope])
-			g_ptr_array_add(instance->hostdevs[scope], usbpass_test_driver_config_copy(hostdev));
+			g_ptr_array_add(instance->hostdevs[scope],
+					usbpass_test_driver_config_copy(hostdev));
 	}
 	return TRUE;
 }
 
 static gboolean
-usbpass_test_driver_attach(UsbpassDriver *driver, const gchar *uuid, const UsbpassHostdev *hostdev, GError **error)
+usbpass_test_driver_attach(UsbpassDriver *driver,
+			   const gchar *uuid,
+			   const UsbpassHostdev *hostdev,
+			   GError **error)
 {
 	UsbpassTestDriver *self = USBPASS_TEST_DRIVER(driver);
 
@@ -471,7 +490,8 @@ usbpass_test_driver_detach_locked(UsbpassTestDriver *self,
 
 	usbpass_test_instance_scopes(instance, scopes);
 	for (guint scope = 0; scope < USBPASS_TEST_DRIVER_SCOPE_LAST; scope++) {
-		if (scopes[scope] && usbpass_test_hostdev_find(instance->hostdevs[scope], hostdev) >= 0)
+		if (scopes[scope] &&
+		    usbpass_test_hostdev_find(instance->hostdevs[scope], hostdev) >= 0)
 			found = TRUE;
 	}
 	if (!found) {
@@ -485,7 +505,8 @@ usbpass_test_driver_detach_locked(UsbpassTestDriver *self,
 		return FALSE;
 	}
 	if (scopes[USBPASS_TEST_DRIVER_SCOPE_SAVED] && !self->saved_image_updatable &&
-	    usbpass_test_hostdev_find(instance->hostdevs[USBPASS_TEST_DRIVER_SCOPE_SAVED], hostdev) >= 0)
+	    usbpass_test_hostdev_find(instance->hostdevs[USBPASS_TEST_DRIVER_SCOPE_SAVED],
+				      hostdev) >= 0)
 		return usbpass_test_driver_saved_refusal(instance, "remove", error);
 
 	for (guint scope = 0; scope < USBPASS_TEST_DRIVER_SCOPE_LAST; scope++) {
@@ -495,14 +516,18 @@ usbpass_test_driver_detach_locked(UsbpassTestDriver *self,
 		while ((idx = usbpass_test_hostdev_find(instance->hostdevs[scope], hostdev)) >= 0) {
 			g_ptr_array_remove_index(instance->hostdevs[scope], (guint)idx);
 			if (scope == USBPASS_TEST_DRIVER_SCOPE_LIVE)
-				usbpass_test_events_add(events, instance->uuid, USBPASS_INSTANCE_EVENT_DEVICE_REMOVED);
+				usbpass_test_events_add(
+				  events, instance->uuid, USBPASS_INSTANCE_EVENT_DEVICE_REMOVED);
 		}
 	}
 	return TRUE;
 }
 
 static gboolean
-usbpass_test_driver_detach(UsbpassDriver *driver, const gchar *uuid, const UsbpassHostdev *hostdev, GError **error)
+usbpass_test_driver_detach(UsbpassDriver *driver,
+			   const gchar *uuid,
+			   const UsbpassHostdev *hostdev,
+			   GError **error)
 {
 	UsbpassTestDriver *self = USBPASS_TEST_DRIVER(driver);
 	g_autoptr(GPtrArray) events = usbpass_test_events_new();
@@ -573,7 +598,8 @@ usbpass_test_driver_add_instance(UsbpassTestDriver *self,
 	g_return_val_if_fail(name != NULL, NULL);
 
 	if (uuid != NULL && !g_uuid_string_is_valid(uuid)) {
-		g_set_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA, "'%s' is not a UUID", uuid);
+		g_set_error(
+		  error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA, "'%s' is not a UUID", uuid);
 		return NULL;
 	}
 	if (state != USBPASS_INSTANCE_STATE_RUNNING && state != USBPASS_INSTANCE_STATE_PAUSED &&
@@ -589,7 +615,8 @@ usbpass_test_driver_add_instance(UsbpassTestDriver *self,
 	{
 		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->mutex);
 		if (uuid == NULL) {
-			uuid_new = g_strdup_printf("00000000-0000-4000-8000-%012x", ++self->next_uuid);
+			uuid_new =
+			  g_strdup_printf("00000000-0000-4000-8000-%012x", ++self->next_uuid);
 			uuid = uuid_new;
 		}
 		if (usbpass_test_driver_find_locked(self, uuid) != NULL ||
@@ -646,9 +673,11 @@ usbpass_test_driver_remove_instance(UsbpassTestDriver *self, const gchar *uuid, 
 		if (instance == NULL)
 			return FALSE;
 		if (usbpass_test_instance_is_active(instance))
-			usbpass_test_events_add(events, instance->uuid, USBPASS_INSTANCE_EVENT_STOPPED);
+			usbpass_test_events_add(
+			  events, instance->uuid, USBPASS_INSTANCE_EVENT_STOPPED);
 		if (instance->persistent)
-			usbpass_test_events_add(events, instance->uuid, USBPASS_INSTANCE_EVENT_UNDEFINED);
+			usbpass_test_events_add(
+			  events, instance->uuid, USBPASS_INSTANCE_EVENT_UNDEFINED);
 		g_ptr_array_remove(self->instances, instance);
 	}
 	usbpass_test_driver_emit_events(self, events);
@@ -693,8 +722,9 @@ usbpass_test_driver_define_instance(UsbpassTestDriver *self, const gchar *uuid, 
 		live = instance->hostdevs[USBPASS_TEST_DRIVER_SCOPE_LIVE];
 		g_ptr_array_set_size(instance->hostdevs[USBPASS_TEST_DRIVER_SCOPE_PERSISTENT], 0);
 		for (guint i = 0; i < live->len; i++) {
-			g_ptr_array_add(instance->hostdevs[USBPASS_TEST_DRIVER_SCOPE_PERSISTENT],
-					usbpass_test_driver_config_copy(g_ptr_array_index(live, i)));
+			g_ptr_array_add(
+			  instance->hostdevs[USBPASS_TEST_DRIVER_SCOPE_PERSISTENT],
+			  usbpass_test_driver_config_copy(g_ptr_array_index(live, i)));
 		}
 		usbpass_test_events_add(events, instance->uuid, USBPASS_INSTANCE_EVENT_DEFINED);
 	}
@@ -737,7 +767,8 @@ usbpass_test_driver_undefine_instance(UsbpassTestDriver *self, const gchar *uuid
 		usbpass_test_events_add(events, instance->uuid, USBPASS_INSTANCE_EVENT_UNDEFINED);
 		if (usbpass_test_instance_is_active(instance)) {
 			instance->persistent = FALSE;
-			g_ptr_array_set_size(instance->hostdevs[USBPASS_TEST_DRIVER_SCOPE_PERSISTENT], 0);
+			g_ptr_array_set_size(
+			  instance->hostdevs[USBPASS_TEST_DRIVER_SCOPE_PERSISTENT], 0);
 		} else {
 			g_ptr_array_remove(self->instances, instance);
 		}
@@ -764,23 +795,24 @@ usbpass_test_driver_transition_locked(UsbpassTestDriver *self,
 		return TRUE;
 
 	/* start or restore */
-	if (!active && (state == USBPASS_INSTANCE_STATE_RUNNING || state == USBPASS_INSTANCE_STATE_PAUSED)) {
+	if (!active &&
+	    (state == USBPASS_INSTANCE_STATE_RUNNING || state == USBPASS_INSTANCE_STATE_PAUSED)) {
 		GPtrArray *source = instance->has_saved_image
-					? saved
-					: instance->hostdevs[USBPASS_TEST_DRIVER_SCOPE_PERSISTENT];
+				      ? saved
+				      : instance->hostdevs[USBPASS_TEST_DRIVER_SCOPE_PERSISTENT];
 		g_ptr_array_set_size(live, 0);
 		for (guint i = 0; i < source->len; i++) {
 			g_ptr_array_add(live,
-					usbpass_test_driver_live_copy_locked(self,
-									     instance,
-									     g_ptr_array_index(source, i)));
+					usbpass_test_driver_live_copy_locked(
+					  self, instance, g_ptr_array_index(source, i)));
 		}
 		g_ptr_array_set_size(saved, 0);
 		instance->has_saved_image = FALSE;
 		instance->state = state;
 		usbpass_test_events_add(events, instance->uuid, USBPASS_INSTANCE_EVENT_STARTED);
 		if (state == USBPASS_INSTANCE_STATE_PAUSED)
-			usbpass_test_events_add(events, instance->uuid, USBPASS_INSTANCE_EVENT_SUSPENDED);
+			usbpass_test_events_add(
+			  events, instance->uuid, USBPASS_INSTANCE_EVENT_SUSPENDED);
 		return TRUE;
 	}
 	/* managedsave-remove */
@@ -790,18 +822,21 @@ usbpass_test_driver_transition_locked(UsbpassTestDriver *self,
 		return TRUE;
 	}
 	if (active && state == USBPASS_INSTANCE_STATE_SAVED && !instance->persistent) {
-		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_DRIVER,
-			    "Requested operation is not valid: cannot do managed save for transient domain");
+		g_set_error(
+		  error,
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_DRIVER,
+		  "Requested operation is not valid: cannot do managed save for transient domain");
 		return FALSE;
 	}
-	if (active && (state == USBPASS_INSTANCE_STATE_SHUTOFF || state == USBPASS_INSTANCE_STATE_SAVED)) {
+	if (active &&
+	    (state == USBPASS_INSTANCE_STATE_SHUTOFF || state == USBPASS_INSTANCE_STATE_SAVED)) {
 		if (state == USBPASS_INSTANCE_STATE_SAVED) {
 			g_ptr_array_set_size(saved, 0);
 			for (guint i = 0; i < live->len; i++) {
-				g_ptr_array_add(saved,
-						usbpass_test_driver_config_copy(g_ptr_array_index(live, i)));
+				g_ptr_array_add(
+				  saved,
+				  usbpass_test_driver_config_copy(g_ptr_array_index(live, i)));
 			}
 			instance->has_saved_image = TRUE;
 		}
@@ -858,7 +893,10 @@ usbpass_test_driver_transition_locked(UsbpassTestDriver *self,
  * Returns: %TRUE on success
  */
 gboolean
-usbpass_test_driver_set_state(UsbpassTestDriver *self, const gchar *uuid, UsbpassInstanceState state, GError **error)
+usbpass_test_driver_set_state(UsbpassTestDriver *self,
+			      const gchar *uuid,
+			      UsbpassInstanceState state,
+			      GError **error)
 {
 	g_autoptr(GPtrArray) events = usbpass_test_events_new();
 
@@ -910,7 +948,8 @@ usbpass_test_driver_reboot_instance(UsbpassTestDriver *self, const gchar *uuid, 
 		}
 		uuid_found = g_strdup(instance->uuid);
 	}
-	usbpass_driver_emit_instance_event(USBPASS_DRIVER(self), uuid_found, USBPASS_INSTANCE_EVENT_REBOOTED);
+	usbpass_driver_emit_instance_event(
+	  USBPASS_DRIVER(self), uuid_found, USBPASS_INSTANCE_EVENT_REBOOTED);
 	return TRUE;
 }
 
@@ -960,7 +999,7 @@ usbpass_test_driver_add_hostdev(UsbpassTestDriver *self,
 			    USBPASS_ERROR_INVALID_DATA,
 			    "instance '%s' has no %s definition",
 			    instance->name,
-			    scope == USBPASS_TEST_DRIVER_SCOPE_LIVE	  ? "live"
+			    scope == USBPASS_TEST_DRIVER_SCOPE_LIVE         ? "live"
 			    : scope == USBPASS_TEST_DRIVER_SCOPE_PERSISTENT ? "persistent"
 									    : "saved");
 		return FALSE;
@@ -971,7 +1010,8 @@ usbpass_test_driver_add_hostdev(UsbpassTestDriver *self,
 			copy->alias = g_strdup_printf("hostdev%u", instance->next_alias++);
 		g_ptr_array_add(instance->hostdevs[scope], copy);
 	} else {
-		g_ptr_array_add(instance->hostdevs[scope], usbpass_test_driver_config_copy(hostdev));
+		g_ptr_array_add(instance->hostdevs[scope],
+				usbpass_test_driver_config_copy(hostdev));
 	}
 	return TRUE;
 }
@@ -1008,7 +1048,8 @@ usbpass_test_driver_get_hostdevs(UsbpassTestDriver *self,
 		return NULL;
 	copies = usbpass_test_hostdev_array_new();
 	for (guint i = 0; i < instance->hostdevs[scope]->len; i++) {
-		UsbpassHostdev *copy = usbpass_hostdev_copy(g_ptr_array_index(instance->hostdevs[scope], i));
+		UsbpassHostdev *copy =
+		  usbpass_hostdev_copy(g_ptr_array_index(instance->hostdevs[scope], i));
 		copy->live = FALSE;
 		copy->persistent = FALSE;
 		g_ptr_array_add(copies, copy);
@@ -1027,7 +1068,10 @@ usbpass_test_driver_get_hostdevs(UsbpassTestDriver *self,
  * device fails; an instance started with it gets it marked missing.
  */
 void
-usbpass_test_driver_set_device_present(UsbpassTestDriver *self, guint bus, guint device, gboolean present)
+usbpass_test_driver_set_device_present(UsbpassTestDriver *self,
+				       guint bus,
+				       guint device,
+				       gboolean present)
 {
 	g_autoptr(GMutexLocker) locker = NULL;
 	g_autofree gchar *key = NULL;
@@ -1072,7 +1116,10 @@ usbpass_test_driver_set_saved_image_updatable(UsbpassTestDriver *self, gboolean 
  * Queues one failure; several queue up in order.
  */
 void
-usbpass_test_driver_fail_next(UsbpassTestDriver *self, const gchar *method, UsbpassError code, const gchar *message)
+usbpass_test_driver_fail_next(UsbpassTestDriver *self,
+			      const gchar *method,
+			      UsbpassError code,
+			      const gchar *message)
 {
 	g_autoptr(GMutexLocker) locker = NULL;
 	UsbpassTestFailure *failure;
@@ -1157,7 +1204,9 @@ usbpass_test_driver_set_connected(UsbpassTestDriver *self, gboolean connected)
  * Emits #UsbpassDriver::instance-event without changing anything.
  */
 void
-usbpass_test_driver_emit_event(UsbpassTestDriver *self, const gchar *uuid, UsbpassInstanceEventKind kind)
+usbpass_test_driver_emit_event(UsbpassTestDriver *self,
+			       const gchar *uuid,
+			       UsbpassInstanceEventKind kind)
 {
 	g_return_if_fail(USBPASS_IS_TEST_DRIVER(self));
 	g_return_if_fail(uuid != NULL);
@@ -1226,12 +1275,11 @@ usbpass_test_driver_init(UsbpassTestDriver *self)
 	g_autoptr(GMainContext) context = g_main_context_ref_thread_default();
 
 	g_mutex_init(&self->mutex);
-	self->instances = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_test_instance_free);
+	self->instances =
+	  g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_test_instance_free);
 	self->absent = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	self->failures = g_hash_table_new_full(g_str_hash,
-					       g_str_equal,
-					       g_free,
-					       (GDestroyNotify)usbpass_test_failure_queue_free);
+	self->failures = g_hash_table_new_full(
+	  g_str_hash, g_str_equal, g_free, (GDestroyNotify)usbpass_test_failure_queue_free);
 	self->calls = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	self->connected = TRUE;
 	usbpass_driver_set_main_context(USBPASS_DRIVER(self), context);

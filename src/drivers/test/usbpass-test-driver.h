@@ -82,13 +82,13 @@ usbpass_test_driver_add_instance(UsbpassTestDriver *self,
 				 GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 3);
 gboolean
 usbpass_test_driver_remove_instance(UsbpassTestDriver *self, const gchar *uuid, GError **error)
-    USBPASS_NONNULL(1, 2);
+  USBPASS_NONNULL(1, 2);
 gboolean
 usbpass_test_driver_define_instance(UsbpassTestDriver *self, const gchar *uuid, GError **error)
-    USBPASS_NONNULL(1, 2);
+  USBPASS_NONNULL(1, 2);
 gboolean
 usbpass_test_driver_undefine_instance(UsbpassTestDriver *self, const gchar *uuid, GError **error)
-    USBPASS_NONNULL(1, 2);
+  USBPASS_NONNULL(1, 2);
 gboolean
 usbpass_test_driver_set_state(UsbpassTestDriver *self,
 			      const gchar *uuid,
@@ -96,7 +96,7 @@ usbpass_test_driver_set_state(UsbpassTestDriver *self,
 			      GError **error) USBPASS_NONNULL(1, 2);
 gboolean
 usbpass_test_driver_reboot_instance(UsbpassTestDriver *self, const gchar *uuid, GError **error)
-    USBPASS_NONNULL(1, 2);
+  USBPASS_NONNULL(1, 2);
 
 /* definitions, behind the driver's back (a device attached by hand) */
 gboolean
@@ -114,18 +114,23 @@ usbpass_test_driver_get_hostdevs(UsbpassTestDriver *self,
 
 /* the host */
 void
-usbpass_test_driver_set_device_present(UsbpassTestDriver *self, guint bus, guint device, gboolean present)
-    USBPASS_NONNULL(1);
+usbpass_test_driver_set_device_present(UsbpassTestDriver *self,
+				       guint bus,
+				       guint device,
+				       gboolean present) USBPASS_NONNULL(1);
 void
-usbpass_test_driver_set_saved_image_updatable(UsbpassTestDriver *self, gboolean updatable) USBPASS_NONNULL(1);
+usbpass_test_driver_set_saved_image_updatable(UsbpassTestDriver *self, gboolean updatable)
+  USBPASS_NONNULL(1);
 
 /* failures, hooks, connection, events, counters; @method is one of "open",
  * "list_instances", "lookup_instance", "list_hostdevs", "attach", "detach",
  * and for usbpass_test_driver_fail_next() also "list" (either list method).
  * Queued failures are used in order, one per call, before anything changes. */
 void
-usbpass_test_driver_fail_next(UsbpassTestDriver *self, const gchar *method, UsbpassError code, const gchar *message)
-    USBPASS_NONNULL(1, 2, 4);
+usbpass_test_driver_fail_next(UsbpassTestDriver *self,
+			      const gchar *method,
+			      UsbpassError code,
+			      const gchar *message) USBPASS_NONNULL(1, 2, 4);
 void
 usbpass_test_driver_set_hook(UsbpassTestDriver *self,
 			     UsbpassTestDriverHookFunc func,
@@ -134,10 +139,12 @@ usbpass_test_driver_set_hook(UsbpassTestDriver *self,
 void
 usbpass_test_driver_set_connected(UsbpassTestDriver *self, gboolean connected) USBPASS_NONNULL(1);
 void
-usbpass_test_driver_emit_event(UsbpassTestDriver *self, const gchar *uuid, UsbpassInstanceEventKind kind)
-    USBPASS_NONNULL(1, 2);
+usbpass_test_driver_emit_event(UsbpassTestDriver *self,
+			       const gchar *uuid,
+			       UsbpassInstanceEventKind kind) USBPASS_NONNULL(1, 2);
 guint
-usbpass_test_driver_get_call_count(UsbpassTestDriver *self, const gchar *method) USBPASS_NONNULL(1, 2);
+usbpass_test_driver_get_call_count(UsbpassTestDriver *self, const gchar *method)
+  USBPASS_NONNULL(1, 2);
 void
 usbpass_test_driver_reset_call_counts(UsbpassTestDriver *self) USBPASS_NONNULL(1);
 
