@@ -939,6 +939,34 @@ test_hotplug_replug(Fixture *fixture, gconstpointer user_data)
 }
 
 static void
+test_hotplug_flood(Fixture *fixture, gconstpointer user_data)
+{
+	g_autofree gchar *syspath = usbpass_mock_syspath(XHCI, 1, "1-4.2");
+	g_autoptr(GUdevClient) client = g_udev_client_new(NULL);
+	g_autoptr(GUdevDevice) udev_device = NULL;
+	UsbpassInventoryEvent *event;
+
+	if (skip_without_umockdev(fixture))
+		return;
+	enumerate(fixture);
+	udev_device = g_udev_client_query_by_sysfs_path(client, syspath);
+	g_assert_nonnull(udev_device);
+	/* more uevents than the queue keeps: one full re-read instead, still one batch */
+	for (guint i = 0; i < 5000; i++)
+		usbpass_inventory_queue_uevent(fixture->inventory, "change", udev_device);
+	g_assert_cmpuint(usbpass_inventory_get_pending(fixture->inventory), ==, 4096);
+	umockdev_testbed_set_attribute(
+	  fixture->testbed, syspath, "product", "FT232R USB UART (2)\n");
+	wait_for_batches(fixture, 1);
+	g_assert_cmpuint(fixture->changed, ==, 1);
+	g_assert_cmpuint(fixture->events->len, ==, 1);
+	event = event_at(fixture, 0);
+	g_assert_cmpint(event->kind, ==, USBPASS_INVENTORY_EVENT_CHANGED);
+	g_assert_cmpstr(event->device->product, ==, "FT232R USB UART (2)");
+	g_assert_cmpuint(usbpass_inventory_get_size(fixture->inventory), ==, 12);
+}
+
+static void
 test_hotplug_twin(Fixture *fixture, gconstpointer user_data)
 {
 	UsbpassMockDevice twin = {
@@ -1012,6 +1040,7 @@ main(int argc, char **argv)
 		  test_hotplug_hub_lost_children },
 		{ "/usbpass/inventory/hotplug{replug}", "demo.umockdev", test_hotplug_replug },
 		{ "/usbpass/inventory/hotplug{twin}", "demo.umockdev", test_hotplug_twin },
+		{ "/usbpass/inventory/hotplug{flood}", "demo.umockdev", test_hotplug_flood },
 	};
 
 	/* umockdev writes a file per attribute with fsync: a tmpfs makes the testbeds instant */
