@@ -241,6 +241,8 @@ usbpass_libvirt_xml_walk(const gchar *domain_xml,
 	g_autoptr(xmlXPathContext) ctx = NULL;
 	g_autoptr(xmlXPathObject) obj = NULL;
 	g_autoptr(GPtrArray) nodes = g_ptr_array_new();
+	g_autoptr(GPtrArray) hostdevs =
+	  g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_hostdev_free);
 
 	if (doc == NULL)
 		return FALSE;
@@ -253,18 +255,25 @@ usbpass_libvirt_xml_walk(const gchar *domain_xml,
 	obj = usbpass_libvirt_xml_eval(ctx, xmlDocGetRootElement(doc), HOSTDEV_XPATH, error);
 	if (obj == NULL)
 		return FALSE;
-	/* collect first: a visitor may unlink nodes */
-	for (gint i = 0; obj->nodesetval != NULL && i < obj->nodesetval->nodeNr; i++)
-		g_ptr_array_add(nodes, obj->nodesetval->nodeTab[i]);
-	for (guint i = 0; i < nodes->len; i++) {
-		xmlNode *node = g_ptr_array_index(nodes, i);
-		g_autoptr(UsbpassHostdev) hostdev =
-		  usbpass_libvirt_xml_parse_node(ctx, node, live, error);
+	/* read every element first, and drop the XPath objects before any
+	 * visitor unlinks a node: freeing a node set looks at its nodes */
+	for (gint i = 0; obj->nodesetval != NULL && i < obj->nodesetval->nodeNr; i++) {
+		xmlNode *node = obj->nodesetval->nodeTab[i];
+		UsbpassHostdev *hostdev = usbpass_libvirt_xml_parse_node(ctx, node, live, error);
 		if (hostdev == NULL) {
-			g_prefix_error(error, "hostdev %u of the domain XML: ", i + 1);
+			g_prefix_error(error, "hostdev %d of the domain XML: ", i + 1);
 			return FALSE;
 		}
-		if (!visit(doc, node, g_steal_pointer(&hostdev), user_data))
+		g_ptr_array_add(nodes, node);
+		g_ptr_array_add(hostdevs, hostdev);
+	}
+	g_clear_pointer(&obj, xmlXPathFreeObject);
+	g_clear_pointer(&ctx, xmlXPathFreeContext);
+	for (guint i = 0; i < nodes->len; i++) {
+		if (!visit(doc,
+			   g_ptr_array_index(nodes, i),
+			   g_steal_pointer(&hostdevs->pdata[i]),
+			   user_data))
 			break;
 	}
 	if (doc_out != NULL)
