@@ -555,6 +555,43 @@ test_attach_active(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(count_xml_hostdevs(domain, 0), ==, 1);
 	g_assert_cmpuint(count_xml_hostdevs(domain, VIR_DOMAIN_XML_INACTIVE), ==, 1);
 
+	/* devices put in one definition by hand: listed with their scope,
+	 * detached from that definition only */
+	{
+		g_autoptr(UsbpassHostdev) live_only = hostdev_new(0x0aaa, 0x0001, 5, 1);
+		g_autoptr(UsbpassHostdev) config_only = hostdev_new(0x0bbb, 0x0002, 5, 2);
+		g_autofree gchar *live_xml = usbpass_libvirt_xml_build_hostdev(live_only, &error);
+		g_autofree gchar *config_xml =
+		  usbpass_libvirt_xml_build_hostdev(config_only, &error);
+		g_autoptr(GPtrArray) listed = NULL;
+
+		g_assert_no_error(error);
+		g_assert_cmpint(
+		  virDomainAttachDeviceFlags(domain, live_xml, VIR_DOMAIN_AFFECT_LIVE), ==, 0);
+		g_assert_cmpint(
+		  virDomainAttachDeviceFlags(domain, config_xml, VIR_DOMAIN_AFFECT_CONFIG), ==, 0);
+		listed = usbpass_driver_list_hostdevs(fx->driver, uuid, &error);
+		g_assert_no_error(error);
+		g_assert_cmpuint(listed->len, ==, 3);
+		for (guint i = 0; i < listed->len; i++) {
+			UsbpassHostdev *item = g_ptr_array_index(listed, i);
+			if (usbpass_hostdev_matches(item, live_only)) {
+				g_assert_true(item->live && !item->persistent && item->missing);
+			} else if (usbpass_hostdev_matches(item, config_only)) {
+				g_assert_true(!item->live && item->persistent);
+			} else {
+				g_assert_true(usbpass_hostdev_matches(item, booted));
+				g_assert_true(item->live && item->persistent);
+			}
+		}
+		g_assert_true(usbpass_driver_detach(fx->driver, uuid, live_only, &error));
+		g_assert_no_error(error);
+		g_assert_true(usbpass_driver_detach(fx->driver, uuid, config_only, &error));
+		g_assert_no_error(error);
+		g_assert_cmpuint(count_xml_hostdevs(domain, 0), ==, 1);
+		g_assert_cmpuint(count_xml_hostdevs(domain, VIR_DOMAIN_XML_INACTIVE), ==, 1);
+	}
+
 	/* detach mirrors attach: live and persistent, with libvirt's event */
 	g_ptr_array_set_size(fx->events, 0);
 	g_assert_true(usbpass_driver_detach(fx->driver, uuid, booted, &error));
@@ -769,6 +806,68 @@ test_reconnect(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(fx->connections->len, ==, 2);
 }
 
+typedef struct {
+	UsbpassDriver *driver;
+	const gchar *uuid;
+	guint index;
+	guint failures;
+} StressData;
+
+static gpointer
+stress_cb(gpointer user_data)
+{
+	StressData *data = user_data;
+	g_autoptr(UsbpassHostdev) hostdev =
+	  hostdev_new(0x2000 + data->index, 0x0001, 9, 10 + data->index);
+
+	for (guint i = 0; i < 10; i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(GPtrArray) instances = NULL;
+		if (!usbpass_driver_attach(data->driver, data->uuid, hostdev, &error)) {
+			g_test_message("attach %u: %s", data->index, error->message);
+			data->failures++;
+			continue;
+		}
+		instances = usbpass_driver_list_instances(data->driver, &error);
+		if (instances == NULL)
+			data->failures++;
+		g_clear_error(&error);
+		if (!usbpass_driver_detach(data->driver, data->uuid, hostdev, &error)) {
+			g_test_message("detach %u: %s", data->index, error->message);
+			data->failures++;
+		}
+	}
+	return NULL;
+}
+
+/* the driver is called from several threads at once, as the engine does */
+static void
+test_concurrent(Fixture *fx, gconstpointer user_data)
+{
+	g_autoptr(virDomain) domain = NULL;
+	g_autofree gchar *uuid = NULL;
+	StressData data[4];
+	GThread *threads[4];
+	gint64 start;
+
+	if (skip_without_libvirtd(fx))
+		return;
+	domain = domain_define(fx, NULL);
+	uuid = domain_uuid(domain);
+	start = g_get_monotonic_time();
+	for (guint i = 0; i < G_N_ELEMENTS(threads); i++) {
+		data[i] = (StressData){ .driver = fx->driver, .uuid = uuid, .index = i };
+		threads[i] = g_thread_new("stress", stress_cb, &data[i]);
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(threads); i++) {
+		g_thread_join(threads[i]);
+		g_assert_cmpuint(data[i].failures, ==, 0);
+	}
+	g_test_message("4 threads x 10 persistent attach+list+detach: %.0f ms",
+		       (g_get_monotonic_time() - start) / 1000.0);
+	g_assert_cmpuint(count_xml_hostdevs(domain, VIR_DOMAIN_XML_INACTIVE), ==, 0);
+}
+
 #define ADD(path, func) g_test_add(path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
 int
@@ -793,6 +892,7 @@ main(int argc, char **argv)
 	ADD("/usbpass/drivers/libvirt/attach{transient}", test_attach_transient);
 	ADD("/usbpass/drivers/libvirt/attach{saved}", test_attach_saved);
 	ADD("/usbpass/drivers/libvirt/events", test_events);
+	ADD("/usbpass/drivers/libvirt/concurrent", test_concurrent);
 	/* last: it restarts libvirtd */
 	ADD("/usbpass/drivers/libvirt/reconnect", test_reconnect);
 	return g_test_run();
