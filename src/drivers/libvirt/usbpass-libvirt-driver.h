@@ -23,10 +23,12 @@
  * TIMED_OUT, the rest DRIVER) with libvirt's message kept; libvirt's own
  * stderr printer is silenced.
  *
- * Events: libvirt's default event loop runs in one thread per process while a
- * driver is open; lifecycle, reboot and device-removed events and the
- * connection's close are handed to the main context that was the thread
- * default when the driver was created, and emitted there. A lost connection
+ * Events: libvirt's event loop runs in a thread of its own while a driver is
+ * open (usbpass-libvirt-event-loop.h: not libvirt's default implementation,
+ * which would iterate the application's default main context). Lifecycle,
+ * reboot and device-removed events and the connection's close are handed to
+ * the main context that was the thread default when the driver was created,
+ * and emitted there. A lost connection
  * emits connection-changed FALSE, is retried with exponential back-off
  * (250 ms doubling to 30 s) in a worker thread, and emits connection-changed
  * TRUE once back; a successful usbpass_driver_open() emits nothing. The
