@@ -752,6 +752,7 @@ usbpass_engine_attach_async(UsbpassEngine *self,
 			return;
 		}
 	}
+	g_clear_pointer(&record, usbpass_store_device_free);
 	record = engine_get_record(self, device->id, &error);
 	if (record == NULL) {
 		engine_refuse(self, task, actor, "attach", device->id, instance->uuid, g_steal_pointer(&error));
@@ -1142,8 +1143,9 @@ engine_inventory_event_cb(UsbpassInventory *inventory, UsbpassInventoryEvent *ev
 	}
 
 	/* added or changed: refresh the row's name and address */
+	/* every device the host has gets a row, so host_usb_devices lists them all */
 	record = engine_get_record(self, device->id, NULL);
-	if (record != NULL || event->replugged) {
+	{
 		g_autoptr(UsbpassStoreDevice) fresh = record_from_device(self->host, device);
 		gboolean moved = record != NULL &&
 				 (record->bus != device->bus || record->device != device->device);
