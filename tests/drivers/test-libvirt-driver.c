@@ -19,13 +19,16 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xpath.h>
+#include <glib-unix.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "usbpass-autocleanups.h"
 #include "usbpass-error.h"
 #include "usbpass-libvirt-driver.h"
+#include "usbpass-libvirt-event-loop.h"
 #include "usbpass-libvirt-xml.h"
 
 #define EVENT_TIMEOUT_MS     15000
@@ -314,6 +317,118 @@ test_no_daemon(Fixture *fx, gconstpointer user_data)
 	g_clear_object(&driver);
 	while (g_main_context_iteration(NULL, FALSE))
 		;
+}
+
+typedef struct {
+	GMutex mutex;
+	GCond cond;
+	GThread *dispatched_in;
+	gint fired;
+	gint freed;
+	gint watch;
+} LoopProbe;
+
+static void
+probe_timeout_cb(int timer, void *opaque)
+{
+	LoopProbe *probe = opaque;
+	g_mutex_lock(&probe->mutex);
+	probe->dispatched_in = g_thread_self();
+	probe->fired++;
+	g_mutex_unlock(&probe->mutex);
+	/* removing itself from its own callback is what libvirt does */
+	virEventRemoveTimeout(timer);
+}
+
+static void
+probe_handle_cb(int watch, int fd, int events, void *opaque)
+{
+	LoopProbe *probe = opaque;
+	gchar byte;
+	g_assert_true(events & VIR_EVENT_HANDLE_READABLE);
+	g_assert_cmpint(read(fd, &byte, 1), ==, 1);
+	g_mutex_lock(&probe->mutex);
+	probe->dispatched_in = g_thread_self();
+	probe->fired++;
+	g_mutex_unlock(&probe->mutex);
+	virEventRemoveHandle(watch);
+}
+
+static void
+probe_free_cb(void *opaque)
+{
+	LoopProbe *probe = opaque;
+	g_mutex_lock(&probe->mutex);
+	probe->freed++;
+	g_cond_broadcast(&probe->cond);
+	g_mutex_unlock(&probe->mutex);
+}
+
+static void
+probe_wait_freed(LoopProbe *probe)
+{
+	gint64 deadline = g_get_monotonic_time() + EVENT_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+	g_mutex_lock(&probe->mutex);
+	while (probe->freed == 0) {
+		if (!g_cond_wait_until(&probe->cond, &probe->mutex, deadline))
+			break;
+	}
+	g_mutex_unlock(&probe->mutex);
+}
+
+/* libvirt's callbacks run in the loop's own thread, never in the caller's
+ * main context; free functions come after the last callback */
+static void
+test_event_loop(void)
+{
+	g_autoptr(GError) error = NULL;
+	LoopProbe timeout_probe = { 0 };
+	LoopProbe handle_probe = { 0 };
+	gint fds[2];
+
+	g_assert_true(usbpass_libvirt_event_loop_hold(&error));
+	g_assert_no_error(error);
+	g_assert_true(usbpass_libvirt_event_loop_hold(&error));
+	g_assert_true(usbpass_libvirt_event_loop_is_running());
+
+	g_mutex_init(&timeout_probe.mutex);
+	g_cond_init(&timeout_probe.cond);
+	timeout_probe.watch =
+	  virEventAddTimeout(10, probe_timeout_cb, &timeout_probe, probe_free_cb);
+	g_assert_cmpint(timeout_probe.watch, >, 0);
+	probe_wait_freed(&timeout_probe);
+	g_assert_cmpint(timeout_probe.fired, ==, 1);
+	g_assert_cmpint(timeout_probe.freed, ==, 1);
+	g_assert_true(timeout_probe.dispatched_in != g_thread_self());
+	/* gone: updates and removals of it are refused quietly */
+	virEventUpdateTimeout(timeout_probe.watch, 0);
+	g_assert_cmpint(virEventRemoveTimeout(timeout_probe.watch), ==, -1);
+
+	g_mutex_init(&handle_probe.mutex);
+	g_cond_init(&handle_probe.cond);
+	g_assert_true(g_unix_open_pipe(fds, FD_CLOEXEC, &error));
+	g_assert_no_error(error);
+	/* added idle, then armed: an update brings it to life */
+	handle_probe.watch =
+	  virEventAddHandle(fds[0], 0, probe_handle_cb, &handle_probe, probe_free_cb);
+	g_assert_cmpint(handle_probe.watch, >, 0);
+	virEventUpdateHandle(handle_probe.watch, VIR_EVENT_HANDLE_READABLE);
+	g_assert_cmpint(write(fds[1], "x", 1), ==, 1);
+	probe_wait_freed(&handle_probe);
+	g_assert_cmpint(handle_probe.fired, ==, 1);
+	g_assert_true(handle_probe.dispatched_in != g_thread_self());
+	g_assert_cmpint(virEventRemoveHandle(handle_probe.watch), ==, -1);
+	close(fds[0]);
+	close(fds[1]);
+
+	usbpass_libvirt_event_loop_release();
+	g_assert_true(usbpass_libvirt_event_loop_is_running());
+	usbpass_libvirt_event_loop_release();
+	g_assert_false(usbpass_libvirt_event_loop_is_running());
+	g_mutex_clear(&timeout_probe.mutex);
+	g_cond_clear(&timeout_probe.cond);
+	g_mutex_clear(&handle_probe.mutex);
+	g_cond_clear(&handle_probe.cond);
 }
 
 /* libvirt's test driver runs in-process: error translation and events
@@ -875,6 +990,7 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 
+	g_test_add_func("/usbpass/drivers/libvirt/event-loop", test_event_loop);
 	ADD("/usbpass/drivers/libvirt/open{no-daemon}", test_no_daemon);
 	ADD("/usbpass/drivers/libvirt/test-uri", test_test_uri);
 	ADD("/usbpass/drivers/libvirt/lookup", test_lookup);
