@@ -280,6 +280,67 @@ usbpass_hostdev_to_string(const UsbpassHostdev *self)
 	  "%04x:%04x bus %u device %u", self->vendor_id, self->product_id, self->bus, self->device);
 }
 
+/**
+ * usbpass_instance_hostdevs_new:
+ * @instance: an instance
+ * @hostdevs: (element-type UsbpassHostdev): its USB host devices
+ *
+ * Returns: (transfer full): a record holding a reference on each
+ */
+UsbpassInstanceHostdevs *
+usbpass_instance_hostdevs_new(UsbpassInstance *instance, GPtrArray *hostdevs)
+{
+	UsbpassInstanceHostdevs *self;
+
+	g_return_val_if_fail(instance != NULL, NULL);
+	g_return_val_if_fail(hostdevs != NULL, NULL);
+
+	self = g_new0(UsbpassInstanceHostdevs, 1);
+	self->instance = usbpass_instance_ref(instance);
+	self->hostdevs = g_ptr_array_ref(hostdevs);
+	return self;
+}
+
+static gpointer
+usbpass_instance_hostdevs_copy_cb(gconstpointer hostdev, gpointer user_data)
+{
+	return usbpass_hostdev_copy(hostdev);
+}
+
+/**
+ * usbpass_instance_hostdevs_copy:
+ * @self: a record
+ *
+ * Returns: (transfer full): a copy with its own hostdev list; the instance,
+ * which nobody changes, is shared
+ */
+UsbpassInstanceHostdevs *
+usbpass_instance_hostdevs_copy(const UsbpassInstanceHostdevs *self)
+{
+	g_autoptr(GPtrArray) hostdevs = NULL;
+
+	g_return_val_if_fail(self != NULL, NULL);
+
+	hostdevs = g_ptr_array_copy(self->hostdevs, usbpass_instance_hostdevs_copy_cb, NULL);
+	g_ptr_array_set_free_func(hostdevs, (GDestroyNotify)usbpass_hostdev_free);
+	return usbpass_instance_hostdevs_new(self->instance, hostdevs);
+}
+
+/**
+ * usbpass_instance_hostdevs_free:
+ * @self: (nullable): a record
+ */
+void
+usbpass_instance_hostdevs_free(UsbpassInstanceHostdevs *self)
+{
+	if (self == NULL)
+		return;
+	usbpass_instance_unref(self->instance);
+	if (self->hostdevs != NULL)
+		g_ptr_array_unref(self->hostdevs);
+	g_free(self);
+}
+
 enum { SIGNAL_INSTANCE_EVENT, SIGNAL_CONNECTION_CHANGED, SIGNAL_LAST };
 static guint signals[SIGNAL_LAST] = { 0 };
 
@@ -460,6 +521,62 @@ usbpass_driver_list_hostdevs(UsbpassDriver *self, const gchar *uuid, GError **er
 		return NULL;
 	}
 	return iface->list_hostdevs(self, uuid, error);
+}
+
+/* for drivers without list_all_hostdevs: one listing, then each instance */
+static GPtrArray *
+usbpass_driver_list_all_hostdevs_default(UsbpassDriver *self, GError **error)
+{
+	g_autoptr(GPtrArray) instances = usbpass_driver_list_instances(self, error);
+	g_autoptr(GPtrArray) all = NULL;
+
+	if (instances == NULL)
+		return NULL;
+	all = g_ptr_array_new_full(instances->len, (GDestroyNotify)usbpass_instance_hostdevs_free);
+	for (guint i = 0; i < instances->len; i++) {
+		UsbpassInstance *instance = g_ptr_array_index(instances, i);
+		g_autoptr(GError) error_local = NULL;
+		g_autoptr(GPtrArray) hostdevs =
+		  usbpass_driver_list_hostdevs(self, instance->uuid, &error_local);
+
+		if (hostdevs == NULL) {
+			/* undefined between the listing and now */
+			if (g_error_matches(error_local, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND))
+				continue;
+			g_propagate_error(error, g_steal_pointer(&error_local));
+			return NULL;
+		}
+		g_ptr_array_add(all, usbpass_instance_hostdevs_new(instance, hostdevs));
+	}
+	return g_steal_pointer(&all);
+}
+
+/**
+ * usbpass_driver_list_all_hostdevs:
+ * @self: a driver
+ * @error: (nullable): #USBPASS_ERROR_DRIVER when the hypervisor fails
+ *
+ * What usbpass_driver_list_instances() and usbpass_driver_list_hostdevs() for
+ * each instance return, read in as few calls as the driver can: the scans of
+ * every definition (the in-use check of an attach, reconcile) use this. An
+ * instance undefined between the listing and the read of its definition is
+ * left out.
+ *
+ * Returns: (transfer container) (element-type UsbpassInstanceHostdevs): every
+ * instance, active or not, with its hostdevs
+ */
+GPtrArray *
+usbpass_driver_list_all_hostdevs(UsbpassDriver *self, GError **error)
+{
+	UsbpassDriverInterface *iface;
+
+	g_return_val_if_fail(USBPASS_IS_DRIVER(self), NULL);
+	g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+	iface = USBPASS_DRIVER_GET_IFACE(self);
+	if (iface->list_all_hostdevs == NULL)
+		return usbpass_driver_list_all_hostdevs_default(self, error);
+	return iface->list_all_hostdevs(self, error);
 }
 
 /**

@@ -97,6 +97,23 @@ usbpass_hostdev_validate(const UsbpassHostdev *self, GError **error) USBPASS_NON
 gchar *
 usbpass_hostdev_to_string(const UsbpassHostdev *self) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 
+/* an instance with the USB host devices of its definitions, as
+ * usbpass_driver_list_hostdevs() returns them */
+typedef struct {
+	UsbpassInstance *instance;
+	GPtrArray *hostdevs; /* of UsbpassHostdev */
+} UsbpassInstanceHostdevs;
+
+UsbpassInstanceHostdevs *
+usbpass_instance_hostdevs_new(UsbpassInstance *instance,
+			      GPtrArray *hostdevs) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+UsbpassInstanceHostdevs *
+usbpass_instance_hostdevs_copy(const UsbpassInstanceHostdevs *self) G_GNUC_WARN_UNUSED_RESULT
+  USBPASS_NONNULL(1);
+void
+usbpass_instance_hostdevs_free(UsbpassInstanceHostdevs *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassInstanceHostdevs, usbpass_instance_hostdevs_free)
+
 typedef enum {
 	USBPASS_INSTANCE_EVENT_DEFINED,
 	USBPASS_INSTANCE_EVENT_UNDEFINED,
@@ -149,6 +166,8 @@ struct _UsbpassDriverInterface {
 			   const gchar *uuid,
 			   const UsbpassHostdev *hostdev,
 			   GError **error);
+	/* optional: without it, list_instances and list_hostdevs for each */
+	GPtrArray *(*list_all_hostdevs)(UsbpassDriver *self, GError **error);
 };
 
 const gchar *
@@ -175,6 +194,13 @@ GPtrArray *
 usbpass_driver_list_hostdevs(UsbpassDriver *self,
 			     const gchar *uuid,
 			     GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+/* every instance with its hostdevs in one pass over the hypervisor, for scans
+ * of all definitions (the in-use check, reconcile); an instance undefined
+ * meanwhile is left out. Returns: (transfer container) (element-type
+ * UsbpassInstanceHostdevs) */
+GPtrArray *
+usbpass_driver_list_all_hostdevs(UsbpassDriver *self, GError **error) G_GNUC_WARN_UNUSED_RESULT
+  USBPASS_NONNULL(1);
 gboolean
 usbpass_driver_attach(UsbpassDriver *self,
 		      const gchar *uuid,

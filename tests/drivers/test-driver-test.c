@@ -1207,6 +1207,104 @@ test_concurrent(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(fx->events->len, ==, 8 * 200);
 }
 
+typedef struct {
+	const gchar *name;
+	const gchar *fail_method; /* NULL: no failure */
+	UsbpassError code;
+	guint n_listed; /* without a failure returned */
+} ListAllCase;
+
+static const ListAllCase list_all_cases[] = {
+	{ "ok", NULL, 0, 3 },
+	/* the first instance undefined between the listing and its read */
+	{ "vanished", "list_hostdevs", USBPASS_ERROR_NOT_FOUND, 2 },
+	{ "list-failed", "list_instances", USBPASS_ERROR_TIMED_OUT, 0 },
+	{ "read-failed", "list_hostdevs", USBPASS_ERROR_DRIVER, 0 },
+};
+
+/* a driver without list_all_hostdevs gets the interface's default: one
+ * listing, then each instance's hostdevs */
+static void
+test_list_all(Fixture *fx, gconstpointer user_data)
+{
+	const ListAllCase *tc = user_data;
+	UsbpassDriver *driver = USBPASS_DRIVER(fx->driver);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UsbpassHostdev) first = hostdev_new(0x0781, 0x5567, 1, 4);
+	g_autoptr(UsbpassHostdev) second = hostdev_new(0x1234, 0x5678, 2, 3);
+	g_autoptr(UsbpassInstance) running =
+	  add_instance(fx, "running", USBPASS_INSTANCE_STATE_RUNNING, TRUE);
+	g_autoptr(UsbpassInstance) shutoff =
+	  add_instance(fx, "shutoff", USBPASS_INSTANCE_STATE_SHUTOFF, TRUE);
+	g_autoptr(UsbpassInstance) transient =
+	  add_instance(fx, "transient", USBPASS_INSTANCE_STATE_PAUSED, FALSE);
+	g_autoptr(GPtrArray) instances = NULL;
+	g_autoptr(GPtrArray) all = NULL;
+
+	g_assert_true(usbpass_driver_attach(driver, running->uuid, first, &error));
+	g_assert_no_error(error);
+	g_assert_true(usbpass_test_driver_add_hostdev(
+	  fx->driver, running->uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, second, &error));
+	g_assert_no_error(error);
+	g_assert_true(usbpass_driver_attach(driver, shutoff->uuid, second, &error));
+	g_assert_no_error(error);
+	instances = usbpass_driver_list_instances(driver, &error);
+	g_assert_no_error(error);
+	usbpass_test_driver_reset_call_counts(fx->driver);
+
+	if (tc->fail_method != NULL)
+		usbpass_test_driver_fail_next(fx->driver, tc->fail_method, tc->code, "injected");
+	all = usbpass_driver_list_all_hostdevs(driver, &error);
+	if (tc->n_listed == 0) {
+		g_assert_error(error, USBPASS_ERROR, (gint)tc->code);
+		g_assert_null(all);
+		return;
+	}
+	g_assert_no_error(error);
+	g_assert_cmpuint(all->len, ==, tc->n_listed);
+	g_assert_cmpuint(usbpass_test_driver_get_call_count(fx->driver, "list_instances"), ==, 1);
+	g_assert_cmpuint(
+	  usbpass_test_driver_get_call_count(fx->driver, "list_hostdevs"), ==, instances->len);
+	for (guint i = 0; i < all->len; i++) {
+		UsbpassInstanceHostdevs *entry = g_ptr_array_index(all, i);
+		UsbpassInstance *instance =
+		  g_ptr_array_index(instances, i + instances->len - all->len);
+		g_autoptr(GPtrArray) hostdevs = NULL;
+		g_autoptr(UsbpassInstanceHostdevs) copy = usbpass_instance_hostdevs_copy(entry);
+
+		g_assert_cmpstr(entry->instance->uuid, ==, instance->uuid);
+		g_assert_cmpint(entry->instance->state, ==, instance->state);
+		g_assert_cmpint(entry->instance->persistent, ==, instance->persistent);
+		hostdevs = usbpass_driver_list_hostdevs(driver, instance->uuid, &error);
+		g_assert_no_error(error);
+		g_assert_cmpuint(entry->hostdevs->len, ==, hostdevs->len);
+		for (guint j = 0; j < hostdevs->len; j++) {
+			UsbpassHostdev *a = g_ptr_array_index(entry->hostdevs, j);
+			UsbpassHostdev *b = g_ptr_array_index(hostdevs, j);
+			g_assert_true(usbpass_hostdev_matches(a, b));
+			g_assert_cmpint(a->live, ==, b->live);
+			g_assert_cmpint(a->persistent, ==, b->persistent);
+		}
+		/* a copy has its own list of its own records, the same instance */
+		g_assert_true(copy->instance == entry->instance);
+		g_assert_true(copy->hostdevs != entry->hostdevs);
+		g_assert_cmpuint(copy->hostdevs->len, ==, entry->hostdevs->len);
+		for (guint j = 0; j < copy->hostdevs->len; j++) {
+			UsbpassHostdev *a = g_ptr_array_index(copy->hostdevs, j);
+			UsbpassHostdev *b = g_ptr_array_index(entry->hostdevs, j);
+			g_assert_true(a != b);
+			g_assert_true(usbpass_hostdev_matches(a, b));
+			g_assert_cmpint(a->live, ==, b->live);
+		}
+	}
+	if (g_strcmp0(tc->name, "ok") == 0) {
+		UsbpassInstanceHostdevs *entry = g_ptr_array_index(all, 0);
+		g_assert_cmpstr(entry->instance->name, ==, "running");
+		g_assert_cmpuint(entry->hostdevs->len, ==, 2);
+	}
+	usbpass_instance_hostdevs_free(NULL);
+}
+
 #define ADD(path, func) g_test_add(path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
 int
@@ -1243,5 +1341,15 @@ main(int argc, char **argv)
 	ADD("/usbpass/drivers/test/events{thread}", test_thread);
 	g_test_add_func("/usbpass/drivers/test/events{after-free}", test_queued_signal_after_free);
 	ADD("/usbpass/drivers/test/concurrent", test_concurrent);
+	for (guint i = 0; i < G_N_ELEMENTS(list_all_cases); i++) {
+		g_autofree gchar *path =
+		  g_strdup_printf("/usbpass/drivers/test/list-all{%s}", list_all_cases[i].name);
+		g_test_add(path,
+			   Fixture,
+			   &list_all_cases[i],
+			   fixture_setup,
+			   test_list_all,
+			   fixture_teardown);
+	}
 	return g_test_run();
 }

@@ -275,6 +275,56 @@ has_connections(Fixture *fx, gconstpointer data)
 	return fx->connections->len >= GPOINTER_TO_UINT(data);
 }
 
+/* list_all_hostdevs says what list_instances and list_hostdevs say, domain by
+ * domain (nothing else changes the domains meanwhile) */
+static GPtrArray *
+list_all_checked(UsbpassDriver *driver)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) all = usbpass_driver_list_all_hostdevs(driver, &error);
+	g_autoptr(GPtrArray) instances = NULL;
+
+	g_assert_no_error(error);
+	g_assert_nonnull(all);
+	instances = usbpass_driver_list_instances(driver, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(all->len, ==, instances->len);
+	for (guint i = 0; i < all->len; i++) {
+		UsbpassInstanceHostdevs *entry = g_ptr_array_index(all, i);
+		UsbpassInstance *instance = g_ptr_array_index(instances, i);
+		g_autoptr(GPtrArray) hostdevs = NULL;
+
+		g_assert_cmpstr(entry->instance->uuid, ==, instance->uuid);
+		g_assert_cmpstr(entry->instance->name, ==, instance->name);
+		g_assert_cmpint(entry->instance->state, ==, instance->state);
+		g_assert_cmpint(entry->instance->persistent, ==, instance->persistent);
+		hostdevs = usbpass_driver_list_hostdevs(driver, instance->uuid, &error);
+		g_assert_no_error(error);
+		g_assert_cmpuint(entry->hostdevs->len, ==, hostdevs->len);
+		for (guint j = 0; j < hostdevs->len; j++) {
+			UsbpassHostdev *a = g_ptr_array_index(entry->hostdevs, j);
+			UsbpassHostdev *b = g_ptr_array_index(hostdevs, j);
+			g_assert_true(usbpass_hostdev_matches(a, b));
+			g_assert_cmpint(a->live, ==, b->live);
+			g_assert_cmpint(a->persistent, ==, b->persistent);
+			g_assert_cmpint(a->missing, ==, b->missing);
+			g_assert_cmpstr(a->alias, ==, b->alias);
+		}
+	}
+	return g_steal_pointer(&all);
+}
+
+static UsbpassInstanceHostdevs *
+find_entry(GPtrArray *all, const gchar *uuid)
+{
+	for (guint i = 0; i < all->len; i++) {
+		UsbpassInstanceHostdevs *entry = g_ptr_array_index(all, i);
+		if (g_strcmp0(entry->instance->uuid, uuid) == 0)
+			return entry;
+	}
+	return NULL;
+}
+
 /* ---- without libvirtd --------------------------------------------------------------------- */
 
 static void
@@ -474,6 +524,14 @@ test_test_uri(Fixture *fx, gconstpointer user_data)
 	hostdevs = usbpass_driver_list_hostdevs(driver, "test", &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(hostdevs->len, ==, 0);
+	{
+		g_autoptr(GPtrArray) all = list_all_checked(driver);
+		UsbpassInstanceHostdevs *entry = find_entry(all, instance->uuid);
+		g_assert_cmpuint(all->len, ==, 1);
+		g_assert_nonnull(entry);
+		g_assert_cmpint(entry->instance->state, ==, USBPASS_INSTANCE_STATE_RUNNING);
+		g_assert_true(entry->instance->persistent);
+	}
 	/* the test driver cannot attach devices: libvirt's "not supported" */
 	g_assert_false(usbpass_driver_attach(driver, "test", hostdev, &error));
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_SUPPORTED);
@@ -804,6 +862,15 @@ test_attach_saved(Fixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	g_assert_cmpint(instance->state, ==, USBPASS_INSTANCE_STATE_SAVED);
 	g_assert_cmpuint(count_saved_hostdevs(domain), ==, 1);
+	/* the listings say so too */
+	{
+		g_autoptr(GPtrArray) all = list_all_checked(fx->driver);
+		UsbpassInstanceHostdevs *entry = find_entry(all, uuid);
+		g_assert_nonnull(entry);
+		g_assert_cmpint(entry->instance->state, ==, USBPASS_INSTANCE_STATE_SAVED);
+		g_assert_true(entry->instance->persistent);
+		g_assert_cmpuint(entry->hostdevs->len, ==, 1);
+	}
 
 	/* the saved definition must change too; libvirt 9 refuses that (its ABI
 	 * check wants the same host device count): a clear refusal, nothing changed */
@@ -834,6 +901,104 @@ test_attach_saved(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpint(virDomainManagedSaveRemove(domain, 0), ==, 0);
 	g_assert_true(usbpass_driver_attach(fx->driver, uuid, other, &error));
 	g_assert_no_error(error);
+}
+
+typedef struct {
+	const gchar *what;
+	virDomainPtr domain;
+	UsbpassInstanceState state;
+	gboolean persistent;
+	guint n_hostdevs;
+	guint n_live;
+	guint n_persistent;
+} ListCase;
+
+/* every state a domain can be in here, read by the few listings of
+ * list_instances and list_all_hostdevs, against the per-domain calls */
+static void
+test_list_all(Fixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UsbpassHostdev) first = hostdev_new(0x0781, 0x5567, 1, 4);
+	g_autoptr(UsbpassHostdev) second = hostdev_new(0x1234, 0x5678, 2, 3);
+	g_autoptr(UsbpassHostdev) live_only = hostdev_new(0x0aaa, 0x0001, 5, 1);
+	g_autoptr(GPtrArray) all = NULL;
+	g_autoptr(GPtrArray) after = NULL;
+	g_autofree gchar *live_xml = NULL;
+	g_autofree gchar *transient_xml = NULL;
+	ListCase cases[4] = {
+		{ "shutoff", NULL, USBPASS_INSTANCE_STATE_SHUTOFF, TRUE, 2, 0, 2 },
+		{ "running", NULL, USBPASS_INSTANCE_STATE_RUNNING, TRUE, 2, 2, 1 },
+		{ "paused", NULL, USBPASS_INSTANCE_STATE_PAUSED, TRUE, 1, 1, 1 },
+		{ "transient", NULL, USBPASS_INSTANCE_STATE_RUNNING, FALSE, 1, 1, 0 },
+	};
+	gint64 start;
+
+	if (skip_without_libvirtd(fx))
+		return;
+	/* shut off with two devices; running with one booted (missing) and one
+	 * put in the live definition by hand; paused; transient */
+	cases[0].domain = domain_define(fx, first);
+	g_assert_true(usbpass_driver_attach(
+	  fx->driver, virDomainGetName(cases[0].domain), second, &error));
+	g_assert_no_error(error);
+	cases[1].domain = domain_define(fx, first);
+	domain_start(cases[1].domain, 0);
+	live_xml = usbpass_libvirt_xml_build_hostdev(live_only, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(
+	  virDomainAttachDeviceFlags(cases[1].domain, live_xml, VIR_DOMAIN_AFFECT_LIVE), ==, 0);
+	cases[2].domain = domain_define(fx, second);
+	domain_start(cases[2].domain, VIR_DOMAIN_START_PAUSED);
+	transient_xml = domain_xml_new(fx, first, NULL);
+	cases[3].domain = virDomainCreateXML(fx->conn, transient_xml, 0);
+	g_assert_nonnull(cases[3].domain);
+
+	start = g_get_monotonic_time();
+	all = list_all_checked(fx->driver);
+	g_test_message("list_all_hostdevs + list_instances + list_hostdevs of %u domains: %.1f ms",
+		       all->len,
+		       (g_get_monotonic_time() - start) / 1000.0);
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree gchar *uuid = domain_uuid(cases[i].domain);
+		UsbpassInstanceHostdevs *entry = find_entry(all, uuid);
+		guint n_live = 0;
+		guint n_persistent = 0;
+
+		g_test_message("%s", cases[i].what);
+		g_assert_nonnull(entry);
+		g_assert_cmpstr(entry->instance->name, ==, virDomainGetName(cases[i].domain));
+		g_assert_cmpint(entry->instance->state, ==, cases[i].state);
+		g_assert_cmpint(entry->instance->persistent, ==, cases[i].persistent);
+		g_assert_cmpuint(entry->hostdevs->len, ==, cases[i].n_hostdevs);
+		for (guint j = 0; j < entry->hostdevs->len; j++) {
+			UsbpassHostdev *hostdev = g_ptr_array_index(entry->hostdevs, j);
+			n_live += hostdev->live ? 1 : 0;
+			n_persistent += hostdev->persistent ? 1 : 0;
+		}
+		g_assert_cmpuint(n_live, ==, cases[i].n_live);
+		g_assert_cmpuint(n_persistent, ==, cases[i].n_persistent);
+	}
+
+	/* a transient domain that stopped and a persistent one that was
+	 * undefined are simply not there any more */
+	g_assert_cmpint(virDomainDestroy(cases[3].domain), ==, 0);
+	g_assert_cmpint(virDomainUndefine(cases[0].domain), ==, 0);
+	after = list_all_checked(fx->driver);
+	g_assert_cmpuint(after->len, ==, all->len - 2);
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree gchar *uuid = domain_uuid(cases[i].domain);
+		g_assert_true((find_entry(after, uuid) == NULL) == (i == 0 || i == 3));
+		virDomainFree(cases[i].domain);
+	}
+
+	/* refused like the other calls without a connection */
+	{
+		g_autoptr(UsbpassDriver) closed = driver_new(fx, fx->uri);
+		g_autoptr(GPtrArray) refused = usbpass_driver_list_all_hostdevs(closed, &error);
+		g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_DRIVER);
+		g_assert_null(refused);
+	}
 }
 
 static void
@@ -1007,6 +1172,7 @@ main(int argc, char **argv)
 	}
 	ADD("/usbpass/drivers/libvirt/attach{transient}", test_attach_transient);
 	ADD("/usbpass/drivers/libvirt/attach{saved}", test_attach_saved);
+	ADD("/usbpass/drivers/libvirt/list-all", test_list_all);
 	ADD("/usbpass/drivers/libvirt/events", test_events);
 	ADD("/usbpass/drivers/libvirt/concurrent", test_concurrent);
 	/* last: it restarts libvirtd */

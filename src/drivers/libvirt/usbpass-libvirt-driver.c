@@ -589,52 +589,73 @@ usbpass_libvirt_domain_name(virDomainPtr domain)
 	return name != NULL ? g_steal_pointer(&name) : g_strdup("?");
 }
 
+/* libvirt's state as ours; a shut-off domain's managed-save image is the caller's to check */
+static UsbpassInstanceState
+usbpass_libvirt_instance_state(gint vir_state)
+{
+	switch (vir_state) {
+	case VIR_DOMAIN_RUNNING:
+	case VIR_DOMAIN_BLOCKED:
+	case VIR_DOMAIN_SHUTDOWN: /* still running while the guest shuts down */
+		return USBPASS_INSTANCE_STATE_RUNNING;
+	case VIR_DOMAIN_PAUSED:
+	case VIR_DOMAIN_PMSUSPENDED:
+		return USBPASS_INSTANCE_STATE_PAUSED;
+	case VIR_DOMAIN_SHUTOFF:
+		return USBPASS_INSTANCE_STATE_SHUTOFF;
+	case VIR_DOMAIN_CRASHED:
+		return USBPASS_INSTANCE_STATE_CRASHED;
+	default:
+		return USBPASS_INSTANCE_STATE_UNKNOWN;
+	}
+}
+
+/* whether the domain was running when libvirt handed out @domain: the remote
+ * driver sends the id with every domain it returns, so this costs no call */
+static gboolean
+usbpass_libvirt_domain_was_active(virDomainPtr domain)
+{
+	return virDomainGetID(domain) != (guint)-1;
+}
+
 static UsbpassInstance *
 usbpass_libvirt_instance_new(virDomainPtr domain, GError **error)
 {
 	gchar uuid[VIR_UUID_STRING_BUFLEN] = { 0 };
 	g_autofree gchar *name = usbpass_libvirt_domain_name(domain);
-	UsbpassInstanceState state = USBPASS_INSTANCE_STATE_UNKNOWN;
+	UsbpassInstanceState state;
 	gint vir_state = 0;
 	gint reason = 0;
-	gint persistent;
+	gint persistent = 1;
+	gint saved = 0;
 
-	if (virDomainGetUUIDString(domain, uuid) < 0 ||
-	    virDomainGetState(domain, &vir_state, &reason, 0) < 0) {
+	/* local: the UUID came with the domain */
+	if (virDomainGetUUIDString(domain, uuid) < 0) {
 		usbpass_libvirt_set_error(error, "cannot read the state of instance '%s'", name);
 		return NULL;
 	}
-	persistent = virDomainIsPersistent(domain);
-	if (persistent < 0) {
-		usbpass_libvirt_set_error(error, "cannot read the state of instance '%s'", name);
-		return NULL;
+	/* a domain that is not running exists only through its persistent
+	 * definition: one call for the image instead of three */
+	if (!usbpass_libvirt_domain_was_active(domain)) {
+		vir_state = VIR_DOMAIN_SHUTOFF;
+	} else {
+		persistent = virDomainIsPersistent(domain);
+		if (persistent < 0 || virDomainGetState(domain, &vir_state, &reason, 0) < 0) {
+			usbpass_libvirt_set_error(
+			  error, "cannot read the state of instance '%s'", name);
+			return NULL;
+		}
 	}
-	switch (vir_state) {
-	case VIR_DOMAIN_RUNNING:
-	case VIR_DOMAIN_BLOCKED:
-	case VIR_DOMAIN_SHUTDOWN: /* still running while the guest shuts down */
-		state = USBPASS_INSTANCE_STATE_RUNNING;
-		break;
-	case VIR_DOMAIN_PAUSED:
-	case VIR_DOMAIN_PMSUSPENDED:
-		state = USBPASS_INSTANCE_STATE_PAUSED;
-		break;
-	case VIR_DOMAIN_SHUTOFF: {
-		gint saved = persistent ? virDomainHasManagedSaveImage(domain, 0) : 0;
+	state = usbpass_libvirt_instance_state(vir_state);
+	if (state == USBPASS_INSTANCE_STATE_SHUTOFF && persistent == 1) {
+		saved = virDomainHasManagedSaveImage(domain, 0);
 		if (saved < 0) {
 			usbpass_libvirt_set_error(
 			  error, "cannot read the state of instance '%s'", name);
 			return NULL;
 		}
-		state = saved > 0 ? USBPASS_INSTANCE_STATE_SAVED : USBPASS_INSTANCE_STATE_SHUTOFF;
-		break;
-	}
-	case VIR_DOMAIN_CRASHED:
-		state = USBPASS_INSTANCE_STATE_CRASHED;
-		break;
-	default:
-		state = USBPASS_INSTANCE_STATE_UNKNOWN;
-		break;
+		if (saved > 0)
+			state = USBPASS_INSTANCE_STATE_SAVED;
 	}
 	return usbpass_instance_new_full(uuid, name, state, persistent == 1);
 }
@@ -652,23 +673,21 @@ usbpass_libvirt_domain_scope(virDomainPtr domain,
 			     UsbpassLibvirtScope *scope,
 			     GError **error)
 {
-	gint active = virDomainIsActive(domain);
-	gint persistent = virDomainIsPersistent(domain);
+	gboolean active = usbpass_libvirt_domain_was_active(domain);
+	gint persistent = 1;
 	gint saved = 0;
 
-	if (active < 0 || persistent < 0) {
+	/* one call either way: a running domain may be transient, a shut-off one
+	 * is persistent and may have an image */
+	if (active)
+		persistent = virDomainIsPersistent(domain);
+	else
+		saved = virDomainHasManagedSaveImage(domain, 0);
+	if (persistent < 0 || saved < 0) {
 		usbpass_libvirt_set_error(error, "cannot read the state of instance '%s'", name);
 		return FALSE;
 	}
-	if (!active && persistent) {
-		saved = virDomainHasManagedSaveImage(domain, 0);
-		if (saved < 0) {
-			usbpass_libvirt_set_error(
-			  error, "cannot read the state of instance '%s'", name);
-			return FALSE;
-		}
-	}
-	scope->active = active == 1;
+	scope->active = active;
 	scope->persistent = persistent == 1;
 	scope->saved = saved > 0;
 	return TRUE;
@@ -726,6 +745,209 @@ usbpass_libvirt_define_saved(virDomainPtr domain,
 	if (error != NULL && *error != NULL)
 		(*error)->code = USBPASS_ERROR_NOT_SUPPORTED;
 	return FALSE;
+}
+
+/* the USB hostdevs of a domain, merged: the live definition when it runs, the
+ * persistent one when it has one; one XML fetch per definition */
+static GPtrArray *
+usbpass_libvirt_domain_hostdevs(virDomainPtr domain,
+				const gchar *name,
+				gboolean active,
+				gboolean persistent,
+				GError **error)
+{
+	g_autoptr(GPtrArray) live = NULL;
+	g_autoptr(GPtrArray) inactive = NULL;
+
+	if (active) {
+		g_autofree gchar *xml = usbpass_libvirt_domain_xml(domain, name, 0, error);
+		if (xml == NULL)
+			return NULL;
+		live = usbpass_libvirt_xml_parse_hostdevs(xml, TRUE, error);
+		if (live == NULL) {
+			g_prefix_error(error, "live definition of instance '%s': ", name);
+			return NULL;
+		}
+	}
+	if (persistent) {
+		g_autofree gchar *xml =
+		  usbpass_libvirt_domain_xml(domain, name, VIR_DOMAIN_XML_INACTIVE, error);
+		if (xml == NULL)
+			return NULL;
+		inactive = usbpass_libvirt_xml_parse_hostdevs(xml, FALSE, error);
+		if (inactive == NULL) {
+			g_prefix_error(error, "persistent definition of instance '%s': ", name);
+			return NULL;
+		}
+	}
+	return usbpass_driver_merge_hostdevs(live, inactive);
+}
+
+/* one domain of a listing and what the listing says about it */
+typedef struct {
+	virDomainPtr domain;
+	UsbpassInstance *instance;
+	gboolean active;
+} UsbpassLibvirtListed;
+
+static void
+usbpass_libvirt_listed_free(UsbpassLibvirtListed *listed)
+{
+	if (listed == NULL)
+		return;
+	if (listed->domain != NULL)
+		virDomainFree(listed->domain);
+	if (listed->instance != NULL)
+		usbpass_instance_unref(listed->instance);
+	g_free(listed);
+}
+
+/* the UUIDs of the domains a filtered listing returns */
+static GHashTable *
+usbpass_libvirt_list_uuids(virConnectPtr conn, const gchar *uri, guint flags, GError **error)
+{
+	g_autoptr(GHashTable) uuids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	virDomainPtr *domains = NULL;
+	gint n_domains = virConnectListAllDomains(conn, &domains, flags);
+
+	if (n_domains < 0) {
+		usbpass_libvirt_set_error(error, "cannot list the instances at '%s'", uri);
+		return NULL;
+	}
+	for (gint i = 0; i < n_domains; i++) {
+		gchar uuid[VIR_UUID_STRING_BUFLEN] = { 0 };
+		if (virDomainGetUUIDString(domains[i], uuid) == 0)
+			g_hash_table_add(uuids, g_ascii_strdown(uuid, -1));
+		virDomainFree(domains[i]);
+	}
+	free(domains);
+	return g_steal_pointer(&uuids);
+}
+
+/* fills in the instance of @listed; FALSE without error when the domain is gone */
+static gboolean
+usbpass_libvirt_listed_classify(UsbpassLibvirtListed *listed,
+				GHashTable *running,
+				GHashTable *paused,
+				GHashTable *transient,
+				GHashTable *saved,
+				GError **error)
+{
+	gchar uuid[VIR_UUID_STRING_BUFLEN] = { 0 };
+	g_autofree gchar *name = usbpass_libvirt_domain_name(listed->domain);
+	UsbpassInstanceState state = USBPASS_INSTANCE_STATE_SHUTOFF;
+	gboolean persistent = TRUE;
+
+	if (virDomainGetUUIDString(listed->domain, uuid) < 0) {
+		usbpass_libvirt_set_error(error, "cannot read the state of instance '%s'", name);
+		return FALSE;
+	}
+	if (listed->active) {
+		persistent = !g_hash_table_contains(transient, uuid);
+		if (g_hash_table_contains(running, uuid)) {
+			state = USBPASS_INSTANCE_STATE_RUNNING;
+		} else if (g_hash_table_contains(paused, uuid)) {
+			state = USBPASS_INSTANCE_STATE_PAUSED;
+		} else {
+			/* crashed, shutting down, suspended to memory, or changed
+			 * between the listings: asked on its own */
+			gint vir_state = 0;
+			gint reason = 0;
+			if (virDomainGetState(listed->domain, &vir_state, &reason, 0) < 0) {
+				/* a transient domain that stopped since the listing is just gone */
+				if (usbpass_libvirt_last_error_is(VIR_ERR_NO_DOMAIN)) {
+					virResetLastError();
+					return FALSE;
+				}
+				usbpass_libvirt_set_error(
+				  error, "cannot read the state of instance '%s'", name);
+				return FALSE;
+			}
+			state = usbpass_libvirt_instance_state(vir_state);
+			if (vir_state == VIR_DOMAIN_SHUTOFF) {
+				if (!persistent)
+					return FALSE;
+				listed->active = FALSE;
+			}
+		}
+	} else if (saved != NULL && g_hash_table_contains(saved, uuid)) {
+		state = USBPASS_INSTANCE_STATE_SAVED;
+	}
+	listed->instance = usbpass_instance_new_full(uuid, name, state, persistent);
+	return TRUE;
+}
+
+/*
+ * Every domain with its state from a handful of listings whatever their number:
+ * all domains (the listing carries names, UUIDs and ids, so whether each runs),
+ * then, when some run, the running, the paused and the transient ones, and when
+ * some do not, those with a managed-save image. Only a domain in none of the
+ * state listings (crashed, shutting down, or changed meanwhile) costs a call of
+ * its own. Returns: (element-type UsbpassLibvirtListed)
+ */
+static GPtrArray *
+usbpass_libvirt_list_domains(virConnectPtr conn, const gchar *uri, GError **error)
+{
+	g_autoptr(GPtrArray) listed =
+	  g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_libvirt_listed_free);
+	g_autoptr(GPtrArray) classified =
+	  g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_libvirt_listed_free);
+	g_autoptr(GHashTable) running = NULL;
+	g_autoptr(GHashTable) paused = NULL;
+	g_autoptr(GHashTable) transient = NULL;
+	g_autoptr(GHashTable) saved = NULL;
+	virDomainPtr *domains = NULL;
+	gint n_domains;
+	guint n_active = 0;
+
+	n_domains = virConnectListAllDomains(conn, &domains, 0);
+	if (n_domains < 0) {
+		usbpass_libvirt_set_error(error, "cannot list the instances at '%s'", uri);
+		return NULL;
+	}
+	for (gint i = 0; i < n_domains; i++) {
+		UsbpassLibvirtListed *item = g_new0(UsbpassLibvirtListed, 1);
+		item->domain = domains[i];
+		item->active = usbpass_libvirt_domain_was_active(item->domain);
+		if (item->active)
+			n_active++;
+		g_ptr_array_add(listed, item);
+	}
+	free(domains);
+
+	if (n_active > 0) {
+		running = usbpass_libvirt_list_uuids(conn, uri, VIR_CONNECT_LIST_DOMAINS_RUNNING, error);
+		if (running == NULL)
+			return NULL;
+		paused = usbpass_libvirt_list_uuids(conn, uri, VIR_CONNECT_LIST_DOMAINS_PAUSED, error);
+		if (paused == NULL)
+			return NULL;
+		transient =
+		  usbpass_libvirt_list_uuids(conn, uri, VIR_CONNECT_LIST_DOMAINS_TRANSIENT, error);
+		if (transient == NULL)
+			return NULL;
+	}
+	if (n_active < listed->len) {
+		saved =
+		  usbpass_libvirt_list_uuids(conn, uri, VIR_CONNECT_LIST_DOMAINS_MANAGEDSAVE, error);
+		if (saved == NULL)
+			return NULL;
+	}
+	for (guint i = 0; i < listed->len; i++) {
+		UsbpassLibvirtListed *item = g_ptr_array_index(listed, i);
+		g_autoptr(GError) error_local = NULL;
+
+		if (!usbpass_libvirt_listed_classify(
+		      item, running, paused, transient, saved, &error_local)) {
+			if (error_local != NULL) {
+				g_propagate_error(error, g_steal_pointer(&error_local));
+				return NULL;
+			}
+			continue;
+		}
+		g_ptr_array_add(classified, g_steal_pointer(&listed->pdata[i]));
+	}
+	return g_steal_pointer(&classified);
 }
 
 /* ---- the driver interface ---------------------------------------------------------------- */
@@ -793,35 +1015,18 @@ usbpass_libvirt_driver_list_instances(UsbpassDriver *driver, GError **error)
 {
 	UsbpassLibvirtDriver *self = USBPASS_LIBVIRT_DRIVER(driver);
 	g_autoptr(virConnect) conn = usbpass_libvirt_driver_get_conn(self, error);
+	g_autoptr(GPtrArray) listed = NULL;
 	g_autoptr(GPtrArray) instances = NULL;
-	g_autoptr(GError) error_local = NULL;
-	virDomainPtr *domains = NULL;
-	gint n_domains;
 
 	if (conn == NULL)
 		return NULL;
-	n_domains = virConnectListAllDomains(conn, &domains, 0);
-	if (n_domains < 0) {
-		usbpass_libvirt_set_error(error, "cannot list the instances at '%s'", self->uri);
+	listed = usbpass_libvirt_list_domains(conn, self->uri, error);
+	if (listed == NULL)
 		return NULL;
-	}
-	instances = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_instance_unref);
-	for (gint i = 0; i < n_domains; i++) {
-		UsbpassInstance *instance = NULL;
-		if (error_local == NULL) {
-			instance = usbpass_libvirt_instance_new(domains[i], &error_local);
-			/* a transient domain that stopped since the listing is just gone */
-			if (g_error_matches(error_local, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND))
-				g_clear_error(&error_local);
-		}
-		if (instance != NULL)
-			g_ptr_array_add(instances, instance);
-		virDomainFree(domains[i]);
-	}
-	free(domains);
-	if (error_local != NULL) {
-		g_propagate_error(error, g_steal_pointer(&error_local));
-		return NULL;
+	instances = g_ptr_array_new_full(listed->len, (GDestroyNotify)usbpass_instance_unref);
+	for (guint i = 0; i < listed->len; i++) {
+		UsbpassLibvirtListed *item = g_ptr_array_index(listed, i);
+		g_ptr_array_add(instances, g_steal_pointer(&item->instance));
 	}
 	return g_steal_pointer(&instances);
 }
@@ -849,10 +1054,9 @@ usbpass_libvirt_driver_list_hostdevs(UsbpassDriver *driver, const gchar *uuid, G
 	UsbpassLibvirtDriver *self = USBPASS_LIBVIRT_DRIVER(driver);
 	g_autoptr(virConnect) conn = usbpass_libvirt_driver_get_conn(self, error);
 	g_autoptr(virDomain) domain = NULL;
-	g_autoptr(GPtrArray) live = NULL;
-	g_autoptr(GPtrArray) persistent = NULL;
 	g_autofree gchar *name = NULL;
-	UsbpassLibvirtScope scope = { 0 };
+	gboolean active;
+	gint persistent = 1;
 
 	if (conn == NULL)
 		return NULL;
@@ -860,30 +1064,52 @@ usbpass_libvirt_driver_list_hostdevs(UsbpassDriver *driver, const gchar *uuid, G
 	if (domain == NULL)
 		return NULL;
 	name = usbpass_libvirt_domain_name(domain);
-	if (!usbpass_libvirt_domain_scope(domain, name, &scope, error))
+	/* a shut-off domain is persistent: only a running one needs asking */
+	active = usbpass_libvirt_domain_was_active(domain);
+	if (active) {
+		persistent = virDomainIsPersistent(domain);
+		if (persistent < 0) {
+			usbpass_libvirt_set_error(
+			  error, "cannot read the state of instance '%s'", name);
+			return NULL;
+		}
+	}
+	return usbpass_libvirt_domain_hostdevs(domain, name, active, persistent == 1, error);
+}
+
+static GPtrArray *
+usbpass_libvirt_driver_list_all_hostdevs(UsbpassDriver *driver, GError **error)
+{
+	UsbpassLibvirtDriver *self = USBPASS_LIBVIRT_DRIVER(driver);
+	g_autoptr(virConnect) conn = usbpass_libvirt_driver_get_conn(self, error);
+	g_autoptr(GPtrArray) listed = NULL;
+	g_autoptr(GPtrArray) all = NULL;
+
+	if (conn == NULL)
 		return NULL;
-	if (scope.active) {
-		g_autofree gchar *xml = usbpass_libvirt_domain_xml(domain, name, 0, error);
-		if (xml == NULL)
-			return NULL;
-		live = usbpass_libvirt_xml_parse_hostdevs(xml, TRUE, error);
-		if (live == NULL) {
-			g_prefix_error(error, "live definition of instance '%s': ", name);
+	listed = usbpass_libvirt_list_domains(conn, self->uri, error);
+	if (listed == NULL)
+		return NULL;
+	all = g_ptr_array_new_full(listed->len, (GDestroyNotify)usbpass_instance_hostdevs_free);
+	for (guint i = 0; i < listed->len; i++) {
+		UsbpassLibvirtListed *item = g_ptr_array_index(listed, i);
+		g_autoptr(GError) error_local = NULL;
+		g_autoptr(GPtrArray) hostdevs =
+		  usbpass_libvirt_domain_hostdevs(item->domain,
+						  item->instance->name,
+						  item->active,
+						  item->instance->persistent,
+						  &error_local);
+		if (hostdevs == NULL) {
+			/* undefined since the listing */
+			if (g_error_matches(error_local, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND))
+				continue;
+			g_propagate_error(error, g_steal_pointer(&error_local));
 			return NULL;
 		}
+		g_ptr_array_add(all, usbpass_instance_hostdevs_new(item->instance, hostdevs));
 	}
-	if (scope.persistent) {
-		g_autofree gchar *xml =
-		  usbpass_libvirt_domain_xml(domain, name, VIR_DOMAIN_XML_INACTIVE, error);
-		if (xml == NULL)
-			return NULL;
-		persistent = usbpass_libvirt_xml_parse_hostdevs(xml, FALSE, error);
-		if (persistent == NULL) {
-			g_prefix_error(error, "persistent definition of instance '%s': ", name);
-			return NULL;
-		}
-	}
-	return usbpass_driver_merge_hostdevs(live, persistent);
+	return g_steal_pointer(&all);
 }
 
 /* libvirt accepts an optional device it cannot find and marks it missing;
@@ -1114,6 +1340,7 @@ usbpass_libvirt_driver_iface_init(UsbpassDriverInterface *iface)
 	iface->list_instances = usbpass_libvirt_driver_list_instances;
 	iface->lookup_instance = usbpass_libvirt_driver_lookup_instance;
 	iface->list_hostdevs = usbpass_libvirt_driver_list_hostdevs;
+	iface->list_all_hostdevs = usbpass_libvirt_driver_list_all_hostdevs;
 	iface->attach = usbpass_libvirt_driver_attach;
 	iface->detach = usbpass_libvirt_driver_detach;
 }
