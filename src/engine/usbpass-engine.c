@@ -272,30 +272,20 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HostdevOwner, hostdev_owner_free)
 static HostdevOwner *
 driver_find_owner(UsbpassDriver *driver, const UsbpassHostdev *wanted, GError **error)
 {
-	g_autoptr(GPtrArray) instances = usbpass_driver_list_instances(driver, error);
-	if (instances == NULL)
+	/* one pass over the hypervisor: instances undefined meanwhile are left out */
+	g_autoptr(GPtrArray) all = usbpass_driver_list_all_hostdevs(driver, error);
+	if (all == NULL)
 		return NULL;
-	for (guint i = 0; i < instances->len; i++) {
-		UsbpassInstance *instance = g_ptr_array_index(instances, i);
-		g_autoptr(GPtrArray) hostdevs = NULL;
-		g_autoptr(GError) error_local = NULL;
-
-		hostdevs = usbpass_driver_list_hostdevs(driver, instance->uuid, &error_local);
-		if (hostdevs == NULL) {
-			/* undefined between the listing and now */
-			if (g_error_matches(error_local, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND))
-				continue;
-			g_propagate_error(error, g_steal_pointer(&error_local));
-			return NULL;
-		}
-		for (guint j = 0; j < hostdevs->len; j++) {
-			UsbpassHostdev *hostdev = g_ptr_array_index(hostdevs, j);
+	for (guint i = 0; i < all->len; i++) {
+		UsbpassInstanceHostdevs *entry = g_ptr_array_index(all, i);
+		for (guint j = 0; j < entry->hostdevs->len; j++) {
+			UsbpassHostdev *hostdev = g_ptr_array_index(entry->hostdevs, j);
 			/* libvirt's placeholder for an absent optional device holds nothing */
 			if (hostdev->vendor_id == 0 && hostdev->product_id == 0)
 				continue;
 			if (usbpass_hostdev_matches(hostdev, wanted)) {
 				HostdevOwner *owner = g_new0(HostdevOwner, 1);
-				owner->instance = usbpass_instance_ref(instance);
+				owner->instance = usbpass_instance_ref(entry->instance);
 				owner->hostdev = usbpass_hostdev_copy(hostdev);
 				return owner;
 			}
@@ -1326,25 +1316,16 @@ instance_definition_free(InstanceDefinition *self)
 static GHashTable *
 engine_read_definitions(UsbpassEngine *self, GError **error)
 {
-	g_autoptr(GPtrArray) instances = usbpass_driver_list_instances(self->driver, error);
+	g_autoptr(GPtrArray) all = usbpass_driver_list_all_hostdevs(self->driver, error);
 	g_autoptr(GHashTable) definitions = NULL;
-	if (instances == NULL)
+	if (all == NULL)
 		return NULL;
 	definitions = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)instance_definition_free);
-	for (guint i = 0; i < instances->len; i++) {
-		UsbpassInstance *instance = g_ptr_array_index(instances, i);
-		g_autoptr(GError) error_local = NULL;
-		InstanceDefinition *definition;
-		GPtrArray *hostdevs = usbpass_driver_list_hostdevs(self->driver, instance->uuid, &error_local);
-		if (hostdevs == NULL) {
-			if (g_error_matches(error_local, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND))
-				continue;
-			g_propagate_error(error, g_steal_pointer(&error_local));
-			return NULL;
-		}
-		definition = g_new0(InstanceDefinition, 1);
-		definition->instance = usbpass_instance_ref(instance);
-		definition->hostdevs = hostdevs;
+	for (guint i = 0; i < all->len; i++) {
+		UsbpassInstanceHostdevs *entry = g_ptr_array_index(all, i);
+		InstanceDefinition *definition = g_new0(InstanceDefinition, 1);
+		definition->instance = usbpass_instance_ref(entry->instance);
+		definition->hostdevs = g_ptr_array_ref(entry->hostdevs);
 		g_hash_table_insert(definitions, definition->instance->uuid, definition);
 	}
 	return g_steal_pointer(&definitions);
