@@ -1193,6 +1193,152 @@ test_busy_timeout(Fixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 }
 
+/* statements are prepared once and reused: after every method, failed or
+ * not, the store holds no read snapshot (a checkpoint can finish, another
+ * connection's change is seen) and the next call gets clean bindings */
+typedef struct {
+	const gchar *name;
+	gint code; /* -1: success */
+} StatementCase;
+
+static void
+append_audit(UsbpassStore *store, const gchar *host, guint n);
+
+static gboolean
+run_statement_case(UsbpassStore *store, const gchar *name, GError **error)
+{
+	if (g_strcmp0(name, "get") == 0) {
+		g_autoptr(UsbpassStoreDevice) row =
+		  usbpass_store_get_device(store, HOST, DEVICE_ID, error);
+		return row != NULL;
+	}
+	if (g_strcmp0(name, "get-missing") == 0) {
+		g_autoptr(UsbpassStoreDevice) row =
+		  usbpass_store_get_device(store, HOST, "no-such-device", error);
+		return row != NULL;
+	}
+	if (g_strcmp0(name, "list") == 0 || g_strcmp0(name, "list-all-hosts") == 0) {
+		g_autoptr(GPtrArray) rows = usbpass_store_list_devices(
+		  store, g_strcmp0(name, "list") == 0 ? HOST : NULL, error);
+		if (rows != NULL)
+			g_assert_cmpuint(rows->len, ==, 2);
+		return rows != NULL;
+	}
+	if (g_strcmp0(name, "upsert") == 0) {
+		g_autoptr(UsbpassStoreDevice) device = make_device(HOST, "0781:5567:s:other");
+		return usbpass_store_upsert_device(store, device, error);
+	}
+	if (g_strcmp0(name, "claim-refused") == 0)
+		return usbpass_store_claim_device(store, HOST, DEVICE_ID, UUID_B, NULL, error);
+	if (g_strcmp0(name, "transition-stale") == 0)
+		return usbpass_store_transition(store,
+						HOST,
+						DEVICE_ID,
+						USBPASS_DEVICE_STATE_ATTACHING,
+						USBPASS_DEVICE_STATE_ATTACHED,
+						NULL,
+						NULL,
+						NULL,
+						error);
+	if (g_strcmp0(name, "present-missing") == 0)
+		return usbpass_store_set_present(store, HOST, "no-such-device", TRUE, error);
+	if (g_strcmp0(name, "delete-in-use") == 0)
+		return usbpass_store_delete_device(store, HOST, DEVICE_ID, error);
+	if (g_strcmp0(name, "audit") == 0) {
+		g_autoptr(GPtrArray) entries = NULL;
+		append_audit(store, HOST, 1);
+		entries = usbpass_store_list_audit(store, HOST, 0, 10, error);
+		return entries != NULL;
+	}
+	if (g_strcmp0(name, "token-missing") == 0) {
+		g_autoptr(UsbpassToken) token = usbpass_store_lookup_token(
+		  store,
+		  "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+		  error);
+		return token != NULL;
+	}
+	if (g_strcmp0(name, "tokens") == 0) {
+		g_autoptr(GPtrArray) tokens = usbpass_store_list_tokens(store, error);
+		return tokens != NULL;
+	}
+	if (g_strcmp0(name, "revoke-missing") == 0)
+		return usbpass_store_revoke_token(store, "no-such-token", error);
+	g_assert_not_reached();
+}
+
+static void
+test_statements(Fixture *fx, gconstpointer user_data)
+{
+	const StatementCase cases[] = {
+	    {"get", -1},
+	    {"get-missing", USBPASS_ERROR_NOT_FOUND},
+	    {"list", -1},
+	    {"list-all-hosts", -1},
+	    {"upsert", -1},
+	    {"claim-refused", USBPASS_ERROR_IN_USE},
+	    {"transition-stale", USBPASS_ERROR_BUSY},
+	    {"present-missing", USBPASS_ERROR_NOT_FOUND},
+	    {"delete-in-use", USBPASS_ERROR_IN_USE},
+	    {"audit", -1},
+	    {"token-missing", USBPASS_ERROR_NOT_FOUND},
+	    {"tokens", -1},
+	    {"revoke-missing", USBPASS_ERROR_NOT_FOUND},
+	};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UsbpassSqliteStore) other = NULL;
+	sqlite3 *db = NULL;
+
+	add_device(fx->store, HOST, DEVICE_ID);
+	add_device(fx->store, HOST, "0781:5567:s:other");
+	drive_to_state(fx->store, DEVICE_ID, USBPASS_DEVICE_STATE_ATTACHED);
+	other = usbpass_sqlite_store_new(fx->path, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(sqlite3_open(fx->path, &db), ==, SQLITE_OK);
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_test_message("case %s", cases[i].name);
+		/* twice: the second run takes the statements the first one left */
+		for (guint round = 0; round < 2; round++) {
+			g_autoptr(GError) error_local = NULL;
+			g_autoptr(UsbpassStoreDevice) changed = make_device(HOST, DEVICE_ID);
+			g_autoptr(UsbpassStoreDevice) seen = NULL;
+			g_autofree gchar *name = g_strdup_printf("renamed %u.%u", i, round);
+			sqlite3_stmt *checkpoint = NULL;
+			gboolean ok = run_statement_case(fx->store, cases[i].name, &error_local);
+
+			if (cases[i].code < 0) {
+				g_assert_no_error(error_local);
+				g_assert_true(ok);
+			} else {
+				g_assert_error(error_local, USBPASS_ERROR, cases[i].code);
+				g_assert_false(ok);
+				g_clear_error(&error_local);
+			}
+			/* TRUNCATE waits for no reader: busy (column 0) is 1 while any
+			 * connection still reads an old snapshot */
+			g_assert_cmpint(
+			  sqlite3_prepare_v2(
+			    db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &checkpoint, NULL),
+			  ==,
+			  SQLITE_OK);
+			g_assert_cmpint(sqlite3_step(checkpoint), ==, SQLITE_ROW);
+			g_assert_cmpint(sqlite3_column_int(checkpoint, 0), ==, 0);
+			sqlite3_finalize(checkpoint);
+
+			/* another connection's change is seen at once */
+			g_free(changed->name);
+			changed->name = g_strdup(name);
+			g_assert_true(
+			  usbpass_store_upsert_device(USBPASS_STORE(other), changed, &error_local));
+			g_assert_no_error(error_local);
+			seen = get_device(fx->store, DEVICE_ID);
+			g_assert_cmpstr(seen->name, ==, name);
+			g_assert_cmpint(seen->state, ==, USBPASS_DEVICE_STATE_ATTACHED);
+		}
+	}
+	sqlite3_close(db);
+}
+
 static void
 test_reopen(Fixture *fx, gconstpointer user_data)
 {
@@ -1784,6 +1930,7 @@ main(int argc, char **argv)
 	ADD("/usbpass/store/claim", test_claim);
 	ADD("/usbpass/store/claim{invalid}", test_claim_invalid);
 	ADD("/usbpass/store/busy-timeout", test_busy_timeout);
+	ADD("/usbpass/store/statements", test_statements);
 	ADD("/usbpass/store/audit", test_audit);
 	ADD("/usbpass/store/audit{limits}", test_audit_limits);
 	ADD("/usbpass/store/audit{invalid}", test_audit_invalid);

@@ -25,6 +25,9 @@ struct _UsbpassSqliteStore {
 	guint audit_max_rows;
 	guint schema_version;
 	gint64 busy_since_usec; /* monotonic start of the current wait for the lock */
+	/* SQL text -> GPtrArray of sqlite3_stmt: each text is prepared once and
+	 * kept (usually one statement, more only while one is being stepped) */
+	GHashTable *statements;
 };
 
 static void
@@ -202,15 +205,68 @@ usbpass_sqlite_store_check_text(const gchar *what,
 
 /* statements */
 
+/*
+ * A statement from the store's cache, taken for one use: bind, step, read.
+ * Going out of scope hands it back reset (its read snapshot and locks
+ * released) with its bindings cleared (they point into the caller's strings).
+ * Parsing SQL cost more than running it: every method prepared its
+ * statements anew on every call.
+ */
+typedef sqlite3_stmt UsbpassSqliteCachedStmt;
+
+static void
+usbpass_sqlite_cached_stmt_release(UsbpassSqliteCachedStmt *stmt)
+{
+	if (stmt == NULL)
+		return;
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassSqliteCachedStmt, usbpass_sqlite_cached_stmt_release)
+
+static void
+usbpass_sqlite_store_finalize_stmt(gpointer stmt)
+{
+	sqlite3_finalize(stmt);
+}
+
+/* a cached statement for @sql; @stmt is to be held in a
+ * g_autoptr(UsbpassSqliteCachedStmt), never finalized by the caller */
 static gboolean
 usbpass_sqlite_store_prepare(UsbpassSqliteStore *self,
 			     const gchar *sql,
-			     sqlite3_stmt **stmt,
+			     UsbpassSqliteCachedStmt **stmt,
 			     GError **error)
 {
-	gint rc = sqlite3_prepare_v2(self->db, sql, -1, stmt, NULL);
-	if (rc != SQLITE_OK)
+	GPtrArray *pool = g_hash_table_lookup(self->statements, sql);
+	sqlite3_stmt *fresh = NULL;
+	gint rc;
+
+	/* a statement still being stepped belongs to a caller up the stack (a
+	 * method calling another that runs the same SQL): take or make another.
+	 * Between taking a statement and its first step nothing else is
+	 * prepared, so an idle one is nobody's */
+	for (guint i = 0; pool != NULL && i < pool->len; i++) {
+		sqlite3_stmt *cached = g_ptr_array_index(pool, i);
+		if (sqlite3_stmt_busy(cached))
+			continue;
+		sqlite3_reset(cached);
+		sqlite3_clear_bindings(cached);
+		*stmt = cached;
+		return TRUE;
+	}
+	rc = sqlite3_prepare_v3(self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &fresh, NULL);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(fresh);
 		return usbpass_sqlite_store_set_error(self, rc, "prepare a statement", error);
+	}
+	if (pool == NULL) {
+		pool = g_ptr_array_new_with_free_func(usbpass_sqlite_store_finalize_stmt);
+		g_hash_table_insert(self->statements, g_strdup(sql), pool);
+	}
+	g_ptr_array_add(pool, fresh);
+	*stmt = fresh;
 	return TRUE;
 }
 
@@ -237,6 +293,20 @@ usbpass_sqlite_store_exec(UsbpassSqliteStore *self,
 	if (rc != SQLITE_OK)
 		return usbpass_sqlite_store_set_error(self, rc, what, error);
 	return TRUE;
+}
+
+/* one statement without parameters or rows, through the cache */
+static gboolean
+usbpass_sqlite_store_run(UsbpassSqliteStore *self,
+			 const gchar *sql,
+			 const gchar *what,
+			 GError **error)
+{
+	g_autoptr(UsbpassSqliteCachedStmt) stmt = NULL;
+
+	if (!usbpass_sqlite_store_prepare(self, sql, &stmt, error))
+		return FALSE;
+	return usbpass_sqlite_store_step_done(self, stmt, what, error);
 }
 
 static void
@@ -280,7 +350,7 @@ usbpass_sqlite_transaction_begin(UsbpassSqliteTransaction *txn,
 				 const gchar *what,
 				 GError **error)
 {
-	if (!usbpass_sqlite_store_exec(self, "BEGIN IMMEDIATE", what, error))
+	if (!usbpass_sqlite_store_run(self, "BEGIN IMMEDIATE", what, error))
 		return FALSE;
 	txn->store = self;
 	return TRUE;
@@ -290,7 +360,7 @@ static gboolean
 usbpass_sqlite_transaction_commit(UsbpassSqliteTransaction *txn, const gchar *what, GError **error)
 {
 	UsbpassSqliteStore *self = txn->store;
-	if (!usbpass_sqlite_store_exec(self, "COMMIT", what, error))
+	if (!usbpass_sqlite_store_run(self, "COMMIT", what, error))
 		return FALSE;
 	txn->store = NULL;
 	return TRUE;
@@ -321,7 +391,7 @@ usbpass_sqlite_store_busy_cb(gpointer user_data, gint count)
 static gboolean
 usbpass_sqlite_store_get_version(UsbpassSqliteStore *self, guint *version, GError **error)
 {
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(UsbpassSqliteCachedStmt) stmt = NULL;
 	gint rc;
 
 	if (!usbpass_sqlite_store_prepare(self,
@@ -367,7 +437,7 @@ usbpass_sqlite_store_migrate(UsbpassSqliteStore *self, GError **error)
 		return FALSE;
 	}
 	for (guint i = 0; i < G_N_ELEMENTS(migrations); i++) {
-		g_autoptr(sqlite3_stmt) stmt = NULL;
+		g_autoptr(UsbpassSqliteCachedStmt) stmt = NULL;
 		g_autofree gchar *what = NULL;
 
 		if (migrations[i].version <= version)
@@ -581,7 +651,7 @@ usbpass_sqlite_store_read_device(UsbpassSqliteStore *self,
 				 UsbpassStoreDevice **device,
 				 GError **error)
 {
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(UsbpassSqliteCachedStmt) stmt = NULL;
 	gint rc;
 
 	if (!usbpass_sqlite_store_prepare(self,
@@ -632,7 +702,7 @@ usbpass_sqlite_store_upsert_device(UsbpassStore *store,
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
 	g_auto(UsbpassSqliteTransaction) txn = {NULL};
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(UsbpassSqliteCachedStmt) stmt = NULL;
 	gint64 now = g_get_real_time();
 	gint64 created_usec = device->created_usec > 0 ? device->created_usec : now;
 	gint64 updated_usec = device->updated_usec > 0 ? device->updated_usec : created_usec;
@@ -720,7 +790,7 @@ static GPtrArray *
 usbpass_sqlite_store_list_devices(UsbpassStore *store, const gchar *host, GError **error)
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(UsbpassSqliteCachedStmt) stmt = NULL;
 	g_autoptr(GPtrArray) rows = NULL; /* of UsbpassStoreDevice */
 	gint rc;
 
@@ -810,7 +880,7 @@ usbpass_sqlite_store_claim_device(UsbpassStore *store,
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
 	g_auto(UsbpassSqliteTransaction) txn = {NULL};
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(UsbpassSqliteCachedStmt) stmt = NULL;
 	g_autoptr(UsbpassStoreDevice) row = NULL;
 
 	if (!usbpass_sqlite_store_check_text("instance uuid",
@@ -871,7 +941,7 @@ usbpass_sqlite_store_transition(UsbpassStore *store,
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
 	g_auto(UsbpassSqliteTransaction) txn = {NULL};
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(UsbpassSqliteCachedStmt) stmt = NULL;
 	g_autoptr(UsbpassStoreDevice) row = NULL;
 	g_autofree gchar *shown = usbpass_sqlite_store_shown(device_id);
 	g_autofree gchar *message = NULL;
@@ -985,7 +1055,7 @@ usbpass_sqlite_store_set_present(UsbpassStore *store,
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
 	g_auto(UsbpassSqliteTransaction) txn = {NULL};
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(UsbpassSqliteCachedStmt) stmt = NULL;
 
 	if (!usbpass_sqlite_transaction_begin(&txn, self, "mark a USB device present", error))
 		return FALSE;
@@ -1013,7 +1083,7 @@ usbpass_sqlite_store_delete_device(UsbpassStore *store,
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
 	g_auto(UsbpassSqliteTransaction) txn = {NULL};
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(UsbpassSqliteCachedStmt) stmt = NULL;
 	g_autoptr(UsbpassStoreDevice) row = NULL;
 
 	if (!usbpass_sqlite_transaction_begin(&txn, self, "forget a USB device", error))
@@ -1056,8 +1126,8 @@ usbpass_sqlite_store_append_audit(UsbpassStore *store,
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
 	g_auto(UsbpassSqliteTransaction) txn = {NULL};
-	g_autoptr(sqlite3_stmt) stmt = NULL;
-	g_autoptr(sqlite3_stmt) trim = NULL;
+	g_autoptr(UsbpassSqliteCachedStmt) stmt = NULL;
+	g_autoptr(UsbpassSqliteCachedStmt) trim = NULL;
 	g_autofree gchar *message = NULL;
 	gint64 now = g_get_real_time();
 	gint64 id;
@@ -1139,7 +1209,7 @@ usbpass_sqlite_store_list_audit(UsbpassStore *store,
 				GError **error)
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(UsbpassSqliteCachedStmt) stmt = NULL;
 	g_autoptr(GPtrArray) entries = NULL; /* of UsbpassAuditEntry */
 	gint rc;
 
@@ -1217,7 +1287,7 @@ usbpass_sqlite_store_count(UsbpassSqliteStore *self,
 			   gint64 *count,
 			   GError **error)
 {
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(UsbpassSqliteCachedStmt) stmt = NULL;
 	gint rc;
 
 	if (!usbpass_sqlite_store_prepare(self, sql, &stmt, error))
@@ -1236,7 +1306,7 @@ usbpass_sqlite_store_add_token(UsbpassStore *store, const UsbpassToken *token, G
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
 	g_auto(UsbpassSqliteTransaction) txn = {NULL};
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(UsbpassSqliteCachedStmt) stmt = NULL;
 	gint64 now = g_get_real_time();
 	gint64 count = 0;
 
@@ -1331,7 +1401,7 @@ static UsbpassToken *
 usbpass_sqlite_store_lookup_token(UsbpassStore *store, const gchar *secret_hash, GError **error)
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(UsbpassSqliteCachedStmt) stmt = NULL;
 	gint rc;
 
 	if (!usbpass_sqlite_store_prepare(self,
@@ -1360,7 +1430,7 @@ static GPtrArray *
 usbpass_sqlite_store_list_tokens(UsbpassStore *store, GError **error)
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(UsbpassSqliteCachedStmt) stmt = NULL;
 	g_autoptr(GPtrArray) tokens = NULL; /* of UsbpassToken */
 	gint rc;
 
@@ -1397,7 +1467,7 @@ usbpass_sqlite_store_revoke_token(UsbpassStore *store, const gchar *name, GError
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
 	g_auto(UsbpassSqliteTransaction) txn = {NULL};
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(UsbpassSqliteCachedStmt) stmt = NULL;
 
 	if (!usbpass_sqlite_transaction_begin(&txn, self, "revoke a token", error))
 		return FALSE;
@@ -1422,7 +1492,7 @@ usbpass_sqlite_store_touch_token(UsbpassStore *store,
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
 	g_auto(UsbpassSqliteTransaction) txn = {NULL};
-	g_autoptr(sqlite3_stmt) stmt = NULL;
+	g_autoptr(UsbpassSqliteCachedStmt) stmt = NULL;
 
 	if (!usbpass_sqlite_transaction_begin(&txn, self, "record the use of a token", error))
 		return FALSE;
@@ -1464,10 +1534,22 @@ usbpass_sqlite_store_iface_init(UsbpassStoreInterface *iface)
 }
 
 static void
+usbpass_sqlite_store_dispose(GObject *object)
+{
+	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(object);
+
+	/* finalizes the cached statements */
+	if (self->statements != NULL)
+		g_hash_table_remove_all(self->statements);
+	G_OBJECT_CLASS(usbpass_sqlite_store_parent_class)->dispose(object);
+}
+
+static void
 usbpass_sqlite_store_finalize(GObject *object)
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(object);
 
+	g_hash_table_unref(self->statements);
 	/* close_v2 defers the close until the last statement is finalized */
 	if (self->db != NULL)
 		sqlite3_close_v2(self->db);
@@ -1479,6 +1561,7 @@ static void
 usbpass_sqlite_store_class_init(UsbpassSqliteStoreClass *klass)
 {
 	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+	object_class->dispose = usbpass_sqlite_store_dispose;
 	object_class->finalize = usbpass_sqlite_store_finalize;
 }
 
@@ -1487,4 +1570,6 @@ usbpass_sqlite_store_init(UsbpassSqliteStore *self)
 {
 	self->busy_timeout_ms = USBPASS_SQLITE_STORE_BUSY_TIMEOUT_MS;
 	self->audit_max_rows = USBPASS_SQLITE_STORE_AUDIT_MAX_ROWS;
+	self->statements =
+	  g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
 }
