@@ -1360,32 +1360,57 @@ definition_has_model(InstanceDefinition *definition, const UsbpassHostdev *wante
 	return FALSE;
 }
 
+/* whether the row says what the inventory says of the device */
+static gboolean
+record_matches_device(const UsbpassStoreDevice *record, const UsbpassDevice *device)
+{
+	return record->present && record->bus == device->bus && record->device == device->device &&
+	       record->vendor_id == device->vendor_id && record->product_id == device->product_id &&
+	       g_strcmp0(record->name, device->name) == 0 && g_strcmp0(record->serial, device->serial) == 0 &&
+	       g_strcmp0(record->port, device->port) == 0;
+}
+
+/* one read of all rows, then a write only for what changed: a steady pass
+ * over a thousand devices writes nothing */
 static gboolean
 engine_record_inventory(UsbpassEngine *self, GError **error)
 {
 	g_autoptr(GPtrArray) devices = usbpass_inventory_get_devices(self->inventory);
-	g_autoptr(GPtrArray) rows = NULL;
+	g_autoptr(GPtrArray) rows = usbpass_store_list_devices(self->store, self->host, error);
+	/* device_id -> UsbpassStoreDevice of @rows */
+	g_autoptr(GHashTable) by_id = g_hash_table_new(g_str_hash, g_str_equal);
+	/* device ids the inventory has; TRUE when this pass wrote the row */
 	g_autoptr(GHashTable) present = g_hash_table_new(g_str_hash, g_str_equal);
 
-	for (guint i = 0; i < devices->len; i++) {
-		UsbpassDevice *device = g_ptr_array_index(devices, i);
-		g_autoptr(UsbpassStoreDevice) existing = engine_get_record(self, device->id, NULL);
-		g_autoptr(UsbpassStoreDevice) fresh = NULL;
-		g_hash_table_add(present, device->id);
-		/* an assigned row keeps its old address until re-attach rewrites the definition */
-		if (existing != NULL && existing->instance_uuid != NULL &&
-		    (existing->bus != device->bus || existing->device != device->device))
-			continue;
-		fresh = record_from_device(self->host, device);
-		if (!usbpass_store_upsert_device(self->store, fresh, error))
-			return FALSE;
-	}
-	rows = usbpass_store_list_devices(self->store, self->host, error);
 	if (rows == NULL)
 		return FALSE;
 	for (guint i = 0; i < rows->len; i++) {
 		UsbpassStoreDevice *row = g_ptr_array_index(rows, i);
-		gboolean is_present = g_hash_table_contains(present, row->device_id);
+		g_hash_table_insert(by_id, row->device_id, row);
+	}
+	for (guint i = 0; i < devices->len; i++) {
+		UsbpassDevice *device = g_ptr_array_index(devices, i);
+		UsbpassStoreDevice *existing = g_hash_table_lookup(by_id, device->id);
+		g_autoptr(UsbpassStoreDevice) fresh = NULL;
+		g_hash_table_insert(present, device->id, GINT_TO_POINTER(FALSE));
+		/* an assigned row keeps its old address until re-attach rewrites the definition */
+		if (existing != NULL && existing->instance_uuid != NULL &&
+		    (existing->bus != device->bus || existing->device != device->device))
+			continue;
+		if (existing != NULL && record_matches_device(existing, device))
+			continue;
+		fresh = record_from_device(self->host, device);
+		if (!usbpass_store_upsert_device(self->store, fresh, error))
+			return FALSE;
+		g_hash_table_insert(present, device->id, GINT_TO_POINTER(TRUE));
+	}
+	for (guint i = 0; i < rows->len; i++) {
+		UsbpassStoreDevice *row = g_ptr_array_index(rows, i);
+		gpointer written = NULL;
+		gboolean is_present = g_hash_table_lookup_extended(present, row->device_id, NULL, &written);
+		/* the upsert marked it present already */
+		if (GPOINTER_TO_INT(written))
+			continue;
 		if (row->present != is_present &&
 		    !usbpass_store_set_present(self->store, self->host, row->device_id, is_present, error))
 			return FALSE;

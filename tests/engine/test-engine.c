@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 
 #include "store/sqlite/usbpass-sqlite-store.h"
 #include "usbpass-engine.h"
@@ -803,6 +804,128 @@ test_reconcile_import_idempotent(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(first, ==, second);
 }
 
+/* counts every row written to host_usb_devices by any connection, even when
+ * the values stay the same (SQLite then commits nothing visible otherwise) */
+static void
+count_row_writes(sqlite3 *db)
+{
+	const gchar *sql = "CREATE TABLE test_row_writes (device_id TEXT);"
+			   "CREATE TRIGGER test_row_inserted AFTER INSERT ON host_usb_devices"
+			   " BEGIN INSERT INTO test_row_writes VALUES (new.device_id); END;"
+			   "CREATE TRIGGER test_row_updated AFTER UPDATE ON host_usb_devices"
+			   " BEGIN INSERT INTO test_row_writes VALUES (new.device_id); END;";
+	g_assert_cmpint(sqlite3_exec(db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+}
+
+static gint64
+row_writes(sqlite3 *db)
+{
+	sqlite3_stmt *stmt = NULL;
+	gint64 count;
+	g_assert_cmpint(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM test_row_writes", -1, &stmt, NULL), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
+	count = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return count;
+}
+
+typedef struct {
+	const gchar *name;
+	const gchar *port; /* whose row goes stale */
+} StaleCase;
+
+/* rows that differ from the inventory are rewritten, and only those: a
+ * steady pass writes no row */
+static void
+test_reconcile_stale_rows(Fixture *fx, gconstpointer user_data)
+{
+	const StaleCase cases[] = {
+		{"name", "1-2"},
+		{"serial", "1-2"},
+		{"port", "1-2"},
+		{"address", "1-2"},
+		{"vendor", "1-2"},
+		{"absent", "1-2"},
+		/* an assigned row at its own address is kept up to date too */
+		{"name", "1-1"},
+		{"absent", "1-1"},
+	};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UsbpassEngineDevice) attached = NULL;
+	g_autoptr(UsbpassSqliteStore) other = usbpass_sqlite_store_new(fx->db_path, &error);
+	sqlite3 *db = NULL;
+	gint64 before;
+	gboolean ret;
+
+	g_assert_no_error(error);
+	attached = usbpass_engine_attach(fx->engine, "1-1", "off", "uid:0", &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(sqlite3_open(fx->db_path, &db), ==, SQLITE_OK);
+	count_row_writes(db);
+
+	before = row_writes(db);
+	ret = usbpass_engine_reconcile(fx->engine, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	g_assert_cmpint(row_writes(db), ==, before);
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(UsbpassDevice) device = usbpass_inventory_find(fx->inventory, cases[i].port, &error);
+		g_autoptr(UsbpassStoreDevice) stale = NULL;
+		g_autoptr(UsbpassStoreDevice) row = NULL;
+
+		g_test_message("case %s of %s", cases[i].name, cases[i].port);
+		g_assert_no_error(error);
+		stale = row_of(fx, device->id);
+		if (g_strcmp0(cases[i].name, "name") == 0) {
+			g_free(stale->name);
+			stale->name = g_strdup("stale name");
+		} else if (g_strcmp0(cases[i].name, "serial") == 0) {
+			g_free(stale->serial);
+			stale->serial = g_strdup("STALE");
+		} else if (g_strcmp0(cases[i].name, "port") == 0) {
+			g_free(stale->port);
+			stale->port = g_strdup("9-9");
+		} else if (g_strcmp0(cases[i].name, "address") == 0) {
+			stale->bus = 9;
+			stale->device = 99;
+		} else if (g_strcmp0(cases[i].name, "vendor") == 0) {
+			stale->vendor_id = 0xdead;
+		} else {
+			stale->present = FALSE;
+		}
+		ret = usbpass_store_upsert_device(USBPASS_STORE(other), stale, &error);
+		g_assert_no_error(error);
+		g_assert_true(ret);
+
+		/* one write: the stale row */
+		before = row_writes(db);
+		ret = usbpass_engine_reconcile(fx->engine, &error);
+		g_assert_no_error(error);
+		g_assert_true(ret);
+		g_assert_cmpint(row_writes(db), ==, before + 1);
+		row = row_of(fx, device->id);
+		g_assert_cmpstr(row->name, ==, device->name);
+		g_assert_cmpstr(row->serial, ==, device->serial);
+		g_assert_cmpstr(row->port, ==, device->port);
+		g_assert_cmpuint(row->bus, ==, device->bus);
+		g_assert_cmpuint(row->device, ==, device->device);
+		g_assert_cmpuint(row->vendor_id, ==, device->vendor_id);
+		g_assert_true(row->present);
+		g_assert_cmpint(row->state, ==, stale->state);
+		g_assert_cmpstr(row->instance_uuid, ==, stale->instance_uuid);
+
+		/* and the next pass has nothing to write */
+		before = row_writes(db);
+		ret = usbpass_engine_reconcile(fx->engine, &error);
+		g_assert_no_error(error);
+		g_assert_true(ret);
+		g_assert_cmpint(row_writes(db), ==, before);
+	}
+	assert_state(fx, attached->record->device_id, USBPASS_DEVICE_STATE_ATTACHED, fx->off_uuid);
+	sqlite3_close(db);
+}
+
 static void
 test_reconcile_vanished_instance(Fixture *fx, gconstpointer user_data)
 {
@@ -964,6 +1087,7 @@ main(int argc, char **argv)
 	ADD("/usbpass/engine/instance{started-with-placeholder}", test_instance_started_placeholder, NULL);
 	ADD("/usbpass/engine/crash-recovery", test_crash_recovery, NULL);
 	ADD("/usbpass/engine/reconcile{import-idempotent}", test_reconcile_import_idempotent, NULL);
+	ADD("/usbpass/engine/reconcile{stale-rows}", test_reconcile_stale_rows, NULL);
 	ADD("/usbpass/engine/reconcile{vanished-instance}", test_reconcile_vanished_instance, NULL);
 	ADD("/usbpass/engine/reconcile{reconnect}", test_reconcile_on_reconnect, NULL);
 	ADD("/usbpass/engine/claim{concurrent}", test_claim_concurrent, NULL);
