@@ -133,6 +133,44 @@ usbpass_api_json_add_engine_device(JsonBuilder *builder, const gchar *host, cons
 }
 
 /**
+ * usbpass_api_json_device_list_to_bytes:
+ * @host: this host
+ * @generation: the "generation" member
+ * @devices: (element-type UsbpassEngineDevice): the devices to list
+ *
+ * Serialises {"generation": N, "devices": [Device…]} one device at a time:
+ * the tree of a 1,000-device listing would be ~10 MB at once, which GLib
+ * 2.74's slice allocator keeps for good once freed; one small tree per
+ * device, each written by json-glib, keeps the daemon's heap flat.
+ *
+ * Returns: (transfer full): the JSON text
+ */
+GBytes *
+usbpass_api_json_device_list_to_bytes(const gchar *host, gint64 generation, GPtrArray *devices)
+{
+	g_autoptr(JsonGenerator) generator = json_generator_new();
+	g_autoptr(GString) out = NULL;
+
+	g_return_val_if_fail(host != NULL, NULL);
+	g_return_val_if_fail(devices != NULL, NULL);
+
+	out = g_string_sized_new(64 + (gsize)devices->len * 1536);
+	g_string_append_printf(out, "{\"generation\":%" G_GINT64_FORMAT ",\"devices\":[", generation);
+	for (guint i = 0; i < devices->len; i++) {
+		g_autoptr(JsonBuilder) builder = json_builder_new_immutable();
+		g_autoptr(JsonNode) root = NULL;
+		usbpass_api_json_add_engine_device(builder, host, g_ptr_array_index(devices, i));
+		root = json_builder_get_root(builder);
+		json_generator_set_root(generator, root);
+		if (i > 0)
+			g_string_append_c(out, ',');
+		json_generator_to_gstring(generator, out);
+	}
+	g_string_append(out, "]}");
+	return g_string_free_to_bytes(g_steal_pointer(&out));
+}
+
+/**
  * usbpass_api_json_add_instance:
  * @builder: where the object goes
  * @host: this host

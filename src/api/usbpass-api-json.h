@@ -38,6 +38,9 @@ usbpass_api_json_add_device(JsonBuilder *builder,
 void
 usbpass_api_json_add_engine_device(JsonBuilder *builder, const gchar *host, const UsbpassEngineDevice *device)
     USBPASS_NONNULL(1, 2, 3);
+GBytes *
+usbpass_api_json_device_list_to_bytes(const gchar *host, gint64 generation, GPtrArray *devices)
+    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 3);
 void
 usbpass_api_json_add_instance(JsonBuilder *builder,
 			      const gchar *host,

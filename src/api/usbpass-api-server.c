@@ -7,6 +7,9 @@
 
 #include <errno.h>
 #include <grp.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -645,12 +648,20 @@ usbpass_api_server_store_name(UsbpassApiServer *self)
 	return g_steal_pointer(&name);
 }
 
+/* the tree of a 1,000-device listing is ~10 MB for a moment; give it back to
+ * the system rather than keep it as idle heap */
+static void
+usbpass_api_server_trim_memory(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
 static gboolean
 usbpass_api_server_ensure_list(UsbpassApiServer *self, GError **error)
 {
 	g_autoptr(GPtrArray) devices = NULL;
-	g_autoptr(JsonBuilder) builder = NULL;
-	const gchar *host = usbpass_engine_get_host(self->engine);
 
 	usbpass_api_server_check_cache(self);
 	if (self->list_cache != NULL)
@@ -658,18 +669,12 @@ usbpass_api_server_ensure_list(UsbpassApiServer *self, GError **error)
 	devices = usbpass_engine_list_devices(self->engine, error);
 	if (devices == NULL)
 		return FALSE;
-	builder = json_builder_new_immutable();
-	json_builder_begin_object(builder);
-	json_builder_set_member_name(builder, "generation");
-	json_builder_add_int_value(builder, (gint64)(self->cache_generation + self->cache_changes));
-	json_builder_set_member_name(builder, "devices");
-	json_builder_begin_array(builder);
-	for (guint i = 0; i < devices->len; i++)
-		usbpass_api_json_add_engine_device(builder, host, g_ptr_array_index(devices, i));
-	json_builder_end_array(builder);
-	json_builder_end_object(builder);
-	self->list_cache = usbpass_api_json_to_bytes(builder);
+	self->list_cache = usbpass_api_json_device_list_to_bytes(usbpass_engine_get_host(self->engine),
+								 (gint64)(self->cache_generation + self->cache_changes),
+								 devices);
 	self->list_cache_count = devices->len;
+	g_clear_pointer(&devices, g_ptr_array_unref);
+	usbpass_api_server_trim_memory();
 	return TRUE;
 }
 
@@ -861,7 +866,8 @@ usbpass_api_server_handle_devices(UsbpassApiServer *self, SoupServerMessage *msg
 {
 	g_autoptr(GError) error_local = NULL;
 	g_autoptr(GPtrArray) devices = NULL;
-	g_autoptr(JsonBuilder) builder = NULL;
+	g_autoptr(GPtrArray) matching = NULL;
+	g_autoptr(GBytes) bytes = NULL;
 	UsbpassApiDeviceFilter filter;
 	const gchar *host = usbpass_engine_get_host(self->engine);
 
@@ -889,20 +895,16 @@ usbpass_api_server_handle_devices(UsbpassApiServer *self, SoupServerMessage *msg
 		usbpass_api_respond_error(msg, error_local);
 		return;
 	}
-	builder = json_builder_new_immutable();
-	json_builder_begin_object(builder);
-	json_builder_set_member_name(builder, "generation");
-	json_builder_add_int_value(builder, (gint64)(self->cache_generation + self->cache_changes));
-	json_builder_set_member_name(builder, "devices");
-	json_builder_begin_array(builder);
+	matching = g_ptr_array_new();
 	for (guint i = 0; i < devices->len; i++) {
 		UsbpassEngineDevice *device = g_ptr_array_index(devices, i);
 		if (usbpass_api_device_filter_matches(&filter, device))
-			usbpass_api_json_add_engine_device(builder, host, device);
+			g_ptr_array_add(matching, device);
 	}
-	json_builder_end_array(builder);
-	json_builder_end_object(builder);
-	usbpass_api_respond_builder(msg, SOUP_STATUS_OK, builder);
+	bytes = usbpass_api_json_device_list_to_bytes(host,
+						      (gint64)(self->cache_generation + self->cache_changes),
+						      matching);
+	usbpass_api_respond_bytes(msg, SOUP_STATUS_OK, bytes);
 }
 
 static void
