@@ -29,8 +29,6 @@ struct _UsbpassEngine {
 	gulong driver_connection_id;
 	/* device_id -> GUINT_TO_POINTER(1) while a worker thread acts on it */
 	GHashTable *in_flight;
-	/* device_id -> device ids a re-attach is pending for; replays after in-flight ends */
-	GHashTable *reattach_pending;
 };
 
 G_DEFINE_TYPE(UsbpassEngine, usbpass_engine, G_TYPE_OBJECT)
@@ -295,8 +293,11 @@ driver_find_owner(UsbpassDriver *driver, const UsbpassHostdev *wanted, GError **
 	return NULL;
 }
 
-/* removes every definition of the device from @uuid: the address it had
- * (@old, may be NULL) and libvirt's placeholder for an absent optional device */
+/* removes the stale definitions of a device from @uuid: the address it had
+ * (@old) and, only when no entry names its vendor:product, a placeholder
+ * without one (older libvirt's form of an absent optional device);
+ * placeholders cannot be told apart, so with entries of the same model
+ * present, the placeholders are somebody else's */
 static gboolean
 driver_remove_stale(UsbpassDriver *driver,
 		    const gchar *uuid,
@@ -304,15 +305,21 @@ driver_remove_stale(UsbpassDriver *driver,
 		    GError **error)
 {
 	g_autoptr(GPtrArray) hostdevs = usbpass_driver_list_hostdevs(driver, uuid, error);
+	gboolean model_defined = FALSE;
 	if (hostdevs == NULL)
 		return FALSE;
 	for (guint i = 0; i < hostdevs->len; i++) {
 		UsbpassHostdev *hostdev = g_ptr_array_index(hostdevs, i);
+		if (hostdev->vendor_id == old->vendor_id && hostdev->product_id == old->product_id)
+			model_defined = TRUE;
+	}
+	for (guint i = 0; i < hostdevs->len; i++) {
+		UsbpassHostdev *hostdev = g_ptr_array_index(hostdevs, i);
 		gboolean placeholder = hostdev->vendor_id == 0 && hostdev->product_id == 0;
-		gboolean same_model = old != NULL && hostdev->vendor_id == old->vendor_id &&
+		gboolean same_model = hostdev->vendor_id == old->vendor_id &&
 				      hostdev->product_id == old->product_id;
-		gboolean stale = placeholder || (same_model && old->bus == hostdev->bus &&
-						  old->device == hostdev->device);
+		gboolean stale = (placeholder && !model_defined) ||
+				 (same_model && old->bus == hostdev->bus && old->device == hostdev->device);
 		g_autoptr(GError) error_local = NULL;
 		if (!stale)
 			continue;
@@ -341,7 +348,7 @@ typedef struct {
 	gchar *instance_name;
 	gchar *actor;
 	UsbpassHostdev *hostdev;     /* the address to attach, or to detach */
-	UsbpassHostdev *old_hostdev; /* REATTACH: the address the definition may still name */
+	UsbpassHostdev *old_hostdev; /* the address the definition may still name: removed first */
 	UsbpassDeviceState from;     /* the state the row was moved out of */
 	/* results, written by the worker */
 	gboolean driver_failed; /* the hypervisor call itself failed: row -> failed */
@@ -400,7 +407,7 @@ job_attach_thread(GTask *task, gpointer source_object, gpointer task_data, GCanc
 	}
 	g_clear_error(&error_local);
 
-	if (job->kind == JOB_REATTACH &&
+	if (job->old_hostdev != NULL &&
 	    !driver_remove_stale(self->driver, job->instance_uuid, job->old_hostdev, &error_local)) {
 		job->driver_failed = TRUE;
 		g_task_return_error(task, g_steal_pointer(&error_local));
@@ -431,9 +438,6 @@ job_detach_thread(GTask *task, gpointer source_object, gpointer task_data, GCanc
 		g_task_return_error(task, g_steal_pointer(&error_local));
 		return;
 	}
-	/* a replug placeholder may be left behind by the hypervisor; best effort */
-	if (!driver_remove_stale(self->driver, job->instance_uuid, NULL, &error_local))
-		g_debug("cannot remove placeholders of '%s': %s", job->instance_uuid, error_local->message);
 	g_task_return_boolean(task, TRUE);
 }
 
@@ -445,10 +449,43 @@ engine_job_done(UsbpassEngine *self, Job *job)
 
 static void engine_reattach(UsbpassEngine *self, const gchar *device_id);
 
+/* after a job: events that arrived meanwhile only marked presence, because the
+ * row of an assigned device keeps the address its definition names until a
+ * re-attach rewrites both; catch up with them now */
 static void
-engine_replay_pending(UsbpassEngine *self, const gchar *device_id)
+engine_catch_up(UsbpassEngine *self, const gchar *device_id)
 {
-	if (g_hash_table_remove(self->reattach_pending, device_id))
+	g_autoptr(UsbpassStoreDevice) record = engine_get_record(self, device_id, NULL);
+	g_autoptr(UsbpassDevice) device = usbpass_inventory_find_by_id(self->inventory, device_id, NULL);
+	g_autoptr(GError) error = NULL;
+
+	if (record == NULL)
+		return;
+	if (record->instance_uuid == NULL) {
+		/* released: the row may take the device's current address */
+		if (device != NULL) {
+			g_autoptr(UsbpassStoreDevice) fresh = record_from_device(self->host, device);
+			if (!usbpass_store_upsert_device(self->store, fresh, &error))
+				g_warning("cannot record '%s': %s", device_id, error->message);
+		}
+		return;
+	}
+	if (device == NULL) {
+		if (record->state == USBPASS_DEVICE_STATE_ATTACHED &&
+		    !engine_transition(self,
+				       device_id,
+				       USBPASS_DEVICE_STATE_ATTACHED,
+				       USBPASS_DEVICE_STATE_MISSING,
+				       record->instance_uuid,
+				       record->instance_name,
+				       NULL,
+				       &error))
+			g_warning("cannot mark '%s' missing: %s", device_id, error->message);
+		return;
+	}
+	if (record->state == USBPASS_DEVICE_STATE_MISSING ||
+	    (record->state == USBPASS_DEVICE_STATE_ATTACHED &&
+	     (record->bus != device->bus || record->device != device->device)))
 		engine_reattach(self, device_id);
 }
 
@@ -493,7 +530,7 @@ engine_attach_finished_cb(GObject *source, GAsyncResult *res, gpointer user_data
 				g_warning("cannot roll back %s: %s", action, error_store->message);
 		}
 		engine_audit(self, job->actor, action, job->device_id, job->instance_uuid, error, NULL);
-		engine_replay_pending(self, job->device_id);
+		engine_catch_up(self, job->device_id);
 		g_task_return_error(outer, g_steal_pointer(&error));
 		return;
 	}
@@ -518,21 +555,9 @@ engine_attach_finished_cb(GObject *source, GAsyncResult *res, gpointer user_data
 		     NULL,
 		     job->already_there ? "the instance already had the device" : NULL);
 
-	/* unplugged while we were attaching: keep the assignment, as for any unplug */
+	/* unplugged or re-plugged while we were attaching */
+	engine_catch_up(self, job->device_id);
 	device = usbpass_inventory_find_by_id(self->inventory, job->device_id, NULL);
-	if (device == NULL) {
-		g_autoptr(GError) error_missing = NULL;
-		if (!engine_transition(self,
-				       job->device_id,
-				       USBPASS_DEVICE_STATE_ATTACHED,
-				       USBPASS_DEVICE_STATE_MISSING,
-				       job->instance_uuid,
-				       job->instance_name,
-				       NULL,
-				       &error_missing))
-			g_warning("cannot mark '%s' missing: %s", job->device_id, error_missing->message);
-	}
-	engine_replay_pending(self, job->device_id);
 
 	record = engine_get_record(self, job->device_id, &error);
 	if (record == NULL) {
@@ -567,6 +592,7 @@ engine_detach_finished_cb(GObject *source, GAsyncResult *res, gpointer user_data
 				       &error_store))
 			g_warning("cannot record failure of detach: %s", error_store->message);
 		engine_audit(self, job->actor, "detach", job->device_id, job->instance_uuid, error, NULL);
+		engine_catch_up(self, job->device_id);
 		g_task_return_error(outer, g_steal_pointer(&error));
 		return;
 	}
@@ -583,6 +609,7 @@ engine_detach_finished_cb(GObject *source, GAsyncResult *res, gpointer user_data
 		return;
 	}
 	engine_audit(self, job->actor, "detach", job->device_id, job->instance_uuid, NULL, NULL);
+	engine_catch_up(self, job->device_id);
 
 	record = engine_get_record(self, job->device_id, &error);
 	if (record == NULL) {
@@ -652,6 +679,7 @@ usbpass_engine_attach_async(UsbpassEngine *self,
 	g_autoptr(UsbpassPolicyVerdict) verdict = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(Job) job = NULL;
+	g_autoptr(UsbpassHostdev) old_hostdev = NULL;
 	g_autofree gchar *vid_pid = NULL;
 
 	g_return_if_fail(USBPASS_IS_ENGINE(self));
@@ -734,8 +762,14 @@ usbpass_engine_attach_async(UsbpassEngine *self,
 		return;
 	}
 
-	/* the record must exist before it can be claimed */
-	if (record == NULL) {
+	/* a retry after a failure: whatever the failed operation left in the
+	 * definition names the row's address, which the job removes first */
+	if (record != NULL && record->state == USBPASS_DEVICE_STATE_FAILED &&
+	    g_strcmp0(record->instance_uuid, instance->uuid) == 0)
+		old_hostdev = hostdev_from_record(record);
+	/* the row must exist before it can be claimed, and name the address the
+	 * definition will name; an assigned row keeps its own until re-attach */
+	if (record == NULL || record->state == USBPASS_DEVICE_STATE_AVAILABLE || old_hostdev != NULL) {
 		g_autoptr(UsbpassStoreDevice) fresh = record_from_device(self->host, device);
 		if (!usbpass_store_upsert_device(self->store, fresh, &error)) {
 			engine_refuse(self, task, actor, "attach", device->id, instance->uuid, g_steal_pointer(&error));
@@ -786,6 +820,7 @@ usbpass_engine_attach_async(UsbpassEngine *self,
 	job->instance_name = g_strdup(instance->name);
 	job->actor = g_strdup(actor);
 	job->hostdev = hostdev_from_device(device);
+	job->old_hostdev = g_steal_pointer(&old_hostdev);
 	job->from = record->state;
 	g_task_set_task_data(task, g_steal_pointer(&job), (GDestroyNotify)job_free);
 	engine_run_job(self, task, job_attach_thread, engine_attach_finished_cb);
@@ -872,27 +907,6 @@ usbpass_engine_detach_async(UsbpassEngine *self,
 					  "USB device '%s' is %s: try again when that has finished",
 					  record_label(record),
 					  usbpass_device_state_to_string(from)));
-		return;
-	}
-	if (record->instance_uuid == NULL) {
-		/* failed before any instance was chosen: nothing to undo anywhere */
-		if (!engine_transition(self,
-				       record->device_id,
-				       from,
-				       USBPASS_DEVICE_STATE_AVAILABLE,
-				       NULL,
-				       NULL,
-				       NULL,
-				       &error)) {
-			engine_refuse(self, task, actor, "detach", record->device_id, NULL, g_steal_pointer(&error));
-			return;
-		}
-		engine_audit(self, actor, "detach", record->device_id, NULL, NULL, "released");
-		g_clear_pointer(&record, usbpass_store_device_free);
-		record = engine_get_record(self, device != NULL ? device->id : device_spec, NULL);
-		g_task_return_pointer(task,
-				      usbpass_engine_device_new(device, record),
-				      (GDestroyNotify)usbpass_engine_device_unref);
 		return;
 	}
 	if (!engine_transition(self,
@@ -1043,10 +1057,9 @@ engine_reattach(UsbpassEngine *self, const gchar *device_id)
 	g_autoptr(Job) job = NULL;
 	g_autofree gchar *vid_pid = NULL;
 
-	if (g_hash_table_contains(self->in_flight, device_id)) {
-		g_hash_table_add(self->reattach_pending, g_strdup(device_id));
+	/* the job acting on it catches up when it ends */
+	if (g_hash_table_contains(self->in_flight, device_id))
 		return;
-	}
 	record = engine_get_record(self, device_id, NULL);
 	device = usbpass_inventory_find_by_id(self->inventory, device_id, NULL);
 	if (record == NULL || device == NULL || record->instance_uuid == NULL)
@@ -1106,11 +1119,12 @@ engine_inventory_event_cb(UsbpassInventory *inventory, UsbpassInventoryEvent *ev
 			g_warning("cannot record unplug of '%s': %s", device->id, error->message);
 			return;
 		}
-		if (record->state == USBPASS_DEVICE_STATE_ATTACHED) {
+		if (record->state == USBPASS_DEVICE_STATE_ATTACHED ||
+		    record->state == USBPASS_DEVICE_STATE_FAILED) {
 			/* the assignment outlives the unplug: re-plug gives it back */
 			if (!engine_transition(self,
 					       device->id,
-					       USBPASS_DEVICE_STATE_ATTACHED,
+					       record->state,
 					       USBPASS_DEVICE_STATE_MISSING,
 					       record->instance_uuid,
 					       record->instance_name,
@@ -1140,10 +1154,17 @@ engine_inventory_event_cb(UsbpassInventory *inventory, UsbpassInventoryEvent *ev
 		gboolean moved = record != NULL &&
 				 (record->bus != device->bus || record->device != device->device);
 		/* a re-attach needs the old address to find the stale definition */
-		if (record != NULL && record->instance_uuid != NULL && moved &&
-		    (record->state == USBPASS_DEVICE_STATE_MISSING ||
-		     record->state == USBPASS_DEVICE_STATE_ATTACHED)) {
-			engine_reattach(self, device->id);
+		if (record != NULL && record->instance_uuid != NULL && moved) {
+			/* the row keeps the address the definition names: a re-attach
+			 * rewrites both, or the job acting on it catches up later, or
+			 * (failed) the next attach or detach of the operator does */
+			if (record->state == USBPASS_DEVICE_STATE_MISSING ||
+			    record->state == USBPASS_DEVICE_STATE_ATTACHED) {
+				engine_reattach(self, device->id);
+			} else if (!record->present &&
+				   !usbpass_store_set_present(self->store, self->host, device->id, TRUE, &error)) {
+				g_warning("cannot record re-plug of '%s': %s", device->id, error->message);
+			}
 			return;
 		}
 		if (!usbpass_store_upsert_device(self->store, fresh, &error)) {
@@ -1559,8 +1580,20 @@ usbpass_engine_reconcile(UsbpassEngine *self, GError **error)
 				engine_audit(self, ENGINE_ACTOR, "release", row->device_id, row->instance_uuid, NULL, "instance no longer exists");
 				break;
 			}
-			if (row->state == USBPASS_DEVICE_STATE_FAILED)
+			if (row->state == USBPASS_DEVICE_STATE_FAILED) {
+				/* the hypervisor did the work and then reported an error */
+				if (held && row->present &&
+				    engine_transition(self,
+						      row->device_id,
+						      row->state,
+						      USBPASS_DEVICE_STATE_ATTACHED,
+						      row->instance_uuid,
+						      row->instance_name,
+						      NULL,
+						      &error_local))
+					engine_audit(self, ENGINE_ACTOR, "reconcile", row->device_id, row->instance_uuid, NULL, "failed row found in the instance's definition");
 				break;
+			}
 			if (!row->present && row->state == USBPASS_DEVICE_STATE_ATTACHED) {
 				if (!engine_transition(self,
 						       row->device_id,
@@ -1915,7 +1948,6 @@ usbpass_engine_finalize(GObject *object)
 	UsbpassEngine *self = USBPASS_ENGINE(object);
 	g_free(self->host);
 	g_hash_table_unref(self->in_flight);
-	g_hash_table_unref(self->reattach_pending);
 	G_OBJECT_CLASS(usbpass_engine_parent_class)->finalize(object);
 }
 
@@ -1949,7 +1981,6 @@ static void
 usbpass_engine_init(UsbpassEngine *self)
 {
 	self->in_flight = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	self->reattach_pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 }
 
 /**

@@ -746,6 +746,126 @@ test_crash_recovery(Fixture *fx, gconstpointer user_data)
 	}
 }
 
+
+static void
+test_replug_after_failed_detach(Fixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UsbpassEngineDevice) result = NULL;
+	g_autoptr(UsbpassDevice) unplugged = NULL;
+	g_autoptr(UsbpassStoreDevice) row = NULL;
+	g_autofree gchar *id = device_id_at(fx, "1-1");
+
+	result = usbpass_engine_attach(fx->engine, "1-1", "off", "uid:0", &error);
+	g_assert_no_error(error);
+	g_clear_pointer(&result, usbpass_engine_device_unref);
+	usbpass_test_driver_fail_next(fx->driver, "detach", USBPASS_ERROR_DRIVER, "internal error: detach refused");
+	result = usbpass_engine_detach(fx->engine, id, "uid:0", &error);
+	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_DRIVER);
+	g_clear_error(&error);
+
+	/* re-plugged while failed: the row keeps the address the definition names */
+	unplugged = fixture_unplug(fx, "1-1");
+	assert_state(fx, id, USBPASS_DEVICE_STATE_MISSING, fx->off_uuid);
+	replug(fx, unplugged, "1-1", 40);
+	wait_for_state(fx, id, USBPASS_DEVICE_STATE_ATTACHED);
+	g_assert_cmpuint(count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 1, 40), ==, 1);
+	g_assert_cmpuint(count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0, 0), ==, 1);
+
+	/* and a detach now leaves nothing behind */
+	result = usbpass_engine_detach(fx->engine, id, "uid:0", &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0, 0), ==, 0);
+	row = row_of(fx, id);
+	g_assert_cmpuint(row->device, ==, 40);
+}
+
+typedef struct {
+	Fixture *fx;
+	UsbpassDevice *unplugged;
+	gboolean fired;
+} ReplugDuringAttach;
+
+static gboolean
+replug_idle_cb(gpointer user_data)
+{
+	ReplugDuringAttach *helper = user_data;
+	/* on the main thread, while the worker waits in the hook */
+	helper->unplugged = fixture_unplug(helper->fx, "1-2");
+	replug(helper->fx, helper->unplugged, "1-2", 50);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean
+replug_hook(UsbpassTestDriver *driver,
+	    const gchar *method,
+	    const gchar *uuid,
+	    const UsbpassHostdev *hostdev,
+	    gboolean applied,
+	    gpointer user_data)
+{
+	ReplugDuringAttach *helper = user_data;
+	if (g_strcmp0(method, "attach") != 0 || !applied || helper->fired)
+		return TRUE;
+	helper->fired = TRUE;
+	g_idle_add(replug_idle_cb, helper);
+	/* give the main thread time to process the unplug and the re-plug */
+	g_usleep(200 * 1000);
+	return TRUE;
+}
+
+static void
+test_replug_during_attach(Fixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UsbpassEngineDevice) result = NULL;
+	g_autofree gchar *id = device_id_at(fx, "1-2");
+	ReplugDuringAttach helper = {fx, NULL, FALSE};
+
+	usbpass_test_driver_set_hook(fx->driver, replug_hook, &helper, NULL);
+	result = usbpass_engine_attach(fx->engine, "1-2", "off", "uid:0", &error);
+	g_assert_no_error(error);
+	g_assert_true(helper.fired);
+	usbpass_test_driver_set_hook(fx->driver, NULL, NULL, NULL);
+	/* the attach caught up with the re-plug: the new address, and only it */
+	wait_for_state(fx, id, USBPASS_DEVICE_STATE_ATTACHED);
+	{
+		gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+		while (count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x1050, 1, 50) == 0 &&
+		       g_get_monotonic_time() < deadline)
+			g_main_context_iteration(NULL, TRUE);
+	}
+	wait_for_state(fx, id, USBPASS_DEVICE_STATE_ATTACHED);
+	g_assert_cmpuint(count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x1050, 1, 50), ==, 1);
+	g_assert_cmpuint(count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x1050, 0, 0), ==, 1);
+	{
+		g_autoptr(UsbpassStoreDevice) row = row_of(fx, id);
+		g_assert_cmpuint(row->device, ==, 50);
+	}
+	g_clear_pointer(&helper.unplugged, usbpass_device_unref);
+}
+
+static void
+test_reconcile_failed_but_held(Fixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UsbpassEngineDevice) result = NULL;
+	g_autofree gchar *id = device_id_at(fx, "1-1");
+	gboolean ret;
+
+	/* the hypervisor applied the change, then the connection dropped */
+	usbpass_test_driver_set_hook(fx->driver, crash_hook, &(CrashPoint){"attach", TRUE, FALSE}, NULL);
+	result = usbpass_engine_attach(fx->engine, "1-1", "off", "uid:0", &error);
+	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_DRIVER);
+	g_clear_error(&error);
+	usbpass_test_driver_set_hook(fx->driver, NULL, NULL, NULL);
+	assert_state(fx, id, USBPASS_DEVICE_STATE_FAILED, fx->off_uuid);
+	ret = usbpass_engine_reconcile(fx->engine, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	assert_state(fx, id, USBPASS_DEVICE_STATE_ATTACHED, fx->off_uuid);
+}
+
 static gchar *
 dump_rows(Fixture *fx)
 {
@@ -1086,6 +1206,9 @@ main(int argc, char **argv)
 	ADD("/usbpass/engine/instance{undefined}", test_instance_undefined, NULL);
 	ADD("/usbpass/engine/instance{started-with-placeholder}", test_instance_started_placeholder, NULL);
 	ADD("/usbpass/engine/crash-recovery", test_crash_recovery, NULL);
+	ADD("/usbpass/engine/replug{after-failed-detach}", test_replug_after_failed_detach, NULL);
+	ADD("/usbpass/engine/replug{during-attach}", test_replug_during_attach, NULL);
+	ADD("/usbpass/engine/reconcile{failed-but-held}", test_reconcile_failed_but_held, NULL);
 	ADD("/usbpass/engine/reconcile{import-idempotent}", test_reconcile_import_idempotent, NULL);
 	ADD("/usbpass/engine/reconcile{stale-rows}", test_reconcile_stale_rows, NULL);
 	ADD("/usbpass/engine/reconcile{vanished-instance}", test_reconcile_vanished_instance, NULL);
