@@ -1868,6 +1868,20 @@ usbpass_engine_start(UsbpassEngine *self, GError **error)
 	return usbpass_engine_reconcile(self, error);
 }
 
+/**
+ * usbpass_engine_get_jobs_in_flight:
+ * @self: a #UsbpassEngine
+ *
+ * Returns: the number of attach, detach and re-attach jobs whose hypervisor
+ * call has not finished, whoever started them
+ */
+guint
+usbpass_engine_get_jobs_in_flight(UsbpassEngine *self)
+{
+	g_return_val_if_fail(USBPASS_IS_ENGINE(self), 0);
+	return g_hash_table_size(self->in_flight);
+}
+
 const gchar *
 usbpass_engine_get_host(UsbpassEngine *self)
 {

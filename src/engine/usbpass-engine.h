@@ -128,6 +128,11 @@ usbpass_engine_detach(UsbpassEngine *self, const gchar *device_spec, const gchar
 gboolean
 usbpass_engine_reconcile(UsbpassEngine *self, GError **error) USBPASS_NONNULL(1);
 
+/* how many hypervisor calls (attach, detach, re-attach) are under way; a
+ * clean shutdown waits for none, so no row is left attaching or detaching */
+guint
+usbpass_engine_get_jobs_in_flight(UsbpassEngine *self) USBPASS_NONNULL(1);
+
 /* instances with the devices assigned to each: (element-type UsbpassInstance) */
 GPtrArray *
 usbpass_engine_list_instances(UsbpassEngine *self, GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);

@@ -1138,6 +1138,7 @@ test_claim_concurrent(Fixture *fx, gconstpointer user_data)
 	usbpass_test_driver_set_hook(fx->driver, slow_hook, NULL, NULL);
 	for (guint i = 0; i < requests; i++)
 		usbpass_engine_attach_async(fx->engine, "1-1", instances[i % G_N_ELEMENTS(instances)], "uid:0", NULL, race_cb, &counters);
+	g_assert_cmpuint(usbpass_engine_get_jobs_in_flight(fx->engine), ==, 1);
 	while (counters.done < requests)
 		g_main_context_iteration(NULL, TRUE);
 	/* every request arrived while the winner's call was in flight */
@@ -1160,6 +1161,7 @@ test_claim_concurrent(Fixture *fx, gconstpointer user_data)
 		g_assert_cmpuint(holders, ==, 1);
 	}
 	g_assert_cmpuint(usbpass_test_driver_get_call_count(fx->driver, "attach"), ==, 1);
+	g_assert_cmpuint(usbpass_engine_get_jobs_in_flight(fx->engine), ==, 0);
 }
 
 static void
