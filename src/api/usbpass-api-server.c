@@ -142,6 +142,7 @@ struct _UsbpassApiServer {
 	guint refusals_in_window;
 	guint refusals_suppressed;
 	gboolean shut_down;
+	gboolean disconnected;
 	gboolean tls;
 };
 
@@ -1891,20 +1892,37 @@ usbpass_api_server_get_pending(UsbpassApiServer *self)
  * usbpass_api_server_shutdown:
  * @self: the server
  *
- * Ends event streams, stops listening, answers new requests on open
- * connections with 503 and removes the Unix socket file if it is still ours.
- * Idempotent.
+ * The first half of stopping: ends the event streams and answers every new
+ * request with 503, while attaches and detaches already running finish and
+ * are answered (see usbpass_api_server_get_pending()). Idempotent.
  */
 void
 usbpass_api_server_shutdown(UsbpassApiServer *self)
 {
-	struct stat st;
-
 	g_return_if_fail(USBPASS_IS_API_SERVER(self));
 	if (self->shut_down)
 		return;
 	self->shut_down = TRUE;
 	usbpass_api_events_close_all(self->events);
+}
+
+/**
+ * usbpass_api_server_disconnect:
+ * @self: the server
+ *
+ * The second half: stops listening, closes every connection and removes the
+ * Unix socket file if it is still ours. Idempotent.
+ */
+void
+usbpass_api_server_disconnect(UsbpassApiServer *self)
+{
+	struct stat st;
+
+	g_return_if_fail(USBPASS_IS_API_SERVER(self));
+	usbpass_api_server_shutdown(self);
+	if (self->disconnected)
+		return;
+	self->disconnected = TRUE;
 	soup_server_disconnect(self->server);
 	/* another daemon may have replaced the file since: remove only ours */
 	if (self->unix_path != NULL && lstat(self->unix_path, &st) == 0 && st.st_dev == self->unix_dev &&
@@ -1924,7 +1942,7 @@ usbpass_api_server_dispose(GObject *object)
 		g_clear_signal_handler(&self->engine_changed_id, self->engine);
 	}
 	if (self->server != NULL)
-		usbpass_api_server_shutdown(self);
+		usbpass_api_server_disconnect(self);
 	g_clear_object(&self->server);
 	g_clear_object(&self->events);
 	g_clear_object(&self->auth);

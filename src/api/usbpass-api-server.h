@@ -73,8 +73,11 @@ usbpass_api_server_get_urls(UsbpassApiServer *self) G_GNUC_WARN_UNUSED_RESULT US
 /* attach and detach requests still running in the engine */
 guint
 usbpass_api_server_get_pending(UsbpassApiServer *self) USBPASS_NONNULL(1);
-/* stops listening, ends event streams, removes the Unix socket file */
+/* stopping, in two halves: first no new work (503) and no event streams,
+ * then, once get_pending() is 0, no listener, no connection, no socket file */
 void
 usbpass_api_server_shutdown(UsbpassApiServer *self) USBPASS_NONNULL(1);
+void
+usbpass_api_server_disconnect(UsbpassApiServer *self) USBPASS_NONNULL(1);
 
 G_END_DECLS

@@ -348,13 +348,18 @@ usbpassd_stop(UsbpassDaemon *self)
 	if (self->server == NULL)
 		return;
 	usbpass_api_server_shutdown(self->server);
-	/* an attach in the engine's worker finishes and records its outcome;
+	/* an attach in the engine's worker finishes, is recorded and answered;
 	 * leaving now would leave the row in "attaching" for the next reconcile */
 	while (usbpass_api_server_get_pending(self->server) > 0 && g_get_monotonic_time() < deadline)
 		g_main_context_iteration(NULL, TRUE);
-	if (usbpass_api_server_get_pending(self->server) > 0)
+	if (usbpass_api_server_get_pending(self->server) > 0) {
 		g_warning("%u attach or detach requests did not finish in time; the next start reconciles them",
 			  usbpass_api_server_get_pending(self->server));
+	}
+	/* let the last answers reach their sockets */
+	while (g_main_context_iteration(NULL, FALSE) && g_get_monotonic_time() < deadline)
+		;
+	usbpass_api_server_disconnect(self->server);
 }
 
 int

@@ -53,6 +53,8 @@ typedef struct {
 	const gchar *socket_group;
 	const gchar *socket_mode;
 	const gchar *delay_ms; /* USBPASSD_TEST_DRIVER_DELAY_MS */
+	const gchar *policy;   /* the text of a policy file, NULL for none */
+	gboolean tls;	       /* the TCP listener serves HTTPS */
 } ApiOptions;
 
 typedef struct {
@@ -62,6 +64,7 @@ typedef struct {
 	gchar *store_path;
 	gchar *config_path;
 	gchar *notify_path;
+	gchar *policy_path;
 	GSocket *notify;
 	guint16 port;
 	gchar *base_url;
@@ -138,7 +141,13 @@ write_config(ApiFixture *f)
 	g_autofree gchar *text = NULL;
 	g_autoptr(GError) error_local = NULL;
 
+	g_autofree gchar *tls = NULL;
+
+	if (o->tls) {
+		tls = g_strdup_printf("tls-certificate=%s/cert.pem\ntls-key=%s/key.pem\n", f->tmpdir, f->tmpdir);
+	}
 	text = g_strdup_printf("[daemon]\n"
+			       "%s"
 			       "enabled=%s\n"
 			       "host=testhost\n"
 			       "store=%s\n"
@@ -149,7 +158,10 @@ write_config(ApiFixture *f)
 			       "driver=%s\n"
 			       "log-level=%s\n"
 			       "[libvirt]\n"
-			       "uri=%s\n",
+			       "uri=%s\n"
+			       "[policy]\n"
+			       "file=%s\n",
+			       tls != NULL ? tls : "",
 			       o->enabled ? "true" : "false",
 			       f->store_path,
 			       f->socket_path,
@@ -159,7 +171,8 @@ write_config(ApiFixture *f)
 			       o->driver != NULL ? o->driver : "test",
 			       g_getenv("USBPASS_TEST_VERBOSE") != NULL ? "debug" : "message",
 			       g_getenv("USBPASS_TEST_LIBVIRT_URI") != NULL ? g_getenv("USBPASS_TEST_LIBVIRT_URI")
-									     : "qemu:///system");
+									     : "qemu:///system",
+			       o->policy != NULL ? f->policy_path : "");
 	g_assert_true(g_file_set_contents(f->config_path, text, -1, &error_local));
 	g_assert_no_error(error_local);
 }
@@ -520,10 +533,45 @@ pick_free_port(void)
 	return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
 }
 
+/* a self-signed certificate for 127.0.0.1, which the client then trusts */
+static gboolean
+make_certificate(ApiFixture *f)
+{
+	g_autofree gchar *openssl = g_find_program_in_path("openssl");
+	g_autofree gchar *key = g_build_filename(f->tmpdir, "key.pem", NULL);
+	g_autofree gchar *cert = g_build_filename(f->tmpdir, "cert.pem", NULL);
+	g_autoptr(GSubprocess) process = NULL;
+
+	if (openssl == NULL)
+		return FALSE;
+	process = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+				   NULL,
+				   openssl,
+				   "req",
+				   "-x509",
+				   "-newkey",
+				   "ec",
+				   "-pkeyopt",
+				   "ec_paramgen_curve:prime256v1",
+				   "-nodes",
+				   "-days",
+				   "2",
+				   "-subj",
+				   "/CN=127.0.0.1",
+				   "-addext",
+				   "subjectAltName=IP:127.0.0.1",
+				   "-keyout",
+				   key,
+				   "-out",
+				   cert,
+				   NULL);
+	return process != NULL && g_subprocess_wait_check(process, NULL, NULL);
+}
+
 static void
 fixture_setup(ApiFixture *f, gconstpointer user_data)
 {
-	static const ApiOptions defaults = {TRUE, NULL, NULL, NULL, NULL};
+	static const ApiOptions defaults = {TRUE, NULL, NULL, NULL, NULL, NULL, FALSE};
 	g_autoptr(GError) error_local = NULL;
 	g_autoptr(GSocketAddress) notify_address = NULL;
 	g_autofree gchar *demo = NULL;
@@ -558,8 +606,18 @@ fixture_setup(ApiFixture *f, gconstpointer user_data)
 	f->store_path = g_build_filename(f->tmpdir, "state", "usbpass.db", NULL);
 	f->config_path = g_build_filename(f->tmpdir, "usbpassd.conf", NULL);
 	f->notify_path = g_build_filename(f->tmpdir, "notify", NULL);
+	f->policy_path = g_build_filename(f->tmpdir, "policy.conf", NULL);
 	f->port = pick_free_port();
-	f->base_url = g_strdup_printf("http://127.0.0.1:%u", f->port);
+	f->base_url = g_strdup_printf("%s://127.0.0.1:%u", f->options->tls ? "https" : "http", f->port);
+	if (f->options->policy != NULL) {
+		g_assert_true(g_file_set_contents(f->policy_path, f->options->policy, -1, &error_local));
+		g_assert_no_error(error_local);
+	}
+	if (f->options->tls && !make_certificate(f)) {
+		g_test_skip("openssl cannot make a test certificate");
+		f->skipped = TRUE;
+		return;
+	}
 
 	f->testbed = umockdev_testbed_new();
 	demo = g_build_filename(data_dir != NULL ? data_dir : "tests/data", "demo.umockdev", NULL);
@@ -576,6 +634,13 @@ fixture_setup(ApiFixture *f, gconstpointer user_data)
 	daemon_start(f, f->options->delay_ms);
 	f->local = session_new_unix(f->socket_path);
 	f->tcp = soup_session_new_with_options("timeout", 60, "max-conns", 64, "max-conns-per-host", 64, NULL);
+	if (f->options->tls) {
+		g_autoptr(GTlsDatabase) database = NULL;
+		g_autofree gchar *cert = g_build_filename(f->tmpdir, "cert.pem", NULL);
+		database = g_tls_file_database_new(cert, &error_local);
+		g_assert_no_error(error_local);
+		soup_session_set_tls_database(f->tcp, database);
+	}
 	f->admin_token = api_create_token(f, "test-admin", "admin");
 	f->cruzer_id = find_device_id(f, "0781", "5567");
 }
@@ -617,6 +682,7 @@ fixture_teardown(ApiFixture *f, gconstpointer user_data)
 	g_free(f->store_path);
 	g_free(f->config_path);
 	g_free(f->notify_path);
+	g_free(f->policy_path);
 	g_free(f->base_url);
 	g_free(f->admin_token);
 	g_free(f->cruzer_id);
@@ -1930,6 +1996,90 @@ test_restart_during_attach(ApiFixture *f, gconstpointer user_data)
 	}
 }
 
+/* sends an attach from a session of its own; the answer lands in @state */
+static SoupSession *
+attach_async(ApiFixture *f, const gchar *instance, AsyncState *state)
+{
+	g_autofree gchar *body = attach_body(f->cruzer_id);
+	g_autofree gchar *url = g_strdup_printf("%s/v1/instances/%s/usb-devices", f->base_url, instance);
+	g_autofree gchar *auth = g_strdup_printf("Bearer %s", f->admin_token);
+	g_autoptr(SoupMessage) msg = soup_message_new("POST", url);
+	g_autoptr(GBytes) bytes = g_bytes_new(body, strlen(body));
+	SoupSession *session = soup_session_new_with_options("timeout", 60, NULL);
+
+	soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization", auth);
+	soup_message_set_request_body_from_bytes(msg, "application/json", bytes);
+	soup_session_send_and_read_async(session, msg, G_PRIORITY_DEFAULT, NULL, async_status_cb, state);
+	return session;
+}
+
+/* waits until the device shows @state; the daemon answers while it attaches */
+static gboolean
+wait_for_device_state(ApiFixture *f, const gchar *state)
+{
+	gint64 deadline = g_get_monotonic_time() + WAIT_TIMEOUT_USEC;
+	while (g_get_monotonic_time() < deadline) {
+		g_autoptr(ApiResponse) device = NULL;
+		gboolean never = FALSE;
+		if (g_strcmp0(api_device_state(f, f->cruzer_id, &device), state) == 0)
+			return TRUE;
+		wait_for_flag(&never, 20 * 1000);
+	}
+	return FALSE;
+}
+
+static void
+test_attach_client_gone(ApiFixture *f, gconstpointer user_data)
+{
+	g_autofree gchar *body = NULL;
+	g_autofree gchar *request = NULL;
+	g_autoptr(GSocketClient) client = g_socket_client_new();
+	g_autoptr(GSocketConnection) connection = NULL;
+	g_autoptr(GError) error_local = NULL;
+	g_autoptr(ApiResponse) health = NULL;
+
+	if (f->skipped)
+		return;
+	body = attach_body(f->cruzer_id);
+	request = g_strdup_printf("POST /v1/instances/demo-off/usb-devices HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+				  "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+				  "Content-Length: %zu\r\n\r\n%s",
+				  f->admin_token,
+				  strlen(body),
+				  body);
+	connection = g_socket_client_connect_to_host(client, "127.0.0.1", f->port, NULL, &error_local);
+	g_assert_no_error(error_local);
+	g_assert_true(g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(connection)),
+						request,
+						strlen(request),
+						NULL,
+						NULL,
+						&error_local));
+	g_assert_true(wait_for_device_state(f, "attaching"));
+	/* the client leaves while the hypervisor works: the outcome stands */
+	g_assert_true(g_io_stream_close(G_IO_STREAM(connection), NULL, &error_local));
+	g_assert_true(wait_for_device_state(f, "attached"));
+	health = api_get(f, f->tcp, "/v1/health", NULL);
+	g_assert_cmpuint(health->status, ==, 200);
+	g_assert_true(audit_has(f, "attach", "token:test-admin", "ok", NULL));
+}
+
+static void
+test_shutdown_during_attach(ApiFixture *f, gconstpointer user_data)
+{
+	g_autoptr(SoupSession) session = NULL;
+	AsyncState pending = {FALSE, 0};
+
+	if (f->skipped)
+		return;
+	session = attach_async(f, "demo-off", &pending);
+	g_assert_true(wait_for_device_state(f, "attaching"));
+	/* SIGTERM waits for the attach, answers it, then exits cleanly */
+	daemon_stop(f, SIGTERM);
+	g_assert_true(wait_for_flag(&pending.done, WAIT_TIMEOUT_USEC));
+	g_assert_cmpuint(pending.status, ==, 200);
+}
+
 static void
 test_restart_after_attach(ApiFixture *f, gconstpointer user_data)
 {
@@ -2076,6 +2226,93 @@ test_libvirt(ApiFixture *f, gconstpointer user_data)
 	g_assert_null(strstr(dump, "<hostdev"));
 
 	g_free(virsh(uri, NULL, "undefine", name, NULL));
+}
+
+static gboolean
+policy_allows(ApiFixture *f, const gchar *id)
+{
+	g_autofree gchar *escaped = g_uri_escape_string(id, NULL, FALSE);
+	g_autofree gchar *path = g_strdup_printf("/v1/devices/%s/policy", escaped);
+	g_autoptr(ApiResponse) verdict = api_get(f, f->local, path, NULL);
+	g_assert_cmpuint(verdict->status, ==, 200);
+	return json_object_get_boolean_member(api_object(verdict), "allowed");
+}
+
+static void
+test_policy_reload(ApiFixture *f, gconstpointer user_data)
+{
+	g_autoptr(ApiResponse) denied = NULL;
+	g_autoptr(ApiResponse) verdict = NULL;
+	g_autoptr(ApiResponse) policy = NULL;
+	g_autoptr(ApiResponse) allowed = NULL;
+	g_autofree gchar *body = NULL;
+	g_autofree gchar *escaped = NULL;
+	g_autofree gchar *path = NULL;
+	g_autoptr(GError) error_local = NULL;
+	gint64 deadline;
+	gboolean found = FALSE;
+	JsonArray *rules;
+
+	if (f->skipped)
+		return;
+	body = attach_body(f->cruzer_id);
+	escaped = g_uri_escape_string(f->cruzer_id, NULL, FALSE);
+	path = g_strdup_printf("/v1/devices/%s/policy", escaped);
+
+	/* the operator's rule comes after the built-in ones and decides */
+	policy = api_get(f, f->local, "/v1/policy", NULL);
+	rules = json_object_get_array_member(api_object(policy), "rules");
+	for (guint i = 0; i < json_array_get_length(rules); i++)
+		found |= strstr(json_array_get_string_element(rules, i), "sticks") != NULL;
+	g_assert_true(found);
+	verdict = api_get(f, f->local, path, NULL);
+	g_assert_false(json_object_get_boolean_member(api_object(verdict), "allowed"));
+	g_assert_cmpstr(json_object_get_string_member(api_object(verdict), "rule"), ==, "[deny sticks]");
+	g_assert_cmpstr(json_object_get_string_member(api_object(verdict), "reason"), ==, "sticks stay on this host");
+	denied = api_post_json(f, f->local, "/v1/instances/demo-off/usb-devices", NULL, body);
+	api_assert_error(denied, 403, "denied-by-policy");
+	g_assert_nonnull(strstr(api_error_message(denied), "sticks stay on this host"));
+
+	/* a broken file on SIGHUP keeps the rules in force */
+	g_assert_true(g_file_set_contents(f->policy_path, "[deny sticks]\nmatch-idd=0781:5567\n", -1, &error_local));
+	g_subprocess_send_signal(f->daemon, SIGHUP);
+	/* whether the reload ran before this request or not, the rule holds */
+	g_assert_false(policy_allows(f, f->cruzer_id));
+
+	/* a fixed file on SIGHUP applies */
+	g_assert_true(g_file_set_contents(f->policy_path, "[allow sticks]\nmatch-id=0781:5567\n", -1, &error_local));
+	g_subprocess_send_signal(f->daemon, SIGHUP);
+	deadline = g_get_monotonic_time() + WAIT_TIMEOUT_USEC;
+	while (!policy_allows(f, f->cruzer_id) && g_get_monotonic_time() < deadline) {
+		gboolean never = FALSE;
+		wait_for_flag(&never, 20 * 1000);
+	}
+	g_assert_true(policy_allows(f, f->cruzer_id));
+	allowed = api_post_json(f, f->local, "/v1/instances/demo-off/usb-devices", NULL, body);
+	g_assert_cmpuint(allowed->status, ==, 200);
+}
+
+static void
+test_tls(ApiFixture *f, gconstpointer user_data)
+{
+	g_autoptr(ApiResponse) host = NULL;
+	g_autoptr(ApiResponse) anonymous = NULL;
+	g_autofree gchar *request = NULL;
+	guint status;
+
+	if (f->skipped)
+		return;
+	g_assert_true(g_str_has_prefix(f->base_url, "https://"));
+	host = api_get(f, f->tcp, "/v1/host", f->admin_token);
+	g_assert_cmpuint(host->status, ==, 200);
+	g_assert_cmpstr(json_object_get_string_member(api_object(host), "host"), ==, "testhost");
+	anonymous = api_get(f, f->tcp, "/v1/devices", NULL);
+	api_assert_error(anonymous, 401, "permission-denied");
+
+	/* plain HTTP on the TLS port gets no answer */
+	request = g_strdup("GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+	status = api_raw(f, request, strlen(request), 0, NULL);
+	g_assert_cmpuint(status, ==, 0);
 }
 
 /* in-process: configuration */
@@ -2527,12 +2764,16 @@ test_json_guards(void)
 	}
 }
 
-static const ApiOptions options_default = {TRUE, NULL, NULL, NULL, NULL};
-static const ApiOptions options_disabled = {FALSE, NULL, NULL, NULL, NULL};
-static const ApiOptions options_peer = {TRUE, NULL, "users", "0666", NULL};
-static const ApiOptions options_slow = {TRUE, NULL, NULL, NULL, "4000"};
-static const ApiOptions options_race = {TRUE, NULL, NULL, NULL, "3000"};
-static const ApiOptions options_libvirt = {TRUE, "libvirt", NULL, NULL, NULL};
+#define POLICY_DENY_STICKS "[deny sticks]\nmatch-id=0781:5567\nreason=sticks stay on this host\n"
+
+static const ApiOptions options_default = {TRUE, NULL, NULL, NULL, NULL, NULL, FALSE};
+static const ApiOptions options_disabled = {FALSE, NULL, NULL, NULL, NULL, NULL, FALSE};
+static const ApiOptions options_peer = {TRUE, NULL, "users", "0666", NULL, NULL, FALSE};
+static const ApiOptions options_slow = {TRUE, NULL, NULL, NULL, "4000", NULL, FALSE};
+static const ApiOptions options_race = {TRUE, NULL, NULL, NULL, "3000", NULL, FALSE};
+static const ApiOptions options_libvirt = {TRUE, "libvirt", NULL, NULL, NULL, NULL, FALSE};
+static const ApiOptions options_policy = {TRUE, NULL, NULL, NULL, NULL, POLICY_DENY_STICKS, FALSE};
+static const ApiOptions options_tls = {TRUE, NULL, NULL, NULL, NULL, NULL, TRUE};
 
 static GLogFunc previous_log_handler;
 
@@ -2594,8 +2835,12 @@ main(int argc, char **argv)
 	API_TEST("/usbpass/api/tokens", test_tokens, &options_default);
 	API_TEST("/usbpass/api/events", test_events, &options_default);
 	API_TEST("/usbpass/api/events{limit}", test_events_limit, &options_default);
+	API_TEST("/usbpass/api/attach{client-gone}", test_attach_client_gone, &options_slow);
+	API_TEST("/usbpass/api/shutdown{during-attach}", test_shutdown_during_attach, &options_slow);
 	API_TEST("/usbpass/api/restart{during-attach}", test_restart_during_attach, &options_slow);
 	API_TEST("/usbpass/api/restart{after-attach}", test_restart_after_attach, &options_default);
+	API_TEST("/usbpass/api/policy{file-reload}", test_policy_reload, &options_policy);
+	API_TEST("/usbpass/api/tls", test_tls, &options_tls);
 	API_TEST("/usbpass/api/libvirt{shutoff-attach}", test_libvirt, &options_libvirt);
 
 	return g_test_run();
