@@ -18,7 +18,7 @@ typedef struct {
 	gulong finished_id;
 	gulong disconnected_id;
 	GSource *hangup_source; /* the client closed or wrote: it is gone */
-	guint pending;		/* chunks appended but not yet written */
+	guint pending;          /* chunks appended but not yet written */
 	gboolean closed;
 } UsbpassApiWatcher;
 
@@ -140,7 +140,8 @@ usbpass_api_events_keepalive_cb(gpointer user_data)
 	UsbpassApiEvents *self = USBPASS_API_EVENTS(user_data);
 	g_autoptr(GPtrArray) watchers = usbpass_api_events_snapshot(self);
 	for (guint i = 0; i < watchers->len; i++)
-		usbpass_api_events_watcher_send(self, g_ptr_array_index(watchers, i), self->keepalive_chunk);
+		usbpass_api_events_watcher_send(
+		  self, g_ptr_array_index(watchers, i), self->keepalive_chunk);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -148,8 +149,8 @@ static void
 usbpass_api_events_update_keepalive(UsbpassApiEvents *self)
 {
 	if (self->watchers->len > 0 && self->keepalive_id == 0 && self->keepalive_seconds > 0) {
-		self->keepalive_id =
-		    g_timeout_add_seconds(self->keepalive_seconds, usbpass_api_events_keepalive_cb, self);
+		self->keepalive_id = g_timeout_add_seconds(
+		  self->keepalive_seconds, usbpass_api_events_keepalive_cb, self);
 	} else if (self->watchers->len == 0) {
 		g_clear_handle_id(&self->keepalive_id, g_source_remove);
 	}
@@ -217,10 +218,10 @@ usbpass_api_events_add_watcher(UsbpassApiEvents *self, SoupServerMessage *msg, G
 
 	if (self->watchers->len >= self->max_watchers) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_BUSY,
-			    "too many event watchers (%u); try again later",
-			    self->max_watchers);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_BUSY,
+		            "too many event watchers (%u); try again later",
+		            self->max_watchers);
 		return FALSE;
 	}
 
@@ -239,20 +240,19 @@ usbpass_api_events_add_watcher(UsbpassApiEvents *self, SoupServerMessage *msg, G
 	watcher->events = self;
 	watcher->msg = g_object_ref(msg);
 	watcher->pending = 1;
-	watcher->wrote_chunk_id =
-	    g_signal_connect(msg, "wrote-chunk", G_CALLBACK(usbpass_api_events_watcher_wrote_chunk_cb), watcher);
-	watcher->finished_id =
-	    g_signal_connect(msg, "finished", G_CALLBACK(usbpass_api_events_watcher_gone_cb), watcher);
-	watcher->disconnected_id =
-	    g_signal_connect(msg, "disconnected", G_CALLBACK(usbpass_api_events_watcher_gone_cb), watcher);
+	watcher->wrote_chunk_id = g_signal_connect(
+	  msg, "wrote-chunk", G_CALLBACK(usbpass_api_events_watcher_wrote_chunk_cb), watcher);
+	watcher->finished_id = g_signal_connect(
+	  msg, "finished", G_CALLBACK(usbpass_api_events_watcher_gone_cb), watcher);
+	watcher->disconnected_id = g_signal_connect(
+	  msg, "disconnected", G_CALLBACK(usbpass_api_events_watcher_gone_cb), watcher);
 	if (soup_server_message_get_socket(msg) != NULL) {
-		watcher->hangup_source = g_socket_create_source(soup_server_message_get_socket(msg),
-							       G_IO_IN | G_IO_HUP | G_IO_ERR,
-							       NULL);
+		watcher->hangup_source = g_socket_create_source(
+		  soup_server_message_get_socket(msg), G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
 		g_source_set_callback(watcher->hangup_source,
-				      G_SOURCE_FUNC(usbpass_api_events_watcher_hangup_cb),
-				      watcher,
-				      NULL);
+		                      G_SOURCE_FUNC(usbpass_api_events_watcher_hangup_cb),
+		                      watcher,
+		                      NULL);
 		g_source_attach(watcher->hangup_source, NULL);
 	}
 	g_ptr_array_add(self->watchers, watcher);
@@ -333,7 +333,8 @@ usbpass_api_events_close_all(UsbpassApiEvents *self)
 		UsbpassApiWatcher *watcher = g_ptr_array_steal_index_fast(self->watchers, 0);
 		if (!watcher->closed) {
 			watcher->closed = TRUE;
-			soup_message_body_complete(soup_server_message_get_response_body(watcher->msg));
+			soup_message_body_complete(
+			  soup_server_message_get_response_body(watcher->msg));
 			soup_server_message_unpause(watcher->msg);
 		}
 		usbpass_api_watcher_free(watcher);

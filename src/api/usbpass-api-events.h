@@ -18,8 +18,8 @@
 
 G_BEGIN_DECLS
 
-#define USBPASS_API_EVENTS_MAX_WATCHERS_DEFAULT	  64
-#define USBPASS_API_EVENTS_MAX_QUEUE_DEFAULT	  256
+#define USBPASS_API_EVENTS_MAX_WATCHERS_DEFAULT      64
+#define USBPASS_API_EVENTS_MAX_QUEUE_DEFAULT         256
 #define USBPASS_API_EVENTS_KEEPALIVE_SECONDS_DEFAULT 15
 
 #define USBPASS_TYPE_API_EVENTS (usbpass_api_events_get_type())
@@ -28,15 +28,17 @@ G_DECLARE_FINAL_TYPE(UsbpassApiEvents, usbpass_api_events, USBPASS, API_EVENTS, 
 UsbpassApiEvents *
 usbpass_api_events_new(void) G_GNUC_WARN_UNUSED_RESULT;
 void
-usbpass_api_events_set_limits(UsbpassApiEvents *self, guint max_watchers, guint max_queue) USBPASS_NONNULL(1);
+usbpass_api_events_set_limits(UsbpassApiEvents *self, guint max_watchers, guint max_queue)
+  USBPASS_NONNULL(1);
 void
 usbpass_api_events_set_keepalive(UsbpassApiEvents *self, guint seconds) USBPASS_NONNULL(1);
 
 gboolean
 usbpass_api_events_add_watcher(UsbpassApiEvents *self, SoupServerMessage *msg, GError **error)
-    USBPASS_NONNULL(1, 2);
+  USBPASS_NONNULL(1, 2);
 void
-usbpass_api_events_broadcast(UsbpassApiEvents *self, const gchar *event, GBytes *data) USBPASS_NONNULL(1, 2, 3);
+usbpass_api_events_broadcast(UsbpassApiEvents *self, const gchar *event, GBytes *data)
+  USBPASS_NONNULL(1, 2, 3);
 guint
 usbpass_api_events_get_watcher_count(UsbpassApiEvents *self) USBPASS_NONNULL(1);
 guint64

@@ -69,10 +69,10 @@ usbpass_api_json_add_hex16(JsonBuilder *builder, const gchar *name, guint16 valu
  */
 void
 usbpass_api_json_add_device(JsonBuilder *builder,
-			    const gchar *host,
-			    const UsbpassDevice *device,
-			    const UsbpassStoreDevice *record,
-			    gboolean present)
+                            const gchar *host,
+                            const UsbpassDevice *device,
+                            const UsbpassStoreDevice *record,
+                            gboolean present)
 {
 	g_autofree gchar *updated = NULL;
 	UsbpassDeviceState state = USBPASS_DEVICE_STATE_AVAILABLE;
@@ -101,16 +101,18 @@ usbpass_api_json_add_device(JsonBuilder *builder,
 		state = record->state;
 	else if (device == NULL)
 		state = USBPASS_DEVICE_STATE_MISSING;
-	usbpass_api_json_add_string_or_null(builder,
-					    "host",
-					    record != NULL && record->host != NULL ? record->host : host);
+	usbpass_api_json_add_string_or_null(
+	  builder, "host", record != NULL && record->host != NULL ? record->host : host);
 	json_builder_set_member_name(builder, "present");
 	json_builder_add_boolean_value(builder, present);
 	json_builder_set_member_name(builder, "state");
 	json_builder_add_string_value(builder, usbpass_device_state_to_string(state));
-	usbpass_api_json_add_string_or_null(builder, "instance_uuid", record != NULL ? record->instance_uuid : NULL);
-	usbpass_api_json_add_string_or_null(builder, "instance_name", record != NULL ? record->instance_name : NULL);
-	usbpass_api_json_add_string_or_null(builder, "state_error", record != NULL ? record->error : NULL);
+	usbpass_api_json_add_string_or_null(
+	  builder, "instance_uuid", record != NULL ? record->instance_uuid : NULL);
+	usbpass_api_json_add_string_or_null(
+	  builder, "instance_name", record != NULL ? record->instance_name : NULL);
+	usbpass_api_json_add_string_or_null(
+	  builder, "state_error", record != NULL ? record->error : NULL);
 	if (record != NULL)
 		updated = usbpass_api_json_time(record->updated_usec);
 	usbpass_api_json_add_string_or_null(builder, "updated", updated);
@@ -126,10 +128,13 @@ usbpass_api_json_add_device(JsonBuilder *builder,
  * Writes the Device object of @device, see usbpass_api_json_add_device().
  */
 void
-usbpass_api_json_add_engine_device(JsonBuilder *builder, const gchar *host, const UsbpassEngineDevice *device)
+usbpass_api_json_add_engine_device(JsonBuilder *builder,
+                                   const gchar *host,
+                                   const UsbpassEngineDevice *device)
 {
 	g_return_if_fail(device != NULL);
-	usbpass_api_json_add_device(builder, host, device->device, device->record, device->device != NULL);
+	usbpass_api_json_add_device(
+	  builder, host, device->device, device->record, device->device != NULL);
 }
 
 /**
@@ -155,7 +160,8 @@ usbpass_api_json_device_list_to_bytes(const gchar *host, gint64 generation, GPtr
 	g_return_val_if_fail(devices != NULL, NULL);
 
 	out = g_string_sized_new(64 + (gsize)devices->len * 1536);
-	g_string_append_printf(out, "{\"generation\":%" G_GINT64_FORMAT ",\"devices\":[", generation);
+	g_string_append_printf(
+	  out, "{\"generation\":%" G_GINT64_FORMAT ",\"devices\":[", generation);
 	for (guint i = 0; i < devices->len; i++) {
 		g_autoptr(JsonBuilder) builder = json_builder_new_immutable();
 		g_autoptr(JsonNode) root = NULL;
@@ -182,10 +188,10 @@ usbpass_api_json_device_list_to_bytes(const gchar *host, gint64 generation, GPtr
  */
 void
 usbpass_api_json_add_instance(JsonBuilder *builder,
-			      const gchar *host,
-			      const UsbpassInstance *instance,
-			      UsbpassInventory *inventory,
-			      GPtrArray *records)
+                              const gchar *host,
+                              const UsbpassInstance *instance,
+                              UsbpassInventory *inventory,
+                              GPtrArray *records)
 {
 	g_return_if_fail(JSON_IS_BUILDER(builder));
 	g_return_if_fail(instance != NULL);
@@ -262,7 +268,8 @@ usbpass_api_json_add_token(JsonBuilder *builder, const UsbpassToken *token)
 	last_used = usbpass_api_json_time(token->last_used_usec);
 	json_builder_begin_object(builder);
 	usbpass_api_json_add_string_or_null(builder, "name", token->name);
-	usbpass_api_json_add_string_or_null(builder, "role", usbpass_token_role_to_string(token->role));
+	usbpass_api_json_add_string_or_null(
+	  builder, "role", usbpass_token_role_to_string(token->role));
 	usbpass_api_json_add_string_or_null(builder, "created", created);
 	usbpass_api_json_add_string_or_null(builder, "last_used", last_used);
 	json_builder_end_object(builder);
@@ -329,7 +336,8 @@ usbpass_api_json_error_new(UsbpassError code, const gchar *message)
 	json_builder_set_member_name(builder, "code");
 	json_builder_add_string_value(builder, usbpass_error_to_string(code));
 	json_builder_set_member_name(builder, "message");
-	json_builder_add_string_value(builder, message != NULL ? message : usbpass_error_to_string(code));
+	json_builder_add_string_value(builder,
+	                              message != NULL ? message : usbpass_error_to_string(code));
 	json_builder_end_object(builder);
 	json_builder_end_object(builder);
 	return usbpass_api_json_to_bytes(builder);
@@ -368,10 +376,10 @@ usbpass_api_json_check_depth(const gchar *data, gsize length, guint max_depth, G
 		} else if (c == '[' || c == '{') {
 			if (++depth > max_depth) {
 				g_set_error(error,
-					    USBPASS_ERROR,
-					    USBPASS_ERROR_INVALID_DATA,
-					    "the JSON body is nested deeper than %u levels",
-					    max_depth);
+				            USBPASS_ERROR,
+				            USBPASS_ERROR_INVALID_DATA,
+				            "the JSON body is nested deeper than %u levels",
+				            max_depth);
 				return FALSE;
 			}
 		} else if ((c == ']' || c == '}') && depth > 0) {
@@ -398,19 +406,25 @@ usbpass_api_json_parse_object(const gchar *data, gsize length, GError **error)
 	JsonNode *root;
 
 	if (data == NULL || length == 0) {
-		g_set_error_literal(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA, "the request needs a JSON body");
+		g_set_error_literal(error,
+		                    USBPASS_ERROR,
+		                    USBPASS_ERROR_INVALID_DATA,
+		                    "the request needs a JSON body");
 		return NULL;
 	}
 	if (length > USBPASS_API_BODY_MAX_BYTES) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "the JSON body is larger than %u bytes",
-			    (guint)USBPASS_API_BODY_MAX_BYTES);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "the JSON body is larger than %u bytes",
+		            (guint)USBPASS_API_BODY_MAX_BYTES);
 		return NULL;
 	}
 	if (!g_utf8_validate(data, (gssize)length, NULL)) {
-		g_set_error_literal(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA, "the JSON body is not valid UTF-8");
+		g_set_error_literal(error,
+		                    USBPASS_ERROR,
+		                    USBPASS_ERROR_INVALID_DATA,
+		                    "the JSON body is not valid UTF-8");
 		return NULL;
 	}
 	if (!usbpass_api_json_check_depth(data, length, USBPASS_API_JSON_MAX_DEPTH, error))
@@ -420,18 +434,18 @@ usbpass_api_json_parse_object(const gchar *data, gsize length, GError **error)
 	if (!json_parser_load_from_data(parser, data, (gssize)length, &error_local)) {
 		g_autofree gchar *shown = usbpass_string_sanitize(error_local->message, -1, 256);
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "the body is not JSON: %s",
-			    shown != NULL ? shown : "parse error");
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "the body is not JSON: %s",
+		            shown != NULL ? shown : "parse error");
 		return NULL;
 	}
 	root = json_parser_get_root(parser);
 	if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root)) {
 		g_set_error_literal(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "the JSON body must be an object");
+		                    USBPASS_ERROR,
+		                    USBPASS_ERROR_INVALID_DATA,
+		                    "the JSON body must be an object");
 		return NULL;
 	}
 	return json_node_dup_object(root);
@@ -451,10 +465,10 @@ usbpass_api_json_parse_object(const gchar *data, gsize length, GError **error)
  */
 gboolean
 usbpass_api_json_get_string(JsonObject *object,
-			    const gchar *member,
-			    gboolean required,
-			    const gchar **value,
-			    GError **error)
+                            const gchar *member,
+                            gboolean required,
+                            const gchar **value,
+                            GError **error)
 {
 	JsonNode *node;
 
@@ -466,10 +480,10 @@ usbpass_api_json_get_string(JsonObject *object,
 	if (node == NULL) {
 		if (required) {
 			g_set_error(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "the member '%s' is missing",
-				    member);
+			            USBPASS_ERROR,
+			            USBPASS_ERROR_INVALID_DATA,
+			            "the member '%s' is missing",
+			            member);
 			return FALSE;
 		}
 		*value = NULL;
@@ -477,10 +491,10 @@ usbpass_api_json_get_string(JsonObject *object,
 	}
 	if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "the member '%s' must be a string",
-			    member);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "the member '%s' must be a string",
+		            member);
 		return FALSE;
 	}
 	*value = json_node_get_string(node);
@@ -511,10 +525,10 @@ usbpass_api_json_check_members(JsonObject *object, const gchar *const *allowed, 
 		if (!g_strv_contains(allowed, name)) {
 			g_autofree gchar *shown = usbpass_string_sanitize(name, -1, 64);
 			g_set_error(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "the member '%s' is unknown",
-				    shown != NULL ? shown : "");
+			            USBPASS_ERROR,
+			            USBPASS_ERROR_INVALID_DATA,
+			            "the member '%s' is unknown",
+			            shown != NULL ? shown : "");
 			return FALSE;
 		}
 	}

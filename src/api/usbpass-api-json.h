@@ -31,28 +31,33 @@ usbpass_api_json_time(gint64 usec) G_GNUC_WARN_UNUSED_RESULT;
 
 void
 usbpass_api_json_add_device(JsonBuilder *builder,
-			    const gchar *host,
-			    const UsbpassDevice *device,
-			    const UsbpassStoreDevice *record,
-			    gboolean present) USBPASS_NONNULL(1, 2);
+                            const gchar *host,
+                            const UsbpassDevice *device,
+                            const UsbpassStoreDevice *record,
+                            gboolean present) USBPASS_NONNULL(1, 2);
 void
-usbpass_api_json_add_engine_device(JsonBuilder *builder, const gchar *host, const UsbpassEngineDevice *device)
-    USBPASS_NONNULL(1, 2, 3);
+usbpass_api_json_add_engine_device(JsonBuilder *builder,
+                                   const gchar *host,
+                                   const UsbpassEngineDevice *device) USBPASS_NONNULL(1, 2, 3);
 GBytes *
-usbpass_api_json_device_list_to_bytes(const gchar *host, gint64 generation, GPtrArray *devices)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 3);
+usbpass_api_json_device_list_to_bytes(const gchar *host,
+                                      gint64 generation,
+                                      GPtrArray *devices) G_GNUC_WARN_UNUSED_RESULT
+  USBPASS_NONNULL(1, 3);
 void
 usbpass_api_json_add_instance(JsonBuilder *builder,
-			      const gchar *host,
-			      const UsbpassInstance *instance,
-			      UsbpassInventory *inventory,
-			      GPtrArray *records) USBPASS_NONNULL(1, 2, 3, 4);
+                              const gchar *host,
+                              const UsbpassInstance *instance,
+                              UsbpassInventory *inventory,
+                              GPtrArray *records) USBPASS_NONNULL(1, 2, 3, 4);
 void
-usbpass_api_json_add_audit_entry(JsonBuilder *builder, const UsbpassAuditEntry *entry) USBPASS_NONNULL(1, 2);
+usbpass_api_json_add_audit_entry(JsonBuilder *builder, const UsbpassAuditEntry *entry)
+  USBPASS_NONNULL(1, 2);
 void
 usbpass_api_json_add_token(JsonBuilder *builder, const UsbpassToken *token) USBPASS_NONNULL(1, 2);
 void
-usbpass_api_json_add_verdict(JsonBuilder *builder, const UsbpassPolicyVerdict *verdict) USBPASS_NONNULL(1, 2);
+usbpass_api_json_add_verdict(JsonBuilder *builder, const UsbpassPolicyVerdict *verdict)
+  USBPASS_NONNULL(1, 2);
 
 GBytes *
 usbpass_api_json_to_bytes(JsonBuilder *builder) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
@@ -62,15 +67,17 @@ usbpass_api_json_error_new(UsbpassError code, const gchar *message) G_GNUC_WARN_
 gboolean
 usbpass_api_json_check_depth(const gchar *data, gsize length, guint max_depth, GError **error);
 JsonObject *
-usbpass_api_json_parse_object(const gchar *data, gsize length, GError **error) G_GNUC_WARN_UNUSED_RESULT;
+usbpass_api_json_parse_object(const gchar *data,
+                              gsize length,
+                              GError **error) G_GNUC_WARN_UNUSED_RESULT;
 gboolean
 usbpass_api_json_get_string(JsonObject *object,
-			    const gchar *member,
-			    gboolean required,
-			    const gchar **value,
-			    GError **error) USBPASS_NONNULL(1, 2, 4);
+                            const gchar *member,
+                            gboolean required,
+                            const gchar **value,
+                            GError **error) USBPASS_NONNULL(1, 2, 4);
 gboolean
 usbpass_api_json_check_members(JsonObject *object, const gchar *const *allowed, GError **error)
-    USBPASS_NONNULL(1, 2);
+  USBPASS_NONNULL(1, 2);
 
 G_END_DECLS

@@ -35,7 +35,7 @@
 /* refused requests written to the audit log per window; the rest are counted */
 #define USBPASS_API_REFUSALS_PER_WINDOW 100
 #define USBPASS_API_REFUSAL_WINDOW_USEC (60 * G_USEC_PER_SEC)
-#define USBPASS_API_AUDIT_LIMIT_MAX	1000
+#define USBPASS_API_AUDIT_LIMIT_MAX     1000
 #define USBPASS_API_AUDIT_LIMIT_DEFAULT 100
 
 /* the role of an endpoint that anybody may call */
@@ -62,6 +62,10 @@ typedef enum {
 } UsbpassApiRouteKind;
 
 /* the roles of docs/api.md, per method; the Allow header of 405 */
+static const gchar *const devices_query[] = { "state",      "instance", "vendor_id",
+	                                      "product_id", "present",  NULL };
+static const gchar *const audit_query[] = { "after", "limit", NULL };
+/* clang-format off */
 static const struct {
 	gint get;
 	gint post;
@@ -69,29 +73,23 @@ static const struct {
 	const gchar *allow;
 	const gchar *const *query; /* the query parameters it knows */
 } route_table[USBPASS_API_ROUTE_LAST] = {
-    [USBPASS_API_ROUTE_HEALTH] = {USBPASS_API_ROLE_NONE, -1, -1, "GET, HEAD", NULL},
-    [USBPASS_API_ROUTE_HOST] = {USBPASS_TOKEN_ROLE_READER, -1, -1, "GET, HEAD", NULL},
-    [USBPASS_API_ROUTE_DEVICES] = {USBPASS_TOKEN_ROLE_READER,
-				   -1,
-				   -1,
-				   "GET, HEAD",
-				   (const gchar *const[]){"state", "instance", "vendor_id", "product_id", "present", NULL}},
-    [USBPASS_API_ROUTE_DEVICE] = {USBPASS_TOKEN_ROLE_READER, -1, -1, "GET, HEAD", NULL},
-    [USBPASS_API_ROUTE_DEVICE_POLICY] = {USBPASS_TOKEN_ROLE_READER, -1, -1, "GET, HEAD", NULL},
-    [USBPASS_API_ROUTE_POLICY] = {USBPASS_TOKEN_ROLE_READER, -1, -1, "GET, HEAD", NULL},
-    [USBPASS_API_ROUTE_INSTANCES] = {USBPASS_TOKEN_ROLE_READER, -1, -1, "GET, HEAD", NULL},
-    [USBPASS_API_ROUTE_INSTANCE] = {USBPASS_TOKEN_ROLE_READER, -1, -1, "GET, HEAD", NULL},
-    [USBPASS_API_ROUTE_INSTANCE_DEVICES] = {-1, USBPASS_TOKEN_ROLE_OPERATOR, -1, "POST", NULL},
-    [USBPASS_API_ROUTE_INSTANCE_DEVICE] = {-1, -1, USBPASS_TOKEN_ROLE_OPERATOR, "DELETE", NULL},
-    [USBPASS_API_ROUTE_AUDIT] = {USBPASS_TOKEN_ROLE_ADMIN,
-				 -1,
-				 -1,
-				 "GET, HEAD",
-				 (const gchar *const[]){"after", "limit", NULL}},
-    [USBPASS_API_ROUTE_EVENTS] = {USBPASS_TOKEN_ROLE_READER, -1, -1, "GET", NULL},
-    [USBPASS_API_ROUTE_TOKENS] = {USBPASS_TOKEN_ROLE_ADMIN, USBPASS_TOKEN_ROLE_ADMIN, -1, "GET, HEAD, POST", NULL},
-    [USBPASS_API_ROUTE_TOKEN] = {-1, -1, USBPASS_TOKEN_ROLE_ADMIN, "DELETE", NULL},
+	[USBPASS_API_ROUTE_HEALTH]           = {USBPASS_API_ROLE_NONE,     -1, -1, "GET, HEAD", NULL},
+	[USBPASS_API_ROUTE_HOST]             = {USBPASS_TOKEN_ROLE_READER, -1, -1, "GET, HEAD", NULL},
+	[USBPASS_API_ROUTE_DEVICES]          = {USBPASS_TOKEN_ROLE_READER, -1, -1, "GET, HEAD", devices_query},
+	[USBPASS_API_ROUTE_DEVICE]           = {USBPASS_TOKEN_ROLE_READER, -1, -1, "GET, HEAD", NULL},
+	[USBPASS_API_ROUTE_DEVICE_POLICY]    = {USBPASS_TOKEN_ROLE_READER, -1, -1, "GET, HEAD", NULL},
+	[USBPASS_API_ROUTE_POLICY]           = {USBPASS_TOKEN_ROLE_READER, -1, -1, "GET, HEAD", NULL},
+	[USBPASS_API_ROUTE_INSTANCES]        = {USBPASS_TOKEN_ROLE_READER, -1, -1, "GET, HEAD", NULL},
+	[USBPASS_API_ROUTE_INSTANCE]         = {USBPASS_TOKEN_ROLE_READER, -1, -1, "GET, HEAD", NULL},
+	[USBPASS_API_ROUTE_INSTANCE_DEVICES] = {-1, USBPASS_TOKEN_ROLE_OPERATOR, -1, "POST", NULL},
+	[USBPASS_API_ROUTE_INSTANCE_DEVICE]  = {-1, -1, USBPASS_TOKEN_ROLE_OPERATOR, "DELETE", NULL},
+	[USBPASS_API_ROUTE_AUDIT]            = {USBPASS_TOKEN_ROLE_ADMIN,  -1, -1, "GET, HEAD", audit_query},
+	[USBPASS_API_ROUTE_EVENTS]           = {USBPASS_TOKEN_ROLE_READER, -1, -1, "GET", NULL},
+	[USBPASS_API_ROUTE_TOKENS]           = {USBPASS_TOKEN_ROLE_ADMIN, USBPASS_TOKEN_ROLE_ADMIN, -1,
+						"GET, HEAD, POST", NULL},
+	[USBPASS_API_ROUTE_TOKEN]            = {-1, -1, USBPASS_TOKEN_ROLE_ADMIN, "DELETE", NULL},
 };
+/* clang-format on */
 
 /* what the early handler learnt about a request, kept on the message */
 typedef struct {
@@ -191,12 +189,19 @@ usbpass_api_respond_builder(SoupServerMessage *msg, guint status, JsonBuilder *b
 }
 
 static void
-usbpass_api_respond_code(SoupServerMessage *msg, guint status, UsbpassError code, const gchar *message)
+usbpass_api_respond_code(SoupServerMessage *msg,
+                         guint status,
+                         UsbpassError code,
+                         const gchar *message)
 {
 	g_autoptr(GBytes) bytes = usbpass_api_json_error_new(code, message);
 	usbpass_api_respond_bytes(msg, status, bytes);
 	if (status >= 500)
-		g_warning("%s %s: %u %s", soup_server_message_get_method(msg), g_uri_get_path(soup_server_message_get_uri(msg)), status, message);
+		g_warning("%s %s: %u %s",
+		          soup_server_message_get_method(msg),
+		          g_uri_get_path(soup_server_message_get_uri(msg)),
+		          status,
+		          message);
 	else
 		g_debug("%s: %u %s", soup_server_message_get_method(msg), status, message);
 }
@@ -219,32 +224,36 @@ usbpass_api_decode_segment(const gchar *raw, gchar **out, GError **error)
 	g_autofree gchar *clean = NULL;
 
 	if (raw[0] == '\0') {
-		g_set_error_literal(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND, "no such API endpoint: empty path segment");
+		g_set_error_literal(error,
+		                    USBPASS_ERROR,
+		                    USBPASS_ERROR_NOT_FOUND,
+		                    "no such API endpoint: empty path segment");
 		return FALSE;
 	}
 	if (decoded == NULL || decoded[0] == '\0') {
 		g_set_error_literal(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "a path segment is badly percent-encoded or holds a NUL");
+		                    USBPASS_ERROR,
+		                    USBPASS_ERROR_INVALID_DATA,
+		                    "a path segment is badly percent-encoded or holds a NUL");
 		return FALSE;
 	}
 	if (strlen(decoded) > USBPASS_API_SEGMENT_MAX_BYTES) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "a path segment is longer than %u bytes",
-			    (guint)USBPASS_API_SEGMENT_MAX_BYTES);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "a path segment is longer than %u bytes",
+		            (guint)USBPASS_API_SEGMENT_MAX_BYTES);
 		return FALSE;
 	}
 	/* identities are sanitised strings: anything the sanitiser would change
 	 * (invalid UTF-8, control characters, outer blanks) names nothing of ours */
 	clean = usbpass_string_sanitize(decoded, -1, USBPASS_API_SEGMENT_MAX_BYTES + 8);
 	if (g_strcmp0(clean, decoded) != 0) {
-		g_set_error_literal(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "a path segment holds invalid UTF-8, control characters or outer blanks");
+		g_set_error_literal(
+		  error,
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_INVALID_DATA,
+		  "a path segment holds invalid UTF-8, control characters or outer blanks");
 		return FALSE;
 	}
 	*out = g_steal_pointer(&decoded);
@@ -260,20 +269,20 @@ usbpass_api_route_match(GStrv parts, guint n)
 		const gchar *third; /* NULL: any */
 		UsbpassApiRouteKind route;
 	} patterns[] = {
-	    {1, "health", NULL, USBPASS_API_ROUTE_HEALTH},
-	    {1, "host", NULL, USBPASS_API_ROUTE_HOST},
-	    {1, "policy", NULL, USBPASS_API_ROUTE_POLICY},
-	    {1, "audit", NULL, USBPASS_API_ROUTE_AUDIT},
-	    {1, "events", NULL, USBPASS_API_ROUTE_EVENTS},
-	    {1, "devices", NULL, USBPASS_API_ROUTE_DEVICES},
-	    {1, "instances", NULL, USBPASS_API_ROUTE_INSTANCES},
-	    {1, "tokens", NULL, USBPASS_API_ROUTE_TOKENS},
-	    {2, "devices", NULL, USBPASS_API_ROUTE_DEVICE},
-	    {2, "instances", NULL, USBPASS_API_ROUTE_INSTANCE},
-	    {2, "tokens", NULL, USBPASS_API_ROUTE_TOKEN},
-	    {3, "devices", "policy", USBPASS_API_ROUTE_DEVICE_POLICY},
-	    {3, "instances", "usb-devices", USBPASS_API_ROUTE_INSTANCE_DEVICES},
-	    {4, "instances", "usb-devices", USBPASS_API_ROUTE_INSTANCE_DEVICE},
+		{ 1, "health", NULL, USBPASS_API_ROUTE_HEALTH },
+		{ 1, "host", NULL, USBPASS_API_ROUTE_HOST },
+		{ 1, "policy", NULL, USBPASS_API_ROUTE_POLICY },
+		{ 1, "audit", NULL, USBPASS_API_ROUTE_AUDIT },
+		{ 1, "events", NULL, USBPASS_API_ROUTE_EVENTS },
+		{ 1, "devices", NULL, USBPASS_API_ROUTE_DEVICES },
+		{ 1, "instances", NULL, USBPASS_API_ROUTE_INSTANCES },
+		{ 1, "tokens", NULL, USBPASS_API_ROUTE_TOKENS },
+		{ 2, "devices", NULL, USBPASS_API_ROUTE_DEVICE },
+		{ 2, "instances", NULL, USBPASS_API_ROUTE_INSTANCE },
+		{ 2, "tokens", NULL, USBPASS_API_ROUTE_TOKEN },
+		{ 3, "devices", "policy", USBPASS_API_ROUTE_DEVICE_POLICY },
+		{ 3, "instances", "usb-devices", USBPASS_API_ROUTE_INSTANCE_DEVICES },
+		{ 4, "instances", "usb-devices", USBPASS_API_ROUTE_INSTANCE_DEVICE },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(patterns); i++) {
 		if (patterns[i].n != n || g_strcmp0(parts[0], patterns[i].first) != 0)
@@ -292,16 +301,17 @@ usbpass_api_parse_route(const gchar *path, UsbpassApiRequest *request, GError **
 	UsbpassApiRouteKind route = USBPASS_API_ROUTE_LAST;
 	guint n = 0;
 
-	if (path != NULL && strlen(path) <= USBPASS_API_PATH_MAX_BYTES && g_str_has_prefix(path, "/v1/")) {
+	if (path != NULL && strlen(path) <= USBPASS_API_PATH_MAX_BYTES &&
+	    g_str_has_prefix(path, "/v1/")) {
 		parts = g_strsplit(path + 4, "/", 6);
 		n = g_strv_length(parts);
 		route = usbpass_api_route_match(parts, n);
 	}
 	if (route == USBPASS_API_ROUTE_LAST) {
 		g_set_error_literal(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_NOT_FOUND,
-				    "no such API endpoint; see docs/api.md");
+		                    USBPASS_ERROR,
+		                    USBPASS_ERROR_NOT_FOUND,
+		                    "no such API endpoint; see docs/api.md");
 		return FALSE;
 	}
 	request->route = route;
@@ -316,10 +326,10 @@ usbpass_api_parse_route(const gchar *path, UsbpassApiRequest *request, GError **
 
 static void
 usbpass_api_server_append_audit(UsbpassApiServer *self,
-				const gchar *actor,
-				const gchar *action,
-				const gchar *outcome,
-				const gchar *message)
+                                const gchar *actor,
+                                const gchar *action,
+                                const gchar *outcome,
+                                const gchar *message)
 {
 	g_autoptr(UsbpassAuditEntry) entry = usbpass_audit_entry_new();
 	g_autoptr(GError) error_local = NULL;
@@ -330,15 +340,16 @@ usbpass_api_server_append_audit(UsbpassApiServer *self,
 	entry->action = g_strdup(action);
 	entry->outcome = g_strdup(outcome);
 	entry->message = g_strdup(message);
-	if (!usbpass_store_append_audit(usbpass_engine_get_store(self->engine), entry, &error_local))
+	if (!usbpass_store_append_audit(
+	      usbpass_engine_get_store(self->engine), entry, &error_local))
 		g_warning("cannot write the audit log, ignoring: %s", error_local->message);
 }
 
 static void
 usbpass_api_server_audit_refusal(UsbpassApiServer *self,
-				 SoupServerMessage *msg,
-				 const UsbpassAuthCaller *caller,
-				 const gchar *detail)
+                                 SoupServerMessage *msg,
+                                 const UsbpassAuthCaller *caller,
+                                 const gchar *detail)
 {
 	gint64 now = g_get_monotonic_time();
 	g_autofree gchar *path = NULL;
@@ -349,9 +360,10 @@ usbpass_api_server_audit_refusal(UsbpassApiServer *self,
 	if (now - self->refusal_window_usec > USBPASS_API_REFUSAL_WINDOW_USEC) {
 		if (self->refusals_suppressed > 0) {
 			g_autofree gchar *summary =
-			    g_strdup_printf("%u more refused requests were not written one by one",
-					    self->refusals_suppressed);
-			usbpass_api_server_append_audit(self, "usbpassd", "auth", "permission-denied", summary);
+			  g_strdup_printf("%u more refused requests were not written one by one",
+			                  self->refusals_suppressed);
+			usbpass_api_server_append_audit(
+			  self, "usbpassd", "auth", "permission-denied", summary);
 		}
 		self->refusal_window_usec = now;
 		self->refusals_in_window = 0;
@@ -364,10 +376,8 @@ usbpass_api_server_audit_refusal(UsbpassApiServer *self,
 	self->refusals_in_window++;
 
 	path = usbpass_string_sanitize(g_uri_get_path(soup_server_message_get_uri(msg)), -1, 256);
-	message = g_strdup_printf("%s %s: %s",
-				  soup_server_message_get_method(msg),
-				  path != NULL ? path : "",
-				  detail);
+	message = g_strdup_printf(
+	  "%s %s: %s", soup_server_message_get_method(msg), path != NULL ? path : "", detail);
 	usbpass_api_server_append_audit(self, caller->actor, "auth", "permission-denied", message);
 }
 
@@ -386,18 +396,21 @@ usbpass_api_server_got_chunk_cb(SoupServerMessage *msg, GBytes *chunk, gpointer 
 			request->body_too_large = TRUE;
 			g_byte_array_set_size(request->body, 0);
 			if (soup_server_message_get_status(msg) == 0) {
-				g_autofree gchar *text = g_strdup_printf("the request body is larger than %u bytes",
-									(guint)USBPASS_API_BODY_MAX_BYTES);
+				g_autofree gchar *text =
+				  g_strdup_printf("the request body is larger than %u bytes",
+				                  (guint)USBPASS_API_BODY_MAX_BYTES);
 				usbpass_api_respond_code(msg,
-							 SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
-							 USBPASS_ERROR_INVALID_DATA,
-							 text);
-				soup_message_headers_replace(soup_server_message_get_response_headers(msg),
-							     "Connection",
-							     "close");
+				                         SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
+				                         USBPASS_ERROR_INVALID_DATA,
+				                         text);
+				soup_message_headers_replace(
+				  soup_server_message_get_response_headers(msg),
+				  "Connection",
+				  "close");
 			}
 		}
-		if (request->body_received > USBPASS_API_BODY_MAX_BYTES + USBPASS_API_BODY_DRAIN_MAX_BYTES) {
+		if (request->body_received >
+		    USBPASS_API_BODY_MAX_BYTES + USBPASS_API_BODY_DRAIN_MAX_BYTES) {
 			GSocket *socket = soup_server_message_get_socket(msg);
 			if (socket != NULL)
 				g_socket_shutdown(socket, TRUE, TRUE, NULL);
@@ -429,10 +442,10 @@ usbpass_api_server_is_unix(SoupServerMessage *msg)
 
 static void
 usbpass_api_server_early_cb(SoupServer *server,
-			    SoupServerMessage *msg,
-			    const char *path,
-			    GHashTable *query,
-			    gpointer user_data)
+                            SoupServerMessage *msg,
+                            const char *path,
+                            GHashTable *query,
+                            gpointer user_data)
 {
 	UsbpassApiServer *self = USBPASS_API_SERVER(user_data);
 	UsbpassApiRequest *request = g_new0(UsbpassApiRequest, 1);
@@ -444,18 +457,18 @@ usbpass_api_server_early_cb(SoupServer *server,
 
 	request->body = g_byte_array_new();
 	g_object_set_qdata_full(G_OBJECT(msg),
-				usbpass_api_request_quark(),
-				request,
-				(GDestroyNotify)usbpass_api_request_free);
+	                        usbpass_api_request_quark(),
+	                        request,
+	                        (GDestroyNotify)usbpass_api_request_free);
 	/* the body is collected here, up to the limit, never by libsoup */
 	soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
 	g_signal_connect(msg, "got-chunk", G_CALLBACK(usbpass_api_server_got_chunk_cb), request);
 
 	if (self->shut_down) {
 		usbpass_api_respond_code(msg,
-					 SOUP_STATUS_SERVICE_UNAVAILABLE,
-					 USBPASS_ERROR_BUSY,
-					 "usbpassd is shutting down");
+		                         SOUP_STATUS_SERVICE_UNAVAILABLE,
+		                         USBPASS_ERROR_BUSY,
+		                         "usbpassd is shutting down");
 		return;
 	}
 	if (!usbpass_api_parse_route(path, request, &error_local)) {
@@ -465,25 +478,28 @@ usbpass_api_server_early_cb(SoupServer *server,
 
 	role = usbpass_api_route_role(request->route, method);
 	if (role == USBPASS_API_ROLE_NO_METHOD) {
-		g_autofree gchar *text = g_strdup_printf("method %s is not allowed here; allowed: %s",
-							 method,
-							 route_table[request->route].allow);
-		usbpass_api_respond_code(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, USBPASS_ERROR_INVALID_DATA, text);
+		g_autofree gchar *text =
+		  g_strdup_printf("method %s is not allowed here; allowed: %s",
+		                  method,
+		                  route_table[request->route].allow);
+		usbpass_api_respond_code(
+		  msg, SOUP_STATUS_METHOD_NOT_ALLOWED, USBPASS_ERROR_INVALID_DATA, text);
 		soup_message_headers_replace(soup_server_message_get_response_headers(msg),
-					     "Allow",
-					     route_table[request->route].allow);
+		                             "Allow",
+		                             route_table[request->route].allow);
 		return;
 	}
 
 	/* who is calling; health is for anybody (load balancers, the CLI's probe) */
 	if (usbpass_api_server_is_unix(msg)) {
-		request->caller = usbpass_auth_identify_peer(self->auth, soup_server_message_get_socket(msg));
-	} else {
 		request->caller =
-		    usbpass_auth_identify_bearer(self->auth,
-						 soup_message_headers_get_one(headers, "Authorization"),
-						 soup_server_message_get_remote_host(msg),
-						 &error_local);
+		  usbpass_auth_identify_peer(self->auth, soup_server_message_get_socket(msg));
+	} else {
+		request->caller = usbpass_auth_identify_bearer(
+		  self->auth,
+		  soup_message_headers_get_one(headers, "Authorization"),
+		  soup_server_message_get_remote_host(msg),
+		  &error_local);
 		if (request->caller == NULL) {
 			usbpass_api_respond_error(msg, error_local);
 			return;
@@ -491,18 +507,21 @@ usbpass_api_server_early_cb(SoupServer *server,
 	}
 	if (role != USBPASS_API_ROLE_NONE &&
 	    !usbpass_auth_caller_authorize(request->caller, (UsbpassTokenRole)role, &error_local)) {
-		gboolean unauthenticated = !request->caller->credentials_given ||
-					   (!request->caller->authenticated && !usbpass_api_server_is_unix(msg));
+		gboolean unauthenticated =
+		  !request->caller->credentials_given ||
+		  (!request->caller->authenticated && !usbpass_api_server_is_unix(msg));
 		usbpass_api_respond_code(msg,
-					 unauthenticated ? SOUP_STATUS_UNAUTHORIZED : SOUP_STATUS_FORBIDDEN,
-					 USBPASS_ERROR_PERMISSION_DENIED,
-					 error_local->message);
+		                         unauthenticated ? SOUP_STATUS_UNAUTHORIZED
+		                                         : SOUP_STATUS_FORBIDDEN,
+		                         USBPASS_ERROR_PERMISSION_DENIED,
+		                         error_local->message);
 		if (unauthenticated) {
-			soup_message_headers_replace(soup_server_message_get_response_headers(msg),
-						     "WWW-Authenticate",
-						     request->caller->credentials_given
-							 ? "Bearer realm=\"usbpass\", error=\"invalid_token\""
-							 : "Bearer realm=\"usbpass\"");
+			soup_message_headers_replace(
+			  soup_server_message_get_response_headers(msg),
+			  "WWW-Authenticate",
+			  request->caller->credentials_given
+			    ? "Bearer realm=\"usbpass\", error=\"invalid_token\""
+			    : "Bearer realm=\"usbpass\"");
 		}
 		usbpass_api_server_audit_refusal(self, msg, request->caller, error_local->message);
 		return;
@@ -511,23 +530,23 @@ usbpass_api_server_early_cb(SoupServer *server,
 	if (soup_message_headers_get_encoding(headers) == SOUP_ENCODING_CONTENT_LENGTH)
 		content_length = soup_message_headers_get_content_length(headers);
 	if (content_length > USBPASS_API_BODY_MAX_BYTES) {
-		g_autofree gchar *text =
-		    g_strdup_printf("the request body is larger than %u bytes", (guint)USBPASS_API_BODY_MAX_BYTES);
-		usbpass_api_respond_code(msg,
-					 SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
-					 USBPASS_ERROR_INVALID_DATA,
-					 text);
-		soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Connection", "close");
+		g_autofree gchar *text = g_strdup_printf("the request body is larger than %u bytes",
+		                                         (guint)USBPASS_API_BODY_MAX_BYTES);
+		usbpass_api_respond_code(
+		  msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, USBPASS_ERROR_INVALID_DATA, text);
+		soup_message_headers_replace(
+		  soup_server_message_get_response_headers(msg), "Connection", "close");
 		request->body_too_large = TRUE;
 		return;
 	}
 	if (method == SOUP_METHOD_POST) {
 		const gchar *content_type = soup_message_headers_get_content_type(headers, NULL);
-		if (content_type == NULL || g_ascii_strcasecmp(content_type, "application/json") != 0) {
+		if (content_type == NULL ||
+		    g_ascii_strcasecmp(content_type, "application/json") != 0) {
 			usbpass_api_respond_code(msg,
-						 SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE,
-						 USBPASS_ERROR_INVALID_DATA,
-						 "the request body must be application/json");
+			                         SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE,
+			                         USBPASS_ERROR_INVALID_DATA,
+			                         "the request body must be application/json");
 			return;
 		}
 		request->keep_body = TRUE;
@@ -539,8 +558,10 @@ usbpass_api_server_early_cb(SoupServer *server,
 static void
 usbpass_api_server_check_cache(UsbpassApiServer *self)
 {
-	guint64 generation = usbpass_inventory_get_generation(usbpass_engine_get_inventory(self->engine));
-	if (self->cache_valid && self->cache_generation == generation && self->cache_changes == self->changes)
+	guint64 generation =
+	  usbpass_inventory_get_generation(usbpass_engine_get_inventory(self->engine));
+	if (self->cache_valid && self->cache_generation == generation &&
+	    self->cache_changes == self->changes)
 		return;
 	g_clear_pointer(&self->list_cache, g_bytes_unref);
 	g_hash_table_remove_all(self->device_cache);
@@ -553,17 +574,17 @@ static gchar *
 usbpass_api_server_etag(UsbpassApiServer *self)
 {
 	return g_strdup_printf("\"%s-%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT "\"",
-			       self->boot_tag,
-			       self->cache_generation,
-			       self->cache_changes);
+	                       self->boot_tag,
+	                       self->cache_generation,
+	                       self->cache_changes);
 }
 
 /* TRUE when If-None-Match names @etag: the answer is then 304 */
 static gboolean
 usbpass_api_server_etag_matches(SoupServerMessage *msg, const gchar *etag)
 {
-	const gchar *header =
-	    soup_message_headers_get_list(soup_server_message_get_request_headers(msg), "If-None-Match");
+	const gchar *header = soup_message_headers_get_list(
+	  soup_server_message_get_request_headers(msg), "If-None-Match");
 	g_autoptr(GSList) list = NULL;
 	gboolean matches = FALSE;
 
@@ -608,9 +629,9 @@ usbpass_api_server_probe_store(UsbpassApiServer *self)
 
 	/* a read of a row that does not exist touches the database and nothing else */
 	row = usbpass_store_get_device(usbpass_engine_get_store(self->engine),
-				       usbpass_engine_get_host(self->engine),
-				       "usbpassd-health-probe",
-				       &error_local);
+	                               usbpass_engine_get_host(self->engine),
+	                               "usbpassd-health-probe",
+	                               &error_local);
 	if (row != NULL || g_error_matches(error_local, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND))
 		return TRUE;
 	g_debug("the store fails its health probe: %s", error_local->message);
@@ -621,7 +642,8 @@ static void
 usbpass_api_server_handle_health(UsbpassApiServer *self, SoupServerMessage *msg)
 {
 	g_autoptr(JsonBuilder) builder = json_builder_new();
-	gboolean driver_connected = usbpass_driver_is_connected(usbpass_engine_get_driver(self->engine));
+	gboolean driver_connected =
+	  usbpass_driver_is_connected(usbpass_engine_get_driver(self->engine));
 	gboolean store_ok = usbpass_api_server_probe_store(self);
 
 	json_builder_begin_object(builder);
@@ -670,9 +692,10 @@ usbpass_api_server_ensure_list(UsbpassApiServer *self, GError **error)
 	devices = usbpass_engine_list_devices(self->engine, error);
 	if (devices == NULL)
 		return FALSE;
-	self->list_cache = usbpass_api_json_device_list_to_bytes(usbpass_engine_get_host(self->engine),
-								 (gint64)(self->cache_generation + self->cache_changes),
-								 devices);
+	self->list_cache = usbpass_api_json_device_list_to_bytes(
+	  usbpass_engine_get_host(self->engine),
+	  (gint64)(self->cache_generation + self->cache_changes),
+	  devices);
 	self->list_cache_count = devices->len;
 	g_clear_pointer(&devices, g_ptr_array_unref);
 	usbpass_api_server_trim_memory();
@@ -722,14 +745,15 @@ static gboolean
 usbpass_api_parse_hex16(const gchar *name, const gchar *value, gint *out, GError **error)
 {
 	guint64 number = 0;
-	if (strlen(value) != 4 || !g_ascii_string_to_unsigned(value, 16, 0, 0xffff, &number, NULL)) {
+	if (strlen(value) != 4 ||
+	    !g_ascii_string_to_unsigned(value, 16, 0, 0xffff, &number, NULL)) {
 		g_autofree gchar *shown = usbpass_string_sanitize(value, -1, 32);
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "%s '%s' is not 4 hexadecimal digits",
-			    name,
-			    shown != NULL ? shown : "");
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "%s '%s' is not 4 hexadecimal digits",
+		            name,
+		            shown != NULL ? shown : "");
 		return FALSE;
 	}
 	*out = (gint)number;
@@ -750,10 +774,10 @@ usbpass_api_check_query(UsbpassApiRouteKind route, GHashTable *query, GError **e
 		if (known == NULL || !g_strv_contains(known, key)) {
 			g_autofree gchar *shown = usbpass_string_sanitize(key, -1, 64);
 			g_set_error(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "unknown query parameter '%s'",
-				    shown != NULL ? shown : "");
+			            USBPASS_ERROR,
+			            USBPASS_ERROR_INVALID_DATA,
+			            "unknown query parameter '%s'",
+			            shown != NULL ? shown : "");
 			return FALSE;
 		}
 	}
@@ -779,10 +803,11 @@ usbpass_api_parse_device_filter(GHashTable *query, UsbpassApiDeviceFilter *filte
 		if (filter->state == USBPASS_DEVICE_STATE_LAST) {
 			g_autofree gchar *shown = usbpass_string_sanitize(value, -1, 32);
 			g_set_error(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "state '%s' is not one of available, attaching, attached, detaching, failed, missing",
-				    shown != NULL ? shown : "");
+			            USBPASS_ERROR,
+			            USBPASS_ERROR_INVALID_DATA,
+			            "state '%s' is not one of available, attaching, attached, "
+			            "detaching, failed, missing",
+			            shown != NULL ? shown : "");
 			return FALSE;
 		}
 	}
@@ -791,18 +816,20 @@ usbpass_api_parse_device_filter(GHashTable *query, UsbpassApiDeviceFilter *filte
 		if (value[0] == '\0' || strlen(value) > USBPASS_API_SEGMENT_MAX_BYTES ||
 		    !g_utf8_validate(value, -1, NULL)) {
 			g_set_error_literal(error,
-					    USBPASS_ERROR,
-					    USBPASS_ERROR_INVALID_DATA,
-					    "the instance filter is empty, too long or not UTF-8");
+			                    USBPASS_ERROR,
+			                    USBPASS_ERROR_INVALID_DATA,
+			                    "the instance filter is empty, too long or not UTF-8");
 			return FALSE;
 		}
 		filter->instance = value;
 	}
 	value = g_hash_table_lookup(query, "vendor_id");
-	if (value != NULL && !usbpass_api_parse_hex16("vendor_id", value, &filter->vendor_id, error))
+	if (value != NULL &&
+	    !usbpass_api_parse_hex16("vendor_id", value, &filter->vendor_id, error))
 		return FALSE;
 	value = g_hash_table_lookup(query, "product_id");
-	if (value != NULL && !usbpass_api_parse_hex16("product_id", value, &filter->product_id, error))
+	if (value != NULL &&
+	    !usbpass_api_parse_hex16("product_id", value, &filter->product_id, error))
 		return FALSE;
 	value = g_hash_table_lookup(query, "present");
 	if (value != NULL) {
@@ -812,9 +839,9 @@ usbpass_api_parse_device_filter(GHashTable *query, UsbpassApiDeviceFilter *filte
 			filter->present = 0;
 		} else {
 			g_set_error_literal(error,
-					    USBPASS_ERROR,
-					    USBPASS_ERROR_INVALID_DATA,
-					    "present must be 'true' or 'false'");
+			                    USBPASS_ERROR,
+			                    USBPASS_ERROR_INVALID_DATA,
+			                    "present must be 'true' or 'false'");
 			return FALSE;
 		}
 	}
@@ -829,7 +856,8 @@ usbpass_api_device_filter_is_empty(const UsbpassApiDeviceFilter *filter)
 }
 
 static gboolean
-usbpass_api_device_filter_matches(const UsbpassApiDeviceFilter *filter, const UsbpassEngineDevice *device)
+usbpass_api_device_filter_matches(const UsbpassApiDeviceFilter *filter,
+                                  const UsbpassEngineDevice *device)
 {
 	const UsbpassStoreDevice *record = device->record;
 	UsbpassDeviceState state = USBPASS_DEVICE_STATE_AVAILABLE;
@@ -851,7 +879,7 @@ usbpass_api_device_filter_matches(const UsbpassApiDeviceFilter *filter, const Us
 		return FALSE;
 	if (filter->instance != NULL &&
 	    (record == NULL || (g_strcmp0(record->instance_uuid, filter->instance) != 0 &&
-				g_strcmp0(record->instance_name, filter->instance) != 0)))
+	                        g_strcmp0(record->instance_name, filter->instance) != 0)))
 		return FALSE;
 	if (filter->vendor_id >= 0 && filter->vendor_id != vendor_id)
 		return FALSE;
@@ -902,9 +930,8 @@ usbpass_api_server_handle_devices(UsbpassApiServer *self, SoupServerMessage *msg
 		if (usbpass_api_device_filter_matches(&filter, device))
 			g_ptr_array_add(matching, device);
 	}
-	bytes = usbpass_api_json_device_list_to_bytes(host,
-						      (gint64)(self->cache_generation + self->cache_changes),
-						      matching);
+	bytes = usbpass_api_json_device_list_to_bytes(
+	  host, (gint64)(self->cache_generation + self->cache_changes), matching);
 	usbpass_api_respond_bytes(msg, SOUP_STATUS_OK, bytes);
 }
 
@@ -939,7 +966,9 @@ usbpass_api_server_handle_device(UsbpassApiServer *self, SoupServerMessage *msg,
 }
 
 static void
-usbpass_api_server_handle_device_policy(UsbpassApiServer *self, SoupServerMessage *msg, const gchar *spec)
+usbpass_api_server_handle_device_policy(UsbpassApiServer *self,
+                                        SoupServerMessage *msg,
+                                        const gchar *spec)
 {
 	g_autoptr(GError) error_local = NULL;
 	g_autoptr(UsbpassPolicyVerdict) verdict = NULL;
@@ -958,7 +987,8 @@ static void
 usbpass_api_server_handle_policy(UsbpassApiServer *self, SoupServerMessage *msg)
 {
 	g_autoptr(JsonBuilder) builder = json_builder_new();
-	g_autoptr(GPtrArray) rules = usbpass_policy_describe(usbpass_engine_get_policy(self->engine));
+	g_autoptr(GPtrArray) rules =
+	  usbpass_policy_describe(usbpass_engine_get_policy(self->engine));
 
 	json_builder_begin_object(builder);
 	json_builder_set_member_name(builder, "enabled");
@@ -974,18 +1004,19 @@ usbpass_api_server_handle_policy(UsbpassApiServer *self, SoupServerMessage *msg)
 
 static gboolean
 usbpass_api_server_add_instance(UsbpassApiServer *self,
-				JsonBuilder *builder,
-				const UsbpassInstance *instance,
-				GError **error)
+                                JsonBuilder *builder,
+                                const UsbpassInstance *instance,
+                                GError **error)
 {
-	g_autoptr(GPtrArray) records = usbpass_engine_list_instance_devices(self->engine, instance->uuid, error);
+	g_autoptr(GPtrArray) records =
+	  usbpass_engine_list_instance_devices(self->engine, instance->uuid, error);
 	if (records == NULL)
 		return FALSE;
 	usbpass_api_json_add_instance(builder,
-				      usbpass_engine_get_host(self->engine),
-				      instance,
-				      usbpass_engine_get_inventory(self->engine),
-				      records);
+	                              usbpass_engine_get_host(self->engine),
+	                              instance,
+	                              usbpass_engine_get_inventory(self->engine),
+	                              records);
 	return TRUE;
 }
 
@@ -1005,7 +1036,8 @@ usbpass_api_server_handle_instances(UsbpassApiServer *self, SoupServerMessage *m
 	json_builder_set_member_name(builder, "instances");
 	json_builder_begin_array(builder);
 	for (guint i = 0; i < instances->len; i++) {
-		if (!usbpass_api_server_add_instance(self, builder, g_ptr_array_index(instances, i), &error_local)) {
+		if (!usbpass_api_server_add_instance(
+		      self, builder, g_ptr_array_index(instances, i), &error_local)) {
 			usbpass_api_respond_error(msg, error_local);
 			return;
 		}
@@ -1016,7 +1048,9 @@ usbpass_api_server_handle_instances(UsbpassApiServer *self, SoupServerMessage *m
 }
 
 static void
-usbpass_api_server_handle_instance(UsbpassApiServer *self, SoupServerMessage *msg, const gchar *spec)
+usbpass_api_server_handle_instance(UsbpassApiServer *self,
+                                   SoupServerMessage *msg,
+                                   const gchar *spec)
 {
 	g_autoptr(GError) error_local = NULL;
 	g_autoptr(UsbpassInstance) instance = NULL;
@@ -1049,8 +1083,10 @@ usbpass_api_operation_new(UsbpassApiServer *self, SoupServerMessage *msg)
 	UsbpassApiOperation *op = g_new0(UsbpassApiOperation, 1);
 	op->self = g_object_ref(self);
 	op->msg = g_object_ref(msg);
-	op->finished_id = g_signal_connect(msg, "finished", G_CALLBACK(usbpass_api_operation_gone_cb), op);
-	op->disconnected_id = g_signal_connect(msg, "disconnected", G_CALLBACK(usbpass_api_operation_gone_cb), op);
+	op->finished_id =
+	  g_signal_connect(msg, "finished", G_CALLBACK(usbpass_api_operation_gone_cb), op);
+	op->disconnected_id =
+	  g_signal_connect(msg, "disconnected", G_CALLBACK(usbpass_api_operation_gone_cb), op);
 	soup_server_message_pause(msg);
 	self->pending++;
 	return op;
@@ -1081,17 +1117,20 @@ usbpass_api_operation_finish(UsbpassApiOperation *op, UsbpassEngineDevice *devic
 		return;
 	if (device != NULL) {
 		g_autoptr(JsonBuilder) builder = json_builder_new_immutable();
-		usbpass_api_json_add_engine_device(builder, usbpass_engine_get_host(self->engine), device);
+		usbpass_api_json_add_engine_device(
+		  builder, usbpass_engine_get_host(self->engine), device);
 		usbpass_api_respond_builder(op->msg, SOUP_STATUS_OK, builder);
-	} else if (g_error_matches(error, USBPASS_ERROR, USBPASS_ERROR_DISABLED) && self->disabled_hint != NULL) {
+	} else if (g_error_matches(error, USBPASS_ERROR, USBPASS_ERROR_DISABLED) &&
+	           self->disabled_hint != NULL) {
 		/* the daemon knows which file it read: say that one */
-		g_autofree gchar *text = g_strdup_printf("USB passthrough is disabled on host '%s': %s",
-							 usbpass_engine_get_host(self->engine),
-							 self->disabled_hint);
+		g_autofree gchar *text =
+		  g_strdup_printf("USB passthrough is disabled on host '%s': %s",
+		                  usbpass_engine_get_host(self->engine),
+		                  self->disabled_hint);
 		usbpass_api_respond_code(op->msg,
-					 usbpass_error_to_http_status(USBPASS_ERROR_DISABLED),
-					 USBPASS_ERROR_DISABLED,
-					 text);
+		                         usbpass_error_to_http_status(USBPASS_ERROR_DISABLED),
+		                         USBPASS_ERROR_DISABLED,
+		                         text);
 	} else {
 		usbpass_api_respond_error(op->msg, error);
 	}
@@ -1123,14 +1162,16 @@ usbpass_api_server_detach_cb(GObject *source, GAsyncResult *res, gpointer user_d
 static gboolean
 usbpass_api_check_spec(const gchar *what, const gchar *spec, GError **error)
 {
-	g_autofree gchar *clean = usbpass_string_sanitize(spec, -1, USBPASS_API_SEGMENT_MAX_BYTES + 8);
-	if (spec[0] == '\0' || strlen(spec) > USBPASS_API_SEGMENT_MAX_BYTES || g_strcmp0(clean, spec) != 0) {
+	g_autofree gchar *clean =
+	  usbpass_string_sanitize(spec, -1, USBPASS_API_SEGMENT_MAX_BYTES + 8);
+	if (spec[0] == '\0' || strlen(spec) > USBPASS_API_SEGMENT_MAX_BYTES ||
+	    g_strcmp0(clean, spec) != 0) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "the %s must be 1 to %u bytes of printable UTF-8 without outer blanks",
-			    what,
-			    (guint)USBPASS_API_SEGMENT_MAX_BYTES);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "the %s must be 1 to %u bytes of printable UTF-8 without outer blanks",
+		            what,
+		            (guint)USBPASS_API_SEGMENT_MAX_BYTES);
 		return FALSE;
 	}
 	return TRUE;
@@ -1138,16 +1179,17 @@ usbpass_api_check_spec(const gchar *what, const gchar *spec, GError **error)
 
 static void
 usbpass_api_server_handle_attach(UsbpassApiServer *self,
-				 SoupServerMessage *msg,
-				 UsbpassApiRequest *request)
+                                 SoupServerMessage *msg,
+                                 UsbpassApiRequest *request)
 {
-	static const gchar *const members[] = {"device", NULL};
+	static const gchar *const members[] = { "device", NULL };
 	g_autoptr(GError) error_local = NULL;
 	g_autoptr(JsonObject) body = NULL;
 	const gchar *device_spec = NULL;
 	UsbpassApiOperation *op;
 
-	body = usbpass_api_json_parse_object((const gchar *)request->body->data, request->body->len, &error_local);
+	body = usbpass_api_json_parse_object(
+	  (const gchar *)request->body->data, request->body->len, &error_local);
 	if (body == NULL || !usbpass_api_json_check_members(body, members, &error_local) ||
 	    !usbpass_api_json_get_string(body, "device", TRUE, &device_spec, &error_local) ||
 	    !usbpass_api_check_spec("device", device_spec, &error_local)) {
@@ -1156,21 +1198,21 @@ usbpass_api_server_handle_attach(UsbpassApiServer *self,
 	}
 	op = usbpass_api_operation_new(self, msg);
 	usbpass_engine_attach_async(self->engine,
-				    device_spec,
-				    request->arg1,
-				    request->caller->actor,
-				    NULL,
-				    usbpass_api_server_attach_cb,
-				    op);
+	                            device_spec,
+	                            request->arg1,
+	                            request->caller->actor,
+	                            NULL,
+	                            usbpass_api_server_attach_cb,
+	                            op);
 }
 
 /* the device must be assigned to the instance of the path: a DELETE on
  * another instance's device is refused, not obeyed */
 static gchar *
 usbpass_api_server_resolve_detach(UsbpassApiServer *self,
-				  const gchar *instance_spec,
-				  const gchar *device_spec,
-				  GError **error)
+                                  const gchar *instance_spec,
+                                  const gchar *device_spec,
+                                  GError **error)
 {
 	g_autoptr(UsbpassEngineDevice) device = NULL;
 	g_autoptr(UsbpassInstance) instance = NULL;
@@ -1182,10 +1224,10 @@ usbpass_api_server_resolve_detach(UsbpassApiServer *self,
 	record = device->record;
 	if (record == NULL || record->instance_uuid == NULL || record->device_id == NULL) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_NOT_FOUND,
-			    "USB device '%s' is not assigned to any instance",
-			    device_spec);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_NOT_FOUND,
+		            "USB device '%s' is not assigned to any instance",
+		            device_spec);
 		return NULL;
 	}
 	if (g_strcmp0(record->instance_uuid, instance_spec) == 0 ||
@@ -1195,36 +1237,33 @@ usbpass_api_server_resolve_detach(UsbpassApiServer *self,
 	if (instance != NULL && g_strcmp0(instance->uuid, record->instance_uuid) == 0)
 		return g_strdup(record->device_id);
 	g_set_error(error,
-		    USBPASS_ERROR,
-		    USBPASS_ERROR_IN_USE,
-		    "USB device '%s' is assigned to instance '%s', not to '%s'",
-		    device_spec,
-		    record->instance_name != NULL ? record->instance_name : record->instance_uuid,
-		    instance_spec);
+	            USBPASS_ERROR,
+	            USBPASS_ERROR_IN_USE,
+	            "USB device '%s' is assigned to instance '%s', not to '%s'",
+	            device_spec,
+	            record->instance_name != NULL ? record->instance_name : record->instance_uuid,
+	            instance_spec);
 	return NULL;
 }
 
 static void
 usbpass_api_server_handle_detach(UsbpassApiServer *self,
-				 SoupServerMessage *msg,
-				 UsbpassApiRequest *request)
+                                 SoupServerMessage *msg,
+                                 UsbpassApiRequest *request)
 {
 	g_autoptr(GError) error_local = NULL;
 	g_autofree gchar *device_id = NULL;
 	UsbpassApiOperation *op;
 
-	device_id = usbpass_api_server_resolve_detach(self, request->arg1, request->arg2, &error_local);
+	device_id =
+	  usbpass_api_server_resolve_detach(self, request->arg1, request->arg2, &error_local);
 	if (device_id == NULL) {
 		usbpass_api_respond_error(msg, error_local);
 		return;
 	}
 	op = usbpass_api_operation_new(self, msg);
-	usbpass_engine_detach_async(self->engine,
-				    device_id,
-				    request->caller->actor,
-				    NULL,
-				    usbpass_api_server_detach_cb,
-				    op);
+	usbpass_engine_detach_async(
+	  self->engine, device_id, request->caller->actor, NULL, usbpass_api_server_detach_cb, op);
 }
 
 static void
@@ -1238,23 +1277,24 @@ usbpass_api_server_handle_audit(UsbpassApiServer *self, SoupServerMessage *msg, 
 	guint64 limit = USBPASS_API_AUDIT_LIMIT_DEFAULT;
 
 	value = query != NULL ? g_hash_table_lookup(query, "after") : NULL;
-	if (value != NULL && !usbpass_string_parse_uint(value, 10, 0, G_MAXINT64, &after, &error_local)) {
+	if (value != NULL &&
+	    !usbpass_string_parse_uint(value, 10, 0, G_MAXINT64, &after, &error_local)) {
 		g_prefix_error(&error_local, "after: ");
 		usbpass_api_respond_error(msg, error_local);
 		return;
 	}
 	value = query != NULL ? g_hash_table_lookup(query, "limit") : NULL;
-	if (value != NULL &&
-	    !usbpass_string_parse_uint(value, 10, 1, USBPASS_API_AUDIT_LIMIT_MAX, &limit, &error_local)) {
+	if (value != NULL && !usbpass_string_parse_uint(
+	                       value, 10, 1, USBPASS_API_AUDIT_LIMIT_MAX, &limit, &error_local)) {
 		g_prefix_error(&error_local, "limit: ");
 		usbpass_api_respond_error(msg, error_local);
 		return;
 	}
 	entries = usbpass_store_list_audit(usbpass_engine_get_store(self->engine),
-					   usbpass_engine_get_host(self->engine),
-					   (gint64)after,
-					   (guint)limit,
-					   &error_local);
+	                                   usbpass_engine_get_host(self->engine),
+	                                   (gint64)after,
+	                                   (guint)limit,
+	                                   &error_local);
 	if (entries == NULL) {
 		usbpass_api_respond_error(msg, error_local);
 		return;
@@ -1275,17 +1315,19 @@ usbpass_api_server_handle_events(UsbpassApiServer *self, SoupServerMessage *msg)
 	g_autoptr(GError) error_local = NULL;
 	if (!usbpass_api_events_add_watcher(self->events, msg, &error_local)) {
 		/* not the 409 of BUSY: the limit is a capacity, retrying later helps */
-		usbpass_api_respond_code(msg, SOUP_STATUS_SERVICE_UNAVAILABLE, USBPASS_ERROR_BUSY, error_local->message);
-		soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Retry-After", "5");
+		usbpass_api_respond_code(
+		  msg, SOUP_STATUS_SERVICE_UNAVAILABLE, USBPASS_ERROR_BUSY, error_local->message);
+		soup_message_headers_replace(
+		  soup_server_message_get_response_headers(msg), "Retry-After", "5");
 	}
 }
 
 static void
 usbpass_api_server_handle_create_token(UsbpassApiServer *self,
-				       SoupServerMessage *msg,
-				       UsbpassApiRequest *request)
+                                       SoupServerMessage *msg,
+                                       UsbpassApiRequest *request)
 {
-	static const gchar *const members[] = {"name", "role", NULL};
+	static const gchar *const members[] = { "name", "role", NULL };
 	g_autoptr(GError) error_local = NULL;
 	g_autoptr(JsonObject) body = NULL;
 	g_autoptr(UsbpassToken) token = NULL;
@@ -1296,7 +1338,8 @@ usbpass_api_server_handle_create_token(UsbpassApiServer *self,
 	const gchar *role_str = NULL;
 	UsbpassTokenRole role;
 
-	body = usbpass_api_json_parse_object((const gchar *)request->body->data, request->body->len, &error_local);
+	body = usbpass_api_json_parse_object(
+	  (const gchar *)request->body->data, request->body->len, &error_local);
 	if (body == NULL || !usbpass_api_json_check_members(body, members, &error_local) ||
 	    !usbpass_api_json_get_string(body, "name", TRUE, &name, &error_local) ||
 	    !usbpass_api_json_get_string(body, "role", TRUE, &role_str, &error_local)) {
@@ -1306,9 +1349,10 @@ usbpass_api_server_handle_create_token(UsbpassApiServer *self,
 	role = usbpass_token_role_from_string(role_str);
 	if (role >= USBPASS_TOKEN_ROLE_LAST) {
 		g_autofree gchar *shown = usbpass_string_sanitize(role_str, -1, 32);
-		g_autofree gchar *text = g_strdup_printf("role '%s' is not one of reader, operator, admin",
-							 shown != NULL ? shown : "");
-		usbpass_api_respond_code(msg, SOUP_STATUS_BAD_REQUEST, USBPASS_ERROR_INVALID_DATA, text);
+		g_autofree gchar *text = g_strdup_printf(
+		  "role '%s' is not one of reader, operator, admin", shown != NULL ? shown : "");
+		usbpass_api_respond_code(
+		  msg, SOUP_STATUS_BAD_REQUEST, USBPASS_ERROR_INVALID_DATA, text);
 		return;
 	}
 	token = usbpass_auth_create_token(self->auth, name, role, &secret, &error_local);
@@ -1316,8 +1360,10 @@ usbpass_api_server_handle_create_token(UsbpassApiServer *self,
 		usbpass_api_respond_error(msg, error_local);
 		return;
 	}
-	message = g_strdup_printf("token '%s' with role '%s' created", token->name, usbpass_token_role_to_string(role));
-	usbpass_api_server_append_audit(self, request->caller->actor, "token-create", "ok", message);
+	message = g_strdup_printf(
+	  "token '%s' with role '%s' created", token->name, usbpass_token_role_to_string(role));
+	usbpass_api_server_append_audit(
+	  self, request->caller->actor, "token-create", "ok", message);
 
 	json_builder_begin_object(builder);
 	json_builder_set_member_name(builder, "name");
@@ -1328,7 +1374,8 @@ usbpass_api_server_handle_create_token(UsbpassApiServer *self,
 	json_builder_add_string_value(builder, secret);
 	json_builder_end_object(builder);
 	usbpass_api_respond_builder(msg, SOUP_STATUS_CREATED, builder);
-	soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Cache-Control", "no-store");
+	soup_message_headers_replace(
+	  soup_server_message_get_response_headers(msg), "Cache-Control", "no-store");
 	memset(secret, 0, strlen(secret));
 }
 
@@ -1356,17 +1403,18 @@ usbpass_api_server_handle_tokens(UsbpassApiServer *self, SoupServerMessage *msg)
 
 static void
 usbpass_api_server_handle_revoke_token(UsbpassApiServer *self,
-				       SoupServerMessage *msg,
-				       UsbpassApiRequest *request)
+                                       SoupServerMessage *msg,
+                                       UsbpassApiRequest *request)
 {
 	g_autoptr(GError) error_local = NULL;
 	g_autofree gchar *message = NULL;
 
 	if (!usbpass_string_is_identifier(request->arg1, 64)) {
 		usbpass_api_respond_code(msg,
-					 SOUP_STATUS_NOT_FOUND,
-					 USBPASS_ERROR_NOT_FOUND,
-					 "no token has this name: token names are 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' and '-'");
+		                         SOUP_STATUS_NOT_FOUND,
+		                         USBPASS_ERROR_NOT_FOUND,
+		                         "no token has this name: token names are 1 to 64 "
+		                         "characters of A-Z, a-z, 0-9, '.', '_' and '-'");
 		return;
 	}
 	if (!usbpass_auth_revoke_token(self->auth, request->arg1, &error_local)) {
@@ -1374,16 +1422,17 @@ usbpass_api_server_handle_revoke_token(UsbpassApiServer *self,
 		return;
 	}
 	message = g_strdup_printf("token '%s' revoked", request->arg1);
-	usbpass_api_server_append_audit(self, request->caller->actor, "token-revoke", "ok", message);
+	usbpass_api_server_append_audit(
+	  self, request->caller->actor, "token-revoke", "ok", message);
 	soup_server_message_set_status(msg, SOUP_STATUS_NO_CONTENT, NULL);
 }
 
 static void
 usbpass_api_server_cb(SoupServer *server,
-		      SoupServerMessage *msg,
-		      const char *path,
-		      GHashTable *query,
-		      gpointer user_data)
+                      SoupServerMessage *msg,
+                      const char *path,
+                      GHashTable *query,
+                      gpointer user_data)
 {
 	UsbpassApiServer *self = USBPASS_API_SERVER(user_data);
 	UsbpassApiRequest *request = g_object_get_qdata(G_OBJECT(msg), usbpass_api_request_quark());
@@ -1393,9 +1442,9 @@ usbpass_api_server_cb(SoupServer *server,
 	/* the early handler decided routing and authorisation, or answered */
 	if (request == NULL || request->caller == NULL) {
 		usbpass_api_respond_code(msg,
-					 SOUP_STATUS_INTERNAL_SERVER_ERROR,
-					 USBPASS_ERROR_INTERNAL,
-					 "the request skipped authorisation");
+		                         SOUP_STATUS_INTERNAL_SERVER_ERROR,
+		                         USBPASS_ERROR_INTERNAL,
+		                         "the request skipped authorisation");
 		return;
 	}
 	if (!usbpass_api_check_query(request->route, query, &error_local)) {
@@ -1451,7 +1500,8 @@ usbpass_api_server_cb(SoupServer *server,
 		break;
 	case USBPASS_API_ROUTE_LAST:
 	default:
-		usbpass_api_respond_code(msg, SOUP_STATUS_NOT_FOUND, USBPASS_ERROR_NOT_FOUND, "no such API endpoint");
+		usbpass_api_respond_code(
+		  msg, SOUP_STATUS_NOT_FOUND, USBPASS_ERROR_NOT_FOUND, "no such API endpoint");
 		break;
 	}
 }
@@ -1460,8 +1510,8 @@ usbpass_api_server_cb(SoupServer *server,
 
 static void
 usbpass_api_server_inventory_event_cb(UsbpassInventory *inventory,
-				      UsbpassInventoryEvent *event,
-				      gpointer user_data)
+                                      UsbpassInventoryEvent *event,
+                                      gpointer user_data)
 {
 	UsbpassApiServer *self = USBPASS_API_SERVER(user_data);
 	g_autoptr(JsonBuilder) builder = NULL;
@@ -1469,7 +1519,8 @@ usbpass_api_server_inventory_event_cb(UsbpassInventory *inventory,
 	g_autoptr(GBytes) data = NULL;
 	gboolean present;
 
-	if (usbpass_api_events_get_watcher_count(self->events) == 0 || event == NULL || event->device == NULL)
+	if (usbpass_api_events_get_watcher_count(self->events) == 0 || event == NULL ||
+	    event->device == NULL)
 		return;
 	present = event->kind != USBPASS_INVENTORY_EVENT_REMOVED;
 	if (event->device->id != NULL)
@@ -1483,10 +1534,10 @@ usbpass_api_server_inventory_event_cb(UsbpassInventory *inventory,
 	json_builder_add_boolean_value(builder, event->replugged);
 	json_builder_set_member_name(builder, "device");
 	usbpass_api_json_add_device(builder,
-				    usbpass_engine_get_host(self->engine),
-				    event->device,
-				    engine_device != NULL ? engine_device->record : NULL,
-				    present);
+	                            usbpass_engine_get_host(self->engine),
+	                            event->device,
+	                            engine_device != NULL ? engine_device->record : NULL,
+	                            present);
 	json_builder_end_object(builder);
 	data = usbpass_api_json_to_bytes(builder);
 	usbpass_api_events_broadcast(self->events, "inventory", data);
@@ -1501,7 +1552,9 @@ usbpass_api_server_inventory_changed_cb(UsbpassInventory *inventory, gpointer us
 }
 
 static void
-usbpass_api_server_engine_changed_cb(UsbpassEngine *engine, UsbpassEngineDevice *device, gpointer user_data)
+usbpass_api_server_engine_changed_cb(UsbpassEngine *engine,
+                                     UsbpassEngineDevice *device,
+                                     gpointer user_data)
 {
 	UsbpassApiServer *self = USBPASS_API_SERVER(user_data);
 	g_autoptr(JsonBuilder) builder = NULL;
@@ -1537,19 +1590,22 @@ usbpass_api_server_new(UsbpassEngine *engine, UsbpassAuth *auth)
 	self->engine = g_object_ref(engine);
 	self->auth = g_object_ref(auth);
 	/* raw paths: a %2F inside an identity must stay inside its segment */
-	self->server = soup_server_new("server-header", "usbpassd/" PACKAGE_VERSION " ", "raw-paths", TRUE, NULL);
+	self->server = soup_server_new(
+	  "server-header", "usbpassd/" PACKAGE_VERSION " ", "raw-paths", TRUE, NULL);
 	soup_server_add_early_handler(self->server, NULL, usbpass_api_server_early_cb, self, NULL);
 	soup_server_add_handler(self->server, NULL, usbpass_api_server_cb, self, NULL);
-	self->inventory_event_id = g_signal_connect(usbpass_engine_get_inventory(engine),
-						    "event",
-						    G_CALLBACK(usbpass_api_server_inventory_event_cb),
-						    self);
-	self->inventory_changed_id = g_signal_connect(usbpass_engine_get_inventory(engine),
-						      "changed",
-						      G_CALLBACK(usbpass_api_server_inventory_changed_cb),
-						      self);
-	self->engine_changed_id =
-	    g_signal_connect(engine, "device-changed", G_CALLBACK(usbpass_api_server_engine_changed_cb), self);
+	self->inventory_event_id =
+	  g_signal_connect(usbpass_engine_get_inventory(engine),
+	                   "event",
+	                   G_CALLBACK(usbpass_api_server_inventory_event_cb),
+	                   self);
+	self->inventory_changed_id =
+	  g_signal_connect(usbpass_engine_get_inventory(engine),
+	                   "changed",
+	                   G_CALLBACK(usbpass_api_server_inventory_changed_cb),
+	                   self);
+	self->engine_changed_id = g_signal_connect(
+	  engine, "device-changed", G_CALLBACK(usbpass_api_server_engine_changed_cb), self);
 	return self;
 }
 
@@ -1576,9 +1632,9 @@ usbpass_api_server_set_disabled_hint(UsbpassApiServer *self, const gchar *hint)
  */
 void
 usbpass_api_server_set_event_limits(UsbpassApiServer *self,
-				    guint max_watchers,
-				    guint max_queue,
-				    guint keepalive_seconds)
+                                    guint max_watchers,
+                                    guint max_queue,
+                                    guint keepalive_seconds)
 {
 	g_return_if_fail(USBPASS_IS_API_SERVER(self));
 	usbpass_api_events_set_limits(self->events, max_watchers, max_queue);
@@ -1596,30 +1652,31 @@ usbpass_api_server_remove_stale_socket(const gchar *path, GError **error)
 		return TRUE;
 	if (!S_ISSOCK(st.st_mode)) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "'%s' exists and is not a socket",
-			    path);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "'%s' exists and is not a socket",
+		            path);
 		return FALSE;
 	}
 	/* a socket somebody still answers on belongs to a running daemon */
-	probe = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, NULL);
+	probe =
+	  g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, NULL);
 	address = g_unix_socket_address_new(path);
 	if (probe != NULL && g_socket_connect(probe, address, NULL, NULL)) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_BUSY,
-			    "another process listens on '%s'; is usbpassd already running?",
-			    path);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_BUSY,
+		            "another process listens on '%s'; is usbpassd already running?",
+		            path);
 		return FALSE;
 	}
 	if (unlink(path) != 0 && errno != ENOENT) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INTERNAL,
-			    "cannot remove the stale socket '%s': %s",
-			    path,
-			    g_strerror(errno));
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INTERNAL,
+		            "cannot remove the stale socket '%s': %s",
+		            path,
+		            g_strerror(errno));
 		return FALSE;
 	}
 	return TRUE;
@@ -1642,10 +1699,10 @@ usbpass_api_server_remove_stale_socket(const gchar *path, GError **error)
  */
 gboolean
 usbpass_api_server_listen_unix(UsbpassApiServer *self,
-			       const gchar *path,
-			       guint mode,
-			       const gchar *group,
-			       GError **error)
+                               const gchar *path,
+                               guint mode,
+                               const gchar *group,
+                               GError **error)
 {
 	g_autoptr(GSocket) socket = NULL;
 	g_autoptr(GSocketAddress) address = NULL;
@@ -1661,16 +1718,20 @@ usbpass_api_server_listen_unix(UsbpassApiServer *self,
 
 	if (strlen(path) >= 108) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "the socket path '%s' is longer than 107 bytes",
-			    path);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "the socket path '%s' is longer than 107 bytes",
+		            path);
 		return FALSE;
 	}
 	if (group != NULL && group[0] != '\0') {
 		struct group *grp = getgrnam(group);
 		if (grp == NULL) {
-			g_set_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND, "group '%s' does not exist", group);
+			g_set_error(error,
+			            USBPASS_ERROR,
+			            USBPASS_ERROR_NOT_FOUND,
+			            "group '%s' does not exist",
+			            group);
 			return FALSE;
 		}
 		gid = grp->gr_gid;
@@ -1678,19 +1739,24 @@ usbpass_api_server_listen_unix(UsbpassApiServer *self,
 	dir = g_path_get_dirname(path);
 	if (g_mkdir_with_parents(dir, 0755) != 0) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INTERNAL,
-			    "cannot create the directory '%s': %s",
-			    dir,
-			    g_strerror(errno));
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INTERNAL,
+		            "cannot create the directory '%s': %s",
+		            dir,
+		            g_strerror(errno));
 		return FALSE;
 	}
 	if (!usbpass_api_server_remove_stale_socket(path, error))
 		return FALSE;
 
-	socket = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, &error_local);
+	socket = g_socket_new(
+	  G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, &error_local);
 	if (socket == NULL) {
-		g_set_error(error, USBPASS_ERROR, USBPASS_ERROR_INTERNAL, "cannot create a socket: %s", error_local->message);
+		g_set_error(error,
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INTERNAL,
+		            "cannot create a socket: %s",
+		            error_local->message);
 		return FALSE;
 	}
 	address = g_unix_socket_address_new(path);
@@ -1700,31 +1766,32 @@ usbpass_api_server_listen_unix(UsbpassApiServer *self,
 	umask(old_umask);
 	if (!ok) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INTERNAL,
-			    "cannot bind '%s': %s",
-			    path,
-			    error_local->message);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INTERNAL,
+		            "cannot bind '%s': %s",
+		            path,
+		            error_local->message);
 		return FALSE;
 	}
-	if ((gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) != 0) || chmod(path, mode & 0777) != 0) {
+	if ((gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) != 0) ||
+	    chmod(path, mode & 0777) != 0) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INTERNAL,
-			    "cannot set the owner or mode of '%s': %s",
-			    path,
-			    g_strerror(errno));
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INTERNAL,
+		            "cannot set the owner or mode of '%s': %s",
+		            path,
+		            g_strerror(errno));
 		unlink(path);
 		return FALSE;
 	}
 	if (!g_socket_listen(socket, &error_local) ||
 	    !soup_server_listen_socket(self->server, socket, 0, &error_local)) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INTERNAL,
-			    "cannot listen on '%s': %s",
-			    path,
-			    error_local->message);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INTERNAL,
+		            "cannot listen on '%s': %s",
+		            path,
+		            error_local->message);
 		unlink(path);
 		return FALSE;
 	}
@@ -1752,10 +1819,10 @@ usbpass_api_server_listen_unix(UsbpassApiServer *self,
  */
 gboolean
 usbpass_api_server_listen_tcp(UsbpassApiServer *self,
-			      const gchar *address,
-			      guint16 port,
-			      GTlsCertificate *tls_certificate,
-			      GError **error)
+                              const gchar *address,
+                              guint16 port,
+                              GTlsCertificate *tls_certificate,
+                              GError **error)
 {
 	g_autoptr(GInetAddress) inet_address = NULL;
 	g_autoptr(GSocketAddress) socket_address = NULL;
@@ -1768,10 +1835,10 @@ usbpass_api_server_listen_tcp(UsbpassApiServer *self,
 	inet_address = g_inet_address_new_from_string(address);
 	if (inet_address == NULL) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "'%s' is not an IP address",
-			    address);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "'%s' is not an IP address",
+		            address);
 		return FALSE;
 	}
 	if (tls_certificate != NULL) {
@@ -1782,13 +1849,14 @@ usbpass_api_server_listen_tcp(UsbpassApiServer *self,
 	socket_address = g_inet_socket_address_new(inet_address, port);
 	if (!soup_server_listen(self->server, socket_address, options, &error_local)) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    g_error_matches(error_local, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE) ? USBPASS_ERROR_BUSY
-												: USBPASS_ERROR_INTERNAL,
-			    "cannot listen on '%s' port %u: %s",
-			    address,
-			    (guint)port,
-			    error_local->message);
+		            USBPASS_ERROR,
+		            g_error_matches(error_local, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE)
+		              ? USBPASS_ERROR_BUSY
+		              : USBPASS_ERROR_INTERNAL,
+		            "cannot listen on '%s' port %u: %s",
+		            address,
+		            (guint)port,
+		            error_local->message);
 		return FALSE;
 	}
 	return TRUE;
@@ -1806,9 +1874,9 @@ usbpass_api_server_listen_tcp(UsbpassApiServer *self,
  */
 gboolean
 usbpass_api_server_listen_spec(UsbpassApiServer *self,
-			       const gchar *spec,
-			       GTlsCertificate *tls_certificate,
-			       GError **error)
+                               const gchar *spec,
+                               GTlsCertificate *tls_certificate,
+                               GError **error)
 {
 	g_autoptr(GSocketConnectable) connectable = NULL;
 	g_autoptr(GError) error_local = NULL;
@@ -1821,11 +1889,11 @@ usbpass_api_server_listen_spec(UsbpassApiServer *self,
 	connectable = g_network_address_parse(spec, 0, &error_local);
 	if (connectable == NULL || strrchr(spec, ':') == NULL) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "listen address '%s' is not ADDRESS:PORT: %s",
-			    spec,
-			    error_local != NULL ? error_local->message : "no port");
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "listen address '%s' is not ADDRESS:PORT: %s",
+		            spec,
+		            error_local != NULL ? error_local->message : "no port");
 		return FALSE;
 	}
 	hostname = g_network_address_get_hostname(G_NETWORK_ADDRESS(connectable));
@@ -1857,18 +1925,20 @@ usbpass_api_server_get_urls(UsbpassApiServer *self)
 			GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS(address);
 			GInetAddress *inet_address = g_inet_socket_address_get_address(inet);
 			g_autofree gchar *host = g_inet_address_to_string(inet_address);
-			gboolean v6 = g_inet_address_get_family(inet_address) == G_SOCKET_FAMILY_IPV6;
-			g_autofree gchar *url = g_strdup_printf("%s://%s%s%s:%u/",
-								self->tls ? "https" : "http",
-								v6 ? "[" : "",
-								host,
-								v6 ? "]" : "",
-								(guint)g_inet_socket_address_get_port(inet));
+			gboolean v6 =
+			  g_inet_address_get_family(inet_address) == G_SOCKET_FAMILY_IPV6;
+			g_autofree gchar *url =
+			  g_strdup_printf("%s://%s%s%s:%u/",
+			                  self->tls ? "https" : "http",
+			                  v6 ? "[" : "",
+			                  host,
+			                  v6 ? "]" : "",
+			                  (guint)g_inet_socket_address_get_port(inet));
 			g_strv_builder_add(builder, url);
 		} else if (address != NULL && G_IS_UNIX_SOCKET_ADDRESS(address)) {
 			g_autofree gchar *url = g_strdup_printf(
-			    "unix:%s",
-			    g_unix_socket_address_get_path(G_UNIX_SOCKET_ADDRESS(address)));
+			  "unix:%s",
+			  g_unix_socket_address_get_path(G_UNIX_SOCKET_ADDRESS(address)));
 			g_strv_builder_add(builder, url);
 		}
 	}
@@ -1925,8 +1995,8 @@ usbpass_api_server_disconnect(UsbpassApiServer *self)
 	self->disconnected = TRUE;
 	soup_server_disconnect(self->server);
 	/* another daemon may have replaced the file since: remove only ours */
-	if (self->unix_path != NULL && lstat(self->unix_path, &st) == 0 && st.st_dev == self->unix_dev &&
-	    st.st_ino == self->unix_ino)
+	if (self->unix_path != NULL && lstat(self->unix_path, &st) == 0 &&
+	    st.st_dev == self->unix_dev && st.st_ino == self->unix_ino)
 		unlink(self->unix_path);
 }
 
@@ -1966,7 +2036,8 @@ static void
 usbpass_api_server_init(UsbpassApiServer *self)
 {
 	self->events = usbpass_api_events_new();
-	self->device_cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_bytes_unref);
+	self->device_cache =
+	  g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_bytes_unref);
 	self->boot_tag = g_strdup_printf("%" G_GINT64_MODIFIER "x", g_get_real_time());
 	self->refusal_window_usec = g_get_monotonic_time();
 }

@@ -38,34 +38,35 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(UsbpassApiServer, usbpass_api_server, USBPASS, API_SERVER, GObject)
 
 UsbpassApiServer *
-usbpass_api_server_new(UsbpassEngine *engine, UsbpassAuth *auth) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+usbpass_api_server_new(UsbpassEngine *engine, UsbpassAuth *auth) G_GNUC_WARN_UNUSED_RESULT
+  USBPASS_NONNULL(1, 2);
 
 gboolean
 usbpass_api_server_listen_unix(UsbpassApiServer *self,
-			       const gchar *path,
-			       guint mode,
-			       const gchar *group,
-			       GError **error) USBPASS_NONNULL(1, 2);
+                               const gchar *path,
+                               guint mode,
+                               const gchar *group,
+                               GError **error) USBPASS_NONNULL(1, 2);
 gboolean
 usbpass_api_server_listen_tcp(UsbpassApiServer *self,
-			      const gchar *address,
-			      guint16 port,
-			      GTlsCertificate *tls_certificate,
-			      GError **error) USBPASS_NONNULL(1, 2);
+                              const gchar *address,
+                              guint16 port,
+                              GTlsCertificate *tls_certificate,
+                              GError **error) USBPASS_NONNULL(1, 2);
 gboolean
 usbpass_api_server_listen_spec(UsbpassApiServer *self,
-			       const gchar *spec,
-			       GTlsCertificate *tls_certificate,
-			       GError **error) USBPASS_NONNULL(1, 2);
+                               const gchar *spec,
+                               GTlsCertificate *tls_certificate,
+                               GError **error) USBPASS_NONNULL(1, 2);
 
 /* appended to the message of a DISABLED attach: how to switch passthrough on */
 void
 usbpass_api_server_set_disabled_hint(UsbpassApiServer *self, const gchar *hint) USBPASS_NONNULL(1);
 void
 usbpass_api_server_set_event_limits(UsbpassApiServer *self,
-				    guint max_watchers,
-				    guint max_queue,
-				    guint keepalive_seconds) USBPASS_NONNULL(1);
+                                    guint max_watchers,
+                                    guint max_queue,
+                                    guint keepalive_seconds) USBPASS_NONNULL(1);
 
 /* Returns: (transfer full): where the server listens, one URL per listener */
 GStrv

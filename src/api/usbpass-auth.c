@@ -24,10 +24,10 @@
 /* a valid token is remembered this long, so that a busy client costs no
  * database read per request; revocation through this daemon clears it at once */
 #define USBPASS_AUTH_CACHE_TTL_USEC (2 * G_USEC_PER_SEC)
-#define USBPASS_AUTH_CACHE_MAX 1024
+#define USBPASS_AUTH_CACHE_MAX      1024
 /* last_used is a hint for people, not an access log: one write a minute */
 #define USBPASS_AUTH_TOUCH_INTERVAL_USEC (60 * G_USEC_PER_SEC)
-#define USBPASS_AUTH_TOKEN_NAME_MAX 64
+#define USBPASS_AUTH_TOKEN_NAME_MAX      64
 
 typedef struct {
 	gchar *name;
@@ -92,27 +92,29 @@ usbpass_auth_caller_free(UsbpassAuthCaller *self)
  * Returns: %TRUE when @self is authenticated with @required or a stronger role
  */
 gboolean
-usbpass_auth_caller_authorize(const UsbpassAuthCaller *self, UsbpassTokenRole required, GError **error)
+usbpass_auth_caller_authorize(const UsbpassAuthCaller *self,
+                              UsbpassTokenRole required,
+                              GError **error)
 {
 	g_return_val_if_fail(self != NULL, FALSE);
 	g_return_val_if_fail(required < USBPASS_TOKEN_ROLE_LAST, FALSE);
 
 	if (!self->authenticated) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_PERMISSION_DENIED,
-			    "%s",
-			    self->detail != NULL ? self->detail : "authentication required");
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_PERMISSION_DENIED,
+		            "%s",
+		            self->detail != NULL ? self->detail : "authentication required");
 		return FALSE;
 	}
 	if (self->role < required) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_PERMISSION_DENIED,
-			    "'%s' has the role '%s'; this needs '%s'",
-			    self->actor,
-			    usbpass_token_role_to_string(self->role),
-			    usbpass_token_role_to_string(required));
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_PERMISSION_DENIED,
+		            "'%s' has the role '%s'; this needs '%s'",
+		            self->actor,
+		            usbpass_token_role_to_string(self->role),
+		            usbpass_token_role_to_string(required));
 		return FALSE;
 	}
 	return TRUE;
@@ -155,10 +157,10 @@ usbpass_auth_generate_secret(GError **error)
 			if (errno == EINTR)
 				continue;
 			g_set_error(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INTERNAL,
-				    "cannot read random bytes for a token: %s",
-				    g_strerror(errno));
+			            USBPASS_ERROR,
+			            USBPASS_ERROR_INTERNAL,
+			            "cannot read random bytes for a token: %s",
+			            g_strerror(errno));
 			return NULL;
 		}
 		got += (gsize)rc;
@@ -230,12 +232,12 @@ usbpass_auth_set_admin_group(UsbpassAuth *self, const gchar *group, GError **err
 	}
 	if (grp == NULL) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_NOT_FOUND,
-			    "group '%s' does not exist%s%s",
-			    group,
-			    rc != 0 ? ": " : "",
-			    rc != 0 ? g_strerror(rc) : "");
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_NOT_FOUND,
+		            "group '%s' does not exist%s%s",
+		            group,
+		            rc != 0 ? ": " : "",
+		            rc != 0 ? g_strerror(rc) : "");
 		return FALSE;
 	}
 	g_free(self->admin_group);
@@ -356,8 +358,9 @@ usbpass_auth_identify_peer(UsbpassAuth *self, GSocket *socket)
 		credentials = g_socket_get_credentials(socket, &error_local);
 	if (credentials == NULL) {
 		caller->actor = g_strdup("uid:unknown");
-		caller->detail = g_strdup_printf("cannot read the peer credentials of the socket: %s",
-						 error_local != NULL ? error_local->message : "no socket");
+		caller->detail =
+		  g_strdup_printf("cannot read the peer credentials of the socket: %s",
+		                  error_local != NULL ? error_local->message : "no socket");
 		return g_steal_pointer(&caller);
 	}
 	ucred = g_credentials_get_native(credentials, G_CREDENTIALS_TYPE_LINUX_UCRED);
@@ -371,15 +374,17 @@ usbpass_auth_identify_peer(UsbpassAuth *self, GSocket *socket)
 	caller->actor = g_strdup_printf("uid:%u", (guint)ucred->uid);
 	if (ucred->uid == 0 ||
 	    (self->admin_group != NULL &&
-	     usbpass_auth_peer_in_group((guint)ucred->pid, (guint)ucred->uid, (guint)ucred->gid, self->admin_gid))) {
+	     usbpass_auth_peer_in_group(
+	       (guint)ucred->pid, (guint)ucred->uid, (guint)ucred->gid, self->admin_gid))) {
 		caller->authenticated = TRUE;
 		caller->role = USBPASS_TOKEN_ROLE_ADMIN;
 		return g_steal_pointer(&caller);
 	}
 	if (self->admin_group != NULL) {
-		caller->detail = g_strdup_printf("user %u is neither root nor a member of group '%s'",
-						 (guint)ucred->uid,
-						 self->admin_group);
+		caller->detail =
+		  g_strdup_printf("user %u is neither root nor a member of group '%s'",
+		                  (guint)ucred->uid,
+		                  self->admin_group);
 	} else {
 		caller->detail = g_strdup_printf("user %u is not root", (guint)ucred->uid);
 	}
@@ -413,7 +418,8 @@ usbpass_auth_touch(UsbpassAuth *self, const gchar *name)
 		g_hash_table_remove_all(self->touched);
 	g_hash_table_insert(self->touched, g_strdup(name), g_memdup2(&now, sizeof(now)));
 	if (!usbpass_store_touch_token(self->store, name, g_get_real_time(), &error_local))
-		g_debug("cannot record the use of token '%s', ignoring: %s", name, error_local->message);
+		g_debug(
+		  "cannot record the use of token '%s', ignoring: %s", name, error_local->message);
 }
 
 /**
@@ -428,9 +434,9 @@ usbpass_auth_touch(UsbpassAuth *self, const gchar *name)
  */
 UsbpassAuthCaller *
 usbpass_auth_identify_bearer(UsbpassAuth *self,
-			     const gchar *authorization,
-			     const gchar *remote_host,
-			     GError **error)
+                             const gchar *authorization,
+                             const gchar *remote_host,
+                             GError **error)
 {
 	g_autoptr(UsbpassAuthCaller) caller = usbpass_auth_caller_new();
 	g_autoptr(UsbpassToken) token = NULL;
@@ -444,7 +450,8 @@ usbpass_auth_identify_bearer(UsbpassAuth *self,
 
 	caller->actor = g_strdup_printf("tcp:%s", remote_host != NULL ? remote_host : "unknown");
 	if (authorization == NULL) {
-		caller->detail = g_strdup("a bearer token is required (Authorization: Bearer <token>)");
+		caller->detail =
+		  g_strdup("a bearer token is required (Authorization: Bearer <token>)");
 		return g_steal_pointer(&caller);
 	}
 	caller->credentials_given = TRUE;
@@ -478,7 +485,8 @@ usbpass_auth_identify_bearer(UsbpassAuth *self,
 			caller->detail = g_strdup("the bearer token is unknown or revoked");
 			return g_steal_pointer(&caller);
 		}
-		g_propagate_prefixed_error(error, g_steal_pointer(&error_local), "cannot look up the bearer token: ");
+		g_propagate_prefixed_error(
+		  error, g_steal_pointer(&error_local), "cannot look up the bearer token: ");
 		return NULL;
 	}
 	if (token->role >= USBPASS_TOKEN_ROLE_LAST) {
@@ -517,10 +525,10 @@ usbpass_auth_identify_bearer(UsbpassAuth *self,
  */
 UsbpassToken *
 usbpass_auth_create_token(UsbpassAuth *self,
-			  const gchar *name,
-			  UsbpassTokenRole role,
-			  gchar **secret,
-			  GError **error)
+                          const gchar *name,
+                          UsbpassTokenRole role,
+                          gchar **secret,
+                          GError **error)
 {
 	g_autoptr(UsbpassToken) token = usbpass_token_new();
 	g_autoptr(GPtrArray) tokens = NULL;
@@ -532,28 +540,34 @@ usbpass_auth_create_token(UsbpassAuth *self,
 
 	if (!usbpass_string_is_identifier(name, USBPASS_AUTH_TOKEN_NAME_MAX)) {
 		g_autofree gchar *shown = usbpass_string_sanitize(name, -1, 80);
-		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "token name '%s' is not 1 to %u characters of A-Z, a-z, 0-9, '.', '_' and '-'",
-			    shown != NULL ? shown : "",
-			    (guint)USBPASS_AUTH_TOKEN_NAME_MAX);
+		g_set_error(
+		  error,
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_INVALID_DATA,
+		  "token name '%s' is not 1 to %u characters of A-Z, a-z, 0-9, '.', '_' and '-'",
+		  shown != NULL ? shown : "",
+		  (guint)USBPASS_AUTH_TOKEN_NAME_MAX);
 		return NULL;
 	}
 	if (role >= USBPASS_TOKEN_ROLE_LAST) {
-		g_set_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA, "token role %u is unknown", (guint)role);
+		g_set_error(error,
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "token role %u is unknown",
+		            (guint)role);
 		return NULL;
 	}
 	tokens = usbpass_store_list_tokens(self->store, error);
 	if (tokens == NULL)
 		return NULL;
 	if (tokens->len >= self->max_tokens) {
-		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "cannot create token '%s': the limit of %u tokens is reached; revoke one first",
-			    name,
-			    self->max_tokens);
+		g_set_error(
+		  error,
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_INVALID_DATA,
+		  "cannot create token '%s': the limit of %u tokens is reached; revoke one first",
+		  name,
+		  self->max_tokens);
 		return NULL;
 	}
 
@@ -609,10 +623,8 @@ static void
 usbpass_auth_init(UsbpassAuth *self)
 {
 	self->max_tokens = USBPASS_AUTH_MAX_TOKENS_DEFAULT;
-	self->cache = g_hash_table_new_full(g_str_hash,
-					    g_str_equal,
-					    g_free,
-					    (GDestroyNotify)usbpass_auth_cache_entry_free);
+	self->cache = g_hash_table_new_full(
+	  g_str_hash, g_str_equal, g_free, (GDestroyNotify)usbpass_auth_cache_entry_free);
 	self->touched = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 }
 

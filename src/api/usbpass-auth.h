@@ -34,11 +34,11 @@ G_BEGIN_DECLS
 
 /* the result of identifying one request */
 typedef struct {
-	gchar *actor;		    /* "uid:1000", "token:ops", "tcp:127.0.0.1" when unknown */
+	gchar *actor;               /* "uid:1000", "token:ops", "tcp:127.0.0.1" when unknown */
 	gboolean credentials_given; /* FALSE: no usable credentials at all (401) */
-	gboolean authenticated;	    /* TRUE: @role is valid */
-	UsbpassTokenRole role;	    /* what the caller may do when authenticated */
-	gchar *detail;		    /* why the caller is not authenticated, NULL when it is */
+	gboolean authenticated;     /* TRUE: @role is valid */
+	UsbpassTokenRole role;      /* what the caller may do when authenticated */
+	gchar *detail;              /* why the caller is not authenticated, NULL when it is */
 } UsbpassAuthCaller;
 
 UsbpassAuthCaller *
@@ -48,8 +48,9 @@ usbpass_auth_caller_free(UsbpassAuthCaller *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassAuthCaller, usbpass_auth_caller_free)
 
 gboolean
-usbpass_auth_caller_authorize(const UsbpassAuthCaller *self, UsbpassTokenRole required, GError **error)
-    USBPASS_NONNULL(1);
+usbpass_auth_caller_authorize(const UsbpassAuthCaller *self,
+                              UsbpassTokenRole required,
+                              GError **error) USBPASS_NONNULL(1);
 
 #define USBPASS_TYPE_AUTH (usbpass_auth_get_type())
 G_DECLARE_FINAL_TYPE(UsbpassAuth, usbpass_auth, USBPASS, AUTH, GObject)
@@ -58,28 +59,31 @@ UsbpassAuth *
 usbpass_auth_new(UsbpassStore *store) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 
 gboolean
-usbpass_auth_set_admin_group(UsbpassAuth *self, const gchar *group, GError **error) USBPASS_NONNULL(1);
+usbpass_auth_set_admin_group(UsbpassAuth *self, const gchar *group, GError **error)
+  USBPASS_NONNULL(1);
 const gchar *
 usbpass_auth_get_admin_group(UsbpassAuth *self) USBPASS_NONNULL(1);
 void
 usbpass_auth_set_max_tokens(UsbpassAuth *self, guint max_tokens) USBPASS_NONNULL(1);
 
 UsbpassAuthCaller *
-usbpass_auth_identify_peer(UsbpassAuth *self, GSocket *socket) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_auth_identify_peer(UsbpassAuth *self, GSocket *socket) G_GNUC_WARN_UNUSED_RESULT
+  USBPASS_NONNULL(1);
 UsbpassAuthCaller *
 usbpass_auth_identify_bearer(UsbpassAuth *self,
-			     const gchar *authorization,
-			     const gchar *remote_host,
-			     GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+                             const gchar *authorization,
+                             const gchar *remote_host,
+                             GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 
 UsbpassToken *
 usbpass_auth_create_token(UsbpassAuth *self,
-			  const gchar *name,
-			  UsbpassTokenRole role,
-			  gchar **secret,
-			  GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2, 4);
+                          const gchar *name,
+                          UsbpassTokenRole role,
+                          gchar **secret,
+                          GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2, 4);
 gboolean
-usbpass_auth_revoke_token(UsbpassAuth *self, const gchar *name, GError **error) USBPASS_NONNULL(1, 2);
+usbpass_auth_revoke_token(UsbpassAuth *self, const gchar *name, GError **error)
+  USBPASS_NONNULL(1, 2);
 
 gchar *
 usbpass_auth_hash_secret(const gchar *secret) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);

@@ -16,33 +16,30 @@ static const struct {
 	const gchar *group;
 	const gchar *const keys[16];
 } known_keys[] = {
-    {"daemon",
-     {"enabled",
-      "host",
-      "store",
-      "socket",
-      "socket-group",
-      "socket-mode",
-      "listen",
-      "tls-certificate",
-      "tls-key",
-      "driver",
-      "log-level",
-      NULL}},
-    {"libvirt", {"uri", NULL}},
-    {"policy", {"file", NULL}},
+	{ "daemon",
+	  { "enabled",
+	    "host",
+	    "store",
+	    "socket",
+	    "socket-group",
+	    "socket-mode",
+	    "listen",
+	    "tls-certificate",
+	    "tls-key",
+	    "driver",
+	    "log-level",
+	    NULL } },
+	{ "libvirt", { "uri", NULL } },
+	{ "policy", { "file", NULL } },
 };
 
 static const struct {
 	const gchar *name;
 	GLogLevelFlags level;
 } log_levels[] = {
-    {"error", G_LOG_LEVEL_ERROR},
-    {"critical", G_LOG_LEVEL_CRITICAL},
-    {"warning", G_LOG_LEVEL_WARNING},
-    {"message", G_LOG_LEVEL_MESSAGE},
-    {"info", G_LOG_LEVEL_INFO},
-    {"debug", G_LOG_LEVEL_DEBUG},
+	{ "error", G_LOG_LEVEL_ERROR },     { "critical", G_LOG_LEVEL_CRITICAL },
+	{ "warning", G_LOG_LEVEL_WARNING }, { "message", G_LOG_LEVEL_MESSAGE },
+	{ "info", G_LOG_LEVEL_INFO },       { "debug", G_LOG_LEVEL_DEBUG },
 };
 
 /**
@@ -140,10 +137,10 @@ usbpass_config_parse_log_level(const gchar *str, GLogLevelFlags *level, GError *
 		}
 	}
 	g_set_error(error,
-		    USBPASS_ERROR,
-		    USBPASS_ERROR_INVALID_DATA,
-		    "log level '%s' is not one of error, critical, warning, message, info, debug",
-		    str);
+	            USBPASS_ERROR,
+	            USBPASS_ERROR_INVALID_DATA,
+	            "log level '%s' is not one of error, critical, warning, message, info, debug",
+	            str);
 	return FALSE;
 }
 
@@ -174,7 +171,7 @@ usbpass_config_get_enable_hint(const UsbpassConfig *self)
 {
 	g_return_val_if_fail(self != NULL, NULL);
 	return g_strdup_printf("set enabled=true in [daemon] of %s or start usbpassd with --enable",
-			       self->path != NULL ? self->path : USBPASS_CONFIG_DEFAULT_PATH);
+	                       self->path != NULL ? self->path : USBPASS_CONFIG_DEFAULT_PATH);
 }
 
 static gboolean
@@ -191,23 +188,23 @@ usbpass_config_check_keys(GKeyFile *keyfile, const gchar *origin, GError **error
 		}
 		if (allowed == NULL) {
 			g_set_error(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "%s: unknown group [%s]",
-				    origin,
-				    groups[i]);
+			            USBPASS_ERROR,
+			            USBPASS_ERROR_INVALID_DATA,
+			            "%s: unknown group [%s]",
+			            origin,
+			            groups[i]);
 			return FALSE;
 		}
 		keys = g_key_file_get_keys(keyfile, groups[i], NULL, NULL);
 		for (guint k = 0; keys != NULL && keys[k] != NULL; k++) {
 			if (!g_strv_contains(allowed, keys[k])) {
 				g_set_error(error,
-					    USBPASS_ERROR,
-					    USBPASS_ERROR_INVALID_DATA,
-					    "%s: unknown key '%s' in [%s]",
-					    origin,
-					    keys[k],
-					    groups[i]);
+				            USBPASS_ERROR,
+				            USBPASS_ERROR_INVALID_DATA,
+				            "%s: unknown key '%s' in [%s]",
+				            origin,
+				            keys[k],
+				            groups[i]);
 				return FALSE;
 			}
 		}
@@ -218,12 +215,12 @@ usbpass_config_check_keys(GKeyFile *keyfile, const gchar *origin, GError **error
 /* a string key: absent keeps @value; empty sets NULL when @empty_is_null */
 static gboolean
 usbpass_config_get_string(GKeyFile *keyfile,
-			  const gchar *origin,
-			  const gchar *group,
-			  const gchar *key,
-			  gboolean empty_is_null,
-			  gchar **value,
-			  GError **error)
+                          const gchar *origin,
+                          const gchar *group,
+                          const gchar *key,
+                          gboolean empty_is_null,
+                          gchar **value,
+                          GError **error)
 {
 	g_autoptr(GError) error_local = NULL;
 	g_autofree gchar *str = NULL;
@@ -233,24 +230,24 @@ usbpass_config_get_string(GKeyFile *keyfile,
 	str = g_key_file_get_string(keyfile, group, key, &error_local);
 	if (str == NULL) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "%s: [%s] %s: %s",
-			    origin,
-			    group,
-			    key,
-			    error_local->message);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "%s: [%s] %s: %s",
+		            origin,
+		            group,
+		            key,
+		            error_local->message);
 		return FALSE;
 	}
 	g_strstrip(str);
 	if (str[0] == '\0' && !empty_is_null) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "%s: [%s] %s must not be empty",
-			    origin,
-			    group,
-			    key);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "%s: [%s] %s must not be empty",
+		            origin,
+		            group,
+		            key);
 		return FALSE;
 	}
 	g_free(*value);
@@ -271,7 +268,11 @@ usbpass_config_get_string(GKeyFile *keyfile,
  * Returns: %TRUE on success
  */
 gboolean
-usbpass_config_load_data(UsbpassConfig *self, const gchar *data, gsize length, const gchar *origin, GError **error)
+usbpass_config_load_data(UsbpassConfig *self,
+                         const gchar *data,
+                         gsize length,
+                         const gchar *origin,
+                         GError **error)
 {
 	g_autoptr(GKeyFile) keyfile = g_key_file_new();
 	g_autoptr(GError) error_local = NULL;
@@ -285,7 +286,12 @@ usbpass_config_load_data(UsbpassConfig *self, const gchar *data, gsize length, c
 		origin = "configuration";
 
 	if (!g_key_file_load_from_data(keyfile, data, length, G_KEY_FILE_NONE, &error_local)) {
-		g_set_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA, "%s: %s", origin, error_local->message);
+		g_set_error(error,
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "%s: %s",
+		            origin,
+		            error_local->message);
 		return FALSE;
 	}
 	if (!usbpass_config_check_keys(keyfile, origin, error))
@@ -295,29 +301,42 @@ usbpass_config_load_data(UsbpassConfig *self, const gchar *data, gsize length, c
 	tmp = usbpass_config_copy(self);
 
 	if (g_key_file_has_key(keyfile, "daemon", "enabled", NULL)) {
-		gboolean enabled = g_key_file_get_boolean(keyfile, "daemon", "enabled", &error_local);
+		gboolean enabled =
+		  g_key_file_get_boolean(keyfile, "daemon", "enabled", &error_local);
 		if (error_local != NULL) {
 			g_set_error(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "%s: [daemon] enabled must be true or false",
-				    origin);
+			            USBPASS_ERROR,
+			            USBPASS_ERROR_INVALID_DATA,
+			            "%s: [daemon] enabled must be true or false",
+			            origin);
 			return FALSE;
 		}
 		tmp->enabled = enabled;
 	}
-	if (!usbpass_config_get_string(keyfile, origin, "daemon", "host", TRUE, &tmp->host, error) ||
-	    !usbpass_config_get_string(keyfile, origin, "daemon", "store", FALSE, &tmp->store, error) ||
-	    !usbpass_config_get_string(keyfile, origin, "daemon", "socket", FALSE, &tmp->socket, error) ||
-	    !usbpass_config_get_string(keyfile, origin, "daemon", "socket-group", TRUE, &tmp->socket_group, error) ||
-	    !usbpass_config_get_string(keyfile, origin, "daemon", "socket-mode", TRUE, &mode_str, error) ||
-	    !usbpass_config_get_string(keyfile, origin, "daemon", "listen", TRUE, &tmp->listen, error) ||
-	    !usbpass_config_get_string(keyfile, origin, "daemon", "tls-certificate", TRUE, &tmp->tls_certificate, error) ||
-	    !usbpass_config_get_string(keyfile, origin, "daemon", "tls-key", TRUE, &tmp->tls_key, error) ||
-	    !usbpass_config_get_string(keyfile, origin, "daemon", "driver", FALSE, &tmp->driver, error) ||
-	    !usbpass_config_get_string(keyfile, origin, "daemon", "log-level", TRUE, &level_str, error) ||
-	    !usbpass_config_get_string(keyfile, origin, "libvirt", "uri", FALSE, &tmp->libvirt_uri, error) ||
-	    !usbpass_config_get_string(keyfile, origin, "policy", "file", TRUE, &tmp->policy_file, error))
+	if (!usbpass_config_get_string(
+	      keyfile, origin, "daemon", "host", TRUE, &tmp->host, error) ||
+	    !usbpass_config_get_string(
+	      keyfile, origin, "daemon", "store", FALSE, &tmp->store, error) ||
+	    !usbpass_config_get_string(
+	      keyfile, origin, "daemon", "socket", FALSE, &tmp->socket, error) ||
+	    !usbpass_config_get_string(
+	      keyfile, origin, "daemon", "socket-group", TRUE, &tmp->socket_group, error) ||
+	    !usbpass_config_get_string(
+	      keyfile, origin, "daemon", "socket-mode", TRUE, &mode_str, error) ||
+	    !usbpass_config_get_string(
+	      keyfile, origin, "daemon", "listen", TRUE, &tmp->listen, error) ||
+	    !usbpass_config_get_string(
+	      keyfile, origin, "daemon", "tls-certificate", TRUE, &tmp->tls_certificate, error) ||
+	    !usbpass_config_get_string(
+	      keyfile, origin, "daemon", "tls-key", TRUE, &tmp->tls_key, error) ||
+	    !usbpass_config_get_string(
+	      keyfile, origin, "daemon", "driver", FALSE, &tmp->driver, error) ||
+	    !usbpass_config_get_string(
+	      keyfile, origin, "daemon", "log-level", TRUE, &level_str, error) ||
+	    !usbpass_config_get_string(
+	      keyfile, origin, "libvirt", "uri", FALSE, &tmp->libvirt_uri, error) ||
+	    !usbpass_config_get_string(
+	      keyfile, origin, "policy", "file", TRUE, &tmp->policy_file, error))
 		return FALSE;
 
 	/* an empty host means "this machine's name", as when the key is absent */
@@ -326,46 +345,49 @@ usbpass_config_load_data(UsbpassConfig *self, const gchar *data, gsize length, c
 	{
 		g_autofree gchar *clean = usbpass_string_sanitize(tmp->host, -1, 255);
 		if (g_strcmp0(clean, tmp->host) != 0) {
-			g_set_error(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "%s: [daemon] host must be printable UTF-8 of at most 255 bytes",
-				    origin);
+			g_set_error(
+			  error,
+			  USBPASS_ERROR,
+			  USBPASS_ERROR_INVALID_DATA,
+			  "%s: [daemon] host must be printable UTF-8 of at most 255 bytes",
+			  origin);
 			return FALSE;
 		}
 	}
 	if (mode_str != NULL) {
 		guint64 mode = 0;
 		if (!g_ascii_string_to_unsigned(mode_str, 8, 0, 0777, &mode, NULL)) {
-			g_set_error(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "%s: [daemon] socket-mode '%s' is not an octal mode from 0 to 0777",
-				    origin,
-				    mode_str);
+			g_set_error(
+			  error,
+			  USBPASS_ERROR,
+			  USBPASS_ERROR_INVALID_DATA,
+			  "%s: [daemon] socket-mode '%s' is not an octal mode from 0 to 0777",
+			  origin,
+			  mode_str);
 			return FALSE;
 		}
 		tmp->socket_mode = (guint)mode;
 	}
-	if (level_str != NULL && !usbpass_config_parse_log_level(level_str, &tmp->log_level, error)) {
+	if (level_str != NULL &&
+	    !usbpass_config_parse_log_level(level_str, &tmp->log_level, error)) {
 		g_prefix_error(error, "%s: [daemon] log-level: ", origin);
 		return FALSE;
 	}
 	if (g_strcmp0(tmp->driver, "libvirt") != 0 && g_strcmp0(tmp->driver, "test") != 0) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "%s: [daemon] driver '%s' is not 'libvirt' or 'test'",
-			    origin,
-			    tmp->driver);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "%s: [daemon] driver '%s' is not 'libvirt' or 'test'",
+		            origin,
+		            tmp->driver);
 		return FALSE;
 	}
 	if ((tmp->tls_certificate == NULL) != (tmp->tls_key == NULL)) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    USBPASS_ERROR_INVALID_DATA,
-			    "%s: [daemon] tls-certificate and tls-key go together",
-			    origin);
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "%s: [daemon] tls-certificate and tls-key go together",
+		            origin);
 		return FALSE;
 	}
 
@@ -401,11 +423,12 @@ usbpass_config_load_file(UsbpassConfig *self, const gchar *path, GError **error)
 
 	if (!g_file_get_contents(path, &data, &length, &error_local)) {
 		g_set_error(error,
-			    USBPASS_ERROR,
-			    g_error_matches(error_local, G_FILE_ERROR, G_FILE_ERROR_NOENT) ? USBPASS_ERROR_NOT_FOUND
-											  : USBPASS_ERROR_INVALID_DATA,
-			    "cannot read the configuration: %s",
-			    error_local->message);
+		            USBPASS_ERROR,
+		            g_error_matches(error_local, G_FILE_ERROR, G_FILE_ERROR_NOENT)
+		              ? USBPASS_ERROR_NOT_FOUND
+		              : USBPASS_ERROR_INVALID_DATA,
+		            "cannot read the configuration: %s",
+		            error_local->message);
 		return FALSE;
 	}
 	return usbpass_config_load_data(self, data, length, path, error);

@@ -14,12 +14,12 @@
 
 G_BEGIN_DECLS
 
-#define USBPASS_CONFIG_DEFAULT_PATH   USBPASS_SYSCONFDIR "/usbpass/usbpassd.conf"
+#define USBPASS_CONFIG_DEFAULT_PATH USBPASS_SYSCONFDIR "/usbpass/usbpassd.conf"
 /* not under the prefix: the unit's StateDirectory= and RuntimeDirectory= and
  * the client's default socket name these very directories */
-#define USBPASS_CONFIG_DEFAULT_STORE  "/var/lib/usbpass/usbpass.db"
-#define USBPASS_CONFIG_DEFAULT_SOCKET "/run/usbpass/usbpassd.sock"
-#define USBPASS_CONFIG_DEFAULT_GROUP  "usbpass"
+#define USBPASS_CONFIG_DEFAULT_STORE       "/var/lib/usbpass/usbpass.db"
+#define USBPASS_CONFIG_DEFAULT_SOCKET      "/run/usbpass/usbpassd.sock"
+#define USBPASS_CONFIG_DEFAULT_GROUP       "usbpass"
 #define USBPASS_CONFIG_DEFAULT_LIBVIRT_URI "qemu:///system"
 
 typedef struct {
@@ -35,7 +35,7 @@ typedef struct {
 	gchar *listen; /* "ADDRESS:PORT", NULL: no TCP listener */
 	gchar *tls_certificate;
 	gchar *tls_key;
-	gchar *driver; /* "libvirt" or "test" */
+	gchar *driver;            /* "libvirt" or "test" */
 	GLogLevelFlags log_level; /* the least severe level logged */
 
 	/* [libvirt] */
@@ -54,18 +54,24 @@ usbpass_config_free(UsbpassConfig *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassConfig, usbpass_config_free)
 
 gboolean
-usbpass_config_load_file(UsbpassConfig *self, const gchar *path, GError **error) USBPASS_NONNULL(1, 2);
+usbpass_config_load_file(UsbpassConfig *self, const gchar *path, GError **error)
+  USBPASS_NONNULL(1, 2);
 gboolean
-usbpass_config_load_data(UsbpassConfig *self, const gchar *data, gsize length, const gchar *origin, GError **error)
-    USBPASS_NONNULL(1, 2);
+usbpass_config_load_data(UsbpassConfig *self,
+                         const gchar *data,
+                         gsize length,
+                         const gchar *origin,
+                         GError **error) USBPASS_NONNULL(1, 2);
 
 /* "error", "critical", "warning", "message", "info", "debug" */
 gboolean
-usbpass_config_parse_log_level(const gchar *str, GLogLevelFlags *level, GError **error) USBPASS_NONNULL(1, 2);
+usbpass_config_parse_log_level(const gchar *str, GLogLevelFlags *level, GError **error)
+  USBPASS_NONNULL(1, 2);
 const gchar *
 usbpass_config_log_level_to_string(GLogLevelFlags level);
 /* how a user switches passthrough on, for the message of a refused attach */
 gchar *
-usbpass_config_get_enable_hint(const UsbpassConfig *self) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_config_get_enable_hint(const UsbpassConfig *self) G_GNUC_WARN_UNUSED_RESULT
+  USBPASS_NONNULL(1);
 
 G_END_DECLS

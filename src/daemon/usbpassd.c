@@ -86,7 +86,10 @@ usbpass_daemon_free(UsbpassDaemon *self)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassDaemon, usbpass_daemon_free)
 
 static GLogWriterOutput
-usbpassd_log_writer(GLogLevelFlags log_level, const GLogField *fields, gsize n_fields, gpointer user_data)
+usbpassd_log_writer(GLogLevelFlags log_level,
+                    const GLogField *fields,
+                    gsize n_fields,
+                    gpointer user_data)
 {
 	GLogLevelFlags level = log_level & G_LOG_LEVEL_MASK;
 
@@ -111,12 +114,14 @@ usbpassd_notify(const gchar *state)
 	if (path == NULL || path[0] == '\0')
 		return;
 	if (path[0] == '@')
-		address = g_unix_socket_address_new_with_type(path + 1, -1, G_UNIX_SOCKET_ADDRESS_ABSTRACT);
+		address =
+		  g_unix_socket_address_new_with_type(path + 1, -1, G_UNIX_SOCKET_ADDRESS_ABSTRACT);
 	else if (path[0] == '/')
 		address = g_unix_socket_address_new(path);
 	else
 		return;
-	socket = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_DEFAULT, &error_local);
+	socket = g_socket_new(
+	  G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_DEFAULT, &error_local);
 	if (socket == NULL ||
 	    g_socket_send_to(socket, address, state, strlen(state), NULL, &error_local) < 0)
 		g_debug("cannot notify the service manager, ignoring: %s", error_local->message);
@@ -163,10 +168,13 @@ usbpassd_reload_cb(gpointer user_data)
 
 	/* a broken file keeps the rules in force: never fall back to allowing */
 	if (!usbpassd_load_policy(self, &error_local)) {
-		g_warning("cannot reload the policy, keeping the current rules: %s", error_local->message);
+		g_warning("cannot reload the policy, keeping the current rules: %s",
+		          error_local->message);
 		return G_SOURCE_CONTINUE;
 	}
-	g_message("policy reloaded from %s", self->config->policy_file != NULL ? self->config->policy_file : "the built-in rules");
+	g_message("policy reloaded from %s",
+	          self->config->policy_file != NULL ? self->config->policy_file
+	                                            : "the built-in rules");
 	return G_SOURCE_CONTINUE;
 }
 
@@ -174,11 +182,11 @@ usbpassd_reload_cb(gpointer user_data)
  * the daemon while an attach is in flight (USBPASSD_TEST_DRIVER_DELAY_MS) */
 static gboolean
 usbpassd_test_driver_delay_cb(UsbpassTestDriver *driver,
-			      const gchar *method,
-			      const gchar *uuid,
-			      const UsbpassHostdev *hostdev,
-			      gboolean applied,
-			      gpointer user_data)
+                              const gchar *method,
+                              const gchar *uuid,
+                              const UsbpassHostdev *hostdev,
+                              gboolean applied,
+                              gpointer user_data)
 {
 	if (!applied)
 		g_usleep((gulong)GPOINTER_TO_UINT(user_data) * 1000);
@@ -196,20 +204,25 @@ usbpassd_new_test_driver(GError **error)
 		UsbpassInstanceState state;
 		gboolean persistent;
 	} demo[] = {
-	    {"5ca1ab1e-0000-4000-8000-000000000001", "demo-off", USBPASS_INSTANCE_STATE_SHUTOFF, TRUE},
-	    {"5ca1ab1e-0000-4000-8000-000000000002", "demo-on", USBPASS_INSTANCE_STATE_RUNNING, TRUE},
-	    {"5ca1ab1e-0000-4000-8000-000000000003", "demo-transient", USBPASS_INSTANCE_STATE_RUNNING, FALSE},
+		{ "5ca1ab1e-0000-4000-8000-000000000001",
+		  "demo-off",
+		  USBPASS_INSTANCE_STATE_SHUTOFF,
+		  TRUE },
+		{ "5ca1ab1e-0000-4000-8000-000000000002",
+		  "demo-on",
+		  USBPASS_INSTANCE_STATE_RUNNING,
+		  TRUE },
+		{ "5ca1ab1e-0000-4000-8000-000000000003",
+		  "demo-transient",
+		  USBPASS_INSTANCE_STATE_RUNNING,
+		  FALSE },
 	};
 	g_autoptr(UsbpassTestDriver) driver = usbpass_test_driver_new();
 	const gchar *delay = g_getenv("USBPASSD_TEST_DRIVER_DELAY_MS");
 
 	for (guint i = 0; i < G_N_ELEMENTS(demo); i++) {
-		g_autoptr(UsbpassInstance) instance = usbpass_test_driver_add_instance(driver,
-										       demo[i].uuid,
-										       demo[i].name,
-										       demo[i].state,
-										       demo[i].persistent,
-										       error);
+		g_autoptr(UsbpassInstance) instance = usbpass_test_driver_add_instance(
+		  driver, demo[i].uuid, demo[i].name, demo[i].state, demo[i].persistent, error);
 		if (instance == NULL)
 			return NULL;
 	}
@@ -219,10 +232,8 @@ usbpassd_new_test_driver(GError **error)
 			g_prefix_error(error, "USBPASSD_TEST_DRIVER_DELAY_MS: ");
 			return NULL;
 		}
-		usbpass_test_driver_set_hook(driver,
-					     usbpassd_test_driver_delay_cb,
-					     GUINT_TO_POINTER((guint)delay_ms),
-					     NULL);
+		usbpass_test_driver_set_hook(
+		  driver, usbpassd_test_driver_delay_cb, GUINT_TO_POINTER((guint)delay_ms), NULL);
 	}
 	return USBPASS_DRIVER(g_steal_pointer(&driver));
 }
@@ -242,32 +253,37 @@ usbpassd_listen(UsbpassDaemon *self, GError **error)
 	const gchar *group = config->socket_group;
 
 	if (!usbpass_auth_set_admin_group(self->auth, group, NULL)) {
-		g_warning("group '%s' does not exist: only root may use %s, ignoring", group, config->socket);
+		g_warning("group '%s' does not exist: only root may use %s, ignoring",
+		          group,
+		          config->socket);
 		group = NULL;
 	}
-	if (!usbpass_api_server_listen_unix(self->server, config->socket, config->socket_mode, group, error))
+	if (!usbpass_api_server_listen_unix(
+	      self->server, config->socket, config->socket_mode, group, error))
 		return FALSE;
 	if (config->listen != NULL) {
 		g_autoptr(GTlsCertificate) certificate = NULL;
 		if (config->tls_certificate != NULL) {
 			g_autoptr(GError) error_local = NULL;
-			certificate =
-			    g_tls_certificate_new_from_files(config->tls_certificate, config->tls_key, &error_local);
+			certificate = g_tls_certificate_new_from_files(
+			  config->tls_certificate, config->tls_key, &error_local);
 			if (certificate == NULL) {
 				g_set_error(error,
-					    USBPASS_ERROR,
-					    USBPASS_ERROR_INVALID_DATA,
-					    "cannot load the TLS certificate '%s' and key '%s': %s",
-					    config->tls_certificate,
-					    config->tls_key,
-					    error_local->message);
+				            USBPASS_ERROR,
+				            USBPASS_ERROR_INVALID_DATA,
+				            "cannot load the TLS certificate '%s' and key '%s': %s",
+				            config->tls_certificate,
+				            config->tls_key,
+				            error_local->message);
 				return FALSE;
 			}
 		} else {
-			g_message("the TCP listener %s has no TLS: bearer tokens cross the network in clear text",
-				  config->listen);
+			g_message("the TCP listener %s has no TLS: bearer tokens cross the network "
+			          "in clear text",
+			          config->listen);
 		}
-		if (!usbpass_api_server_listen_spec(self->server, config->listen, certificate, error))
+		if (!usbpass_api_server_listen_spec(
+		      self->server, config->listen, certificate, error))
 			return FALSE;
 	}
 	return TRUE;
@@ -287,12 +303,13 @@ usbpassd_start(UsbpassDaemon *self, GError **error)
 
 	self->inventory = usbpass_inventory_new();
 	if (!usbpass_inventory_enumerate(self->inventory, &error_local)) {
-		g_warning("cannot enumerate the USB devices, starting empty: %s", error_local->message);
+		g_warning("cannot enumerate the USB devices, starting empty: %s",
+		          error_local->message);
 		g_clear_error(&error_local);
 	}
 	if (!usbpass_inventory_start_monitor(self->inventory, &error_local)) {
 		g_warning("cannot watch USB hotplug, the inventory will not follow changes: %s",
-			  error_local->message);
+		          error_local->message);
 		g_clear_error(&error_local);
 	}
 
@@ -302,9 +319,10 @@ usbpassd_start(UsbpassDaemon *self, GError **error)
 	if (!usbpass_driver_open(self->driver, &error_local)) {
 		/* libvirtd may start after us: the driver keeps reconnecting, and
 		 * the engine reconciles once it is there */
-		g_warning("hypervisor driver '%s' is not connected yet, retrying in the background: %s",
-			  usbpass_driver_get_name(self->driver),
-			  error_local->message);
+		g_warning(
+		  "hypervisor driver '%s' is not connected yet, retrying in the background: %s",
+		  usbpass_driver_get_name(self->driver),
+		  error_local->message);
 		g_clear_error(&error_local);
 	}
 
@@ -327,13 +345,13 @@ usbpassd_start(UsbpassDaemon *self, GError **error)
 	for (guint i = 0; urls[i] != NULL; i++)
 		g_info("listening on %s", urls[i]);
 	g_message("usbpassd %s on host '%s': store %s, driver %s, socket %s%s%s",
-		  PACKAGE_VERSION,
-		  config->host,
-		  config->store,
-		  usbpass_driver_get_name(self->driver),
-		  config->socket,
-		  config->listen != NULL ? ", TCP " : "",
-		  config->listen != NULL ? config->listen : "");
+	          PACKAGE_VERSION,
+	          config->host,
+	          config->store,
+	          usbpass_driver_get_name(self->driver),
+	          config->socket,
+	          config->listen != NULL ? ", TCP " : "",
+	          config->listen != NULL ? config->listen : "");
 	if (!config->enabled)
 		g_message("USB passthrough is disabled (the inventory is read-only): %s", hint);
 	return TRUE;
@@ -350,11 +368,13 @@ usbpassd_stop(UsbpassDaemon *self)
 	usbpass_api_server_shutdown(self->server);
 	/* an attach in the engine's worker finishes, is recorded and answered;
 	 * leaving now would leave the row in "attaching" for the next reconcile */
-	while (usbpass_api_server_get_pending(self->server) > 0 && g_get_monotonic_time() < deadline)
+	while (usbpass_api_server_get_pending(self->server) > 0 &&
+	       g_get_monotonic_time() < deadline)
 		g_main_context_iteration(NULL, TRUE);
 	if (usbpass_api_server_get_pending(self->server) > 0) {
-		g_warning("%u attach or detach requests did not finish in time; the next start reconciles them",
-			  usbpass_api_server_get_pending(self->server));
+		g_warning("%u attach or detach requests did not finish in time; the next start "
+		          "reconciles them",
+		          usbpass_api_server_get_pending(self->server));
 	}
 	/* let the last answers reach their sockets */
 	while (g_main_context_iteration(NULL, FALSE) && g_get_monotonic_time() < deadline)
@@ -380,18 +400,72 @@ main(int argc, char *argv[])
 	gboolean verbose = FALSE;
 	gboolean version = FALSE;
 	const GOptionEntry entries[] = {
-	    {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file (default " USBPASS_CONFIG_DEFAULT_PATH ")", "FILE"},
-	    {"enable", 0, 0, G_OPTION_ARG_NONE, &enable, "Enable USB passthrough (enabled=true)", NULL},
-	    {"host", 0, 0, G_OPTION_ARG_STRING, &host, "Host name devices are recorded under", "NAME"},
-	    {"store", 0, 0, G_OPTION_ARG_FILENAME, &store, "SQLite database file", "FILE"},
-	    {"socket", 0, 0, G_OPTION_ARG_FILENAME, &socket_path, "Unix socket of the API", "FILE"},
-	    {"listen", 0, 0, G_OPTION_ARG_STRING, &listen, "Also serve the API on TCP (bearer tokens)", "ADDRESS:PORT"},
-	    {"driver", 0, 0, G_OPTION_ARG_STRING, &driver, "Hypervisor driver: libvirt or test (in-memory demo)", "NAME"},
-	    {"libvirt-uri", 0, 0, G_OPTION_ARG_STRING, &libvirt_uri, "libvirt connection URI", "URI"},
-	    {"policy", 0, 0, G_OPTION_ARG_FILENAME, &policy_file, "Policy file with allow and deny rules", "FILE"},
-	    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL},
-	    {"version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
-	    {NULL},
+		{ "config",
+		  'c',
+		  0,
+		  G_OPTION_ARG_FILENAME,
+		  &config_path,
+		  "Configuration file (default " USBPASS_CONFIG_DEFAULT_PATH ")",
+		  "FILE" },
+		{ "enable",
+		  0,
+		  0,
+		  G_OPTION_ARG_NONE,
+		  &enable,
+		  "Enable USB passthrough (enabled=true)",
+		  NULL },
+		{ "host",
+		  0,
+		  0,
+		  G_OPTION_ARG_STRING,
+		  &host,
+		  "Host name devices are recorded under",
+		  "NAME" },
+		{ "store", 0, 0, G_OPTION_ARG_FILENAME, &store, "SQLite database file", "FILE" },
+		{ "socket",
+		  0,
+		  0,
+		  G_OPTION_ARG_FILENAME,
+		  &socket_path,
+		  "Unix socket of the API",
+		  "FILE" },
+		{ "listen",
+		  0,
+		  0,
+		  G_OPTION_ARG_STRING,
+		  &listen,
+		  "Also serve the API on TCP (bearer tokens)",
+		  "ADDRESS:PORT" },
+		{ "driver",
+		  0,
+		  0,
+		  G_OPTION_ARG_STRING,
+		  &driver,
+		  "Hypervisor driver: libvirt or test (in-memory demo)",
+		  "NAME" },
+		{ "libvirt-uri",
+		  0,
+		  0,
+		  G_OPTION_ARG_STRING,
+		  &libvirt_uri,
+		  "libvirt connection URI",
+		  "URI" },
+		{ "policy",
+		  0,
+		  0,
+		  G_OPTION_ARG_FILENAME,
+		  &policy_file,
+		  "Policy file with allow and deny rules",
+		  "FILE" },
+		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
+		{ "version",
+		  0,
+		  0,
+		  G_OPTION_ARG_NONE,
+		  &version,
+		  "Print the version and exit",
+		  NULL },
+		{ NULL },
 	};
 
 	setlocale(LC_ALL, "");
@@ -399,7 +473,8 @@ main(int argc, char *argv[])
 	g_log_set_writer_func(usbpassd_log_writer, NULL, NULL);
 
 	context = g_option_context_new(NULL);
-	g_option_context_set_summary(context, "The usbpass daemon: hands host USB devices to virtual machines.");
+	g_option_context_set_summary(
+	  context, "The usbpass daemon: hands host USB devices to virtual machines.");
 	g_option_context_add_main_entries(context, entries, NULL);
 	if (!g_option_context_parse(context, &argc, &argv, &error_local)) {
 		g_printerr("usbpassd: %s\n", error_local->message);
@@ -416,10 +491,12 @@ main(int argc, char *argv[])
 
 	self->config = usbpass_config_new();
 	if (!usbpass_config_load_file(self->config,
-				      config_path != NULL ? config_path : USBPASS_CONFIG_DEFAULT_PATH,
-				      &error_local)) {
+	                              config_path != NULL ? config_path
+	                                                  : USBPASS_CONFIG_DEFAULT_PATH,
+	                              &error_local)) {
 		/* no file at the default place: the defaults are documented */
-		if (config_path != NULL || !g_error_matches(error_local, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND)) {
+		if (config_path != NULL ||
+		    !g_error_matches(error_local, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND)) {
 			g_printerr("usbpassd: %s\n", error_local->message);
 			return EXIT_FAILURE;
 		}
@@ -440,10 +517,12 @@ main(int argc, char *argv[])
 	if (libvirt_uri != NULL)
 		usbpassd_set_str(&self->config->libvirt_uri, libvirt_uri);
 	if (policy_file != NULL)
-		usbpassd_set_str(&self->config->policy_file, policy_file[0] != '\0' ? policy_file : NULL);
+		usbpassd_set_str(&self->config->policy_file,
+		                 policy_file[0] != '\0' ? policy_file : NULL);
 	if (driver != NULL) {
 		if (g_strcmp0(driver, "libvirt") != 0 && g_strcmp0(driver, "test") != 0) {
-			g_printerr("usbpassd: --driver must be 'libvirt' or 'test', not '%s'\n", driver);
+			g_printerr("usbpassd: --driver must be 'libvirt' or 'test', not '%s'\n",
+			           driver);
 			return 2;
 		}
 		usbpassd_set_str(&self->config->driver, driver);

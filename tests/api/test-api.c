@@ -42,10 +42,10 @@
 
 #define DAEMON_START_TIMEOUT_USEC (30 * G_USEC_PER_SEC)
 #define DAEMON_STOP_TIMEOUT_USEC  (30 * G_USEC_PER_SEC)
-#define WAIT_TIMEOUT_USEC	  (15 * G_USEC_PER_SEC)
-#define CRUZER_SYSPATH		  "/sys/devices/pci0000:00/0000:00:14.0/usb1/1-3"
-#define DEMO_OFF_UUID		  "5ca1ab1e-0000-4000-8000-000000000001"
-#define NOBODY_ID		  65534
+#define WAIT_TIMEOUT_USEC         (15 * G_USEC_PER_SEC)
+#define CRUZER_SYSPATH            "/sys/devices/pci0000:00/0000:00:14.0/usb1/1-3"
+#define DEMO_OFF_UUID             "5ca1ab1e-0000-4000-8000-000000000001"
+#define NOBODY_ID                 65534
 
 typedef struct {
 	gboolean enabled;
@@ -54,7 +54,7 @@ typedef struct {
 	const gchar *socket_mode;
 	const gchar *delay_ms; /* USBPASSD_TEST_DRIVER_DELAY_MS */
 	const gchar *policy;   /* the text of a policy file, NULL for none */
-	gboolean tls;	       /* the TCP listener serves HTTPS */
+	gboolean tls;          /* the TCP listener serves HTTPS */
 } ApiOptions;
 
 typedef struct {
@@ -144,35 +144,37 @@ write_config(ApiFixture *f)
 	g_autofree gchar *tls = NULL;
 
 	if (o->tls) {
-		tls = g_strdup_printf("tls-certificate=%s/cert.pem\ntls-key=%s/key.pem\n", f->tmpdir, f->tmpdir);
+		tls = g_strdup_printf(
+		  "tls-certificate=%s/cert.pem\ntls-key=%s/key.pem\n", f->tmpdir, f->tmpdir);
 	}
 	text = g_strdup_printf("[daemon]\n"
-			       "%s"
-			       "enabled=%s\n"
-			       "host=testhost\n"
-			       "store=%s\n"
-			       "socket=%s\n"
-			       "socket-group=%s\n"
-			       "socket-mode=%s\n"
-			       "listen=127.0.0.1:%u\n"
-			       "driver=%s\n"
-			       "log-level=%s\n"
-			       "[libvirt]\n"
-			       "uri=%s\n"
-			       "[policy]\n"
-			       "file=%s\n",
-			       tls != NULL ? tls : "",
-			       o->enabled ? "true" : "false",
-			       f->store_path,
-			       f->socket_path,
-			       o->socket_group != NULL ? o->socket_group : "",
-			       o->socket_mode != NULL ? o->socket_mode : "0600",
-			       f->port,
-			       o->driver != NULL ? o->driver : "test",
-			       g_getenv("USBPASS_TEST_VERBOSE") != NULL ? "debug" : "message",
-			       g_getenv("USBPASS_TEST_LIBVIRT_URI") != NULL ? g_getenv("USBPASS_TEST_LIBVIRT_URI")
-									     : "qemu:///system",
-			       o->policy != NULL ? f->policy_path : "");
+	                       "%s"
+	                       "enabled=%s\n"
+	                       "host=testhost\n"
+	                       "store=%s\n"
+	                       "socket=%s\n"
+	                       "socket-group=%s\n"
+	                       "socket-mode=%s\n"
+	                       "listen=127.0.0.1:%u\n"
+	                       "driver=%s\n"
+	                       "log-level=%s\n"
+	                       "[libvirt]\n"
+	                       "uri=%s\n"
+	                       "[policy]\n"
+	                       "file=%s\n",
+	                       tls != NULL ? tls : "",
+	                       o->enabled ? "true" : "false",
+	                       f->store_path,
+	                       f->socket_path,
+	                       o->socket_group != NULL ? o->socket_group : "",
+	                       o->socket_mode != NULL ? o->socket_mode : "0600",
+	                       f->port,
+	                       o->driver != NULL ? o->driver : "test",
+	                       g_getenv("USBPASS_TEST_VERBOSE") != NULL ? "debug" : "message",
+	                       g_getenv("USBPASS_TEST_LIBVIRT_URI") != NULL
+	                         ? g_getenv("USBPASS_TEST_LIBVIRT_URI")
+	                         : "qemu:///system",
+	                       o->policy != NULL ? f->policy_path : "");
 	g_assert_true(g_file_set_contents(f->config_path, text, -1, &error_local));
 	g_assert_no_error(error_local);
 }
@@ -186,7 +188,8 @@ daemon_child_setup(gpointer user_data)
 static void
 daemon_start(ApiFixture *f, const gchar *delay_ms)
 {
-	g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
+	g_autoptr(GSubprocessLauncher) launcher =
+	  g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_NONE);
 	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GError) error_local = NULL;
 	const gchar *wrapper = g_getenv("USBPASS_TEST_DAEMON_WRAPPER");
@@ -207,13 +210,15 @@ daemon_start(ApiFixture *f, const gchar *delay_ms)
 	g_subprocess_launcher_set_child_setup(launcher, daemon_child_setup, NULL, NULL);
 	g_subprocess_launcher_setenv(launcher, "NOTIFY_SOCKET", f->notify_path, TRUE);
 	if (delay_ms != NULL)
-		g_subprocess_launcher_setenv(launcher, "USBPASSD_TEST_DRIVER_DELAY_MS", delay_ms, TRUE);
+		g_subprocess_launcher_setenv(
+		  launcher, "USBPASSD_TEST_DRIVER_DELAY_MS", delay_ms, TRUE);
 	else
 		g_subprocess_launcher_unsetenv(launcher, "USBPASSD_TEST_DRIVER_DELAY_MS");
 
 	g_clear_object(&f->daemon);
 	f->daemon_exited = FALSE;
-	f->daemon = g_subprocess_launcher_spawnv(launcher, (const gchar *const *)argv->pdata, &error_local);
+	f->daemon =
+	  g_subprocess_launcher_spawnv(launcher, (const gchar *const *)argv->pdata, &error_local);
 	g_assert_no_error(error_local);
 	g_subprocess_wait_async(f->daemon, NULL, daemon_exited_cb, f);
 
@@ -270,14 +275,14 @@ session_new_unix(const gchar *socket_path)
 
 static ApiResponse *
 api_request_full(ApiFixture *f,
-		 SoupSession *session,
-		 const gchar *method,
-		 const gchar *path,
-		 const gchar *token,
-		 const gchar *content_type,
-		 const gchar *body,
-		 gssize body_len,
-		 const gchar *if_none_match)
+                 SoupSession *session,
+                 const gchar *method,
+                 const gchar *path,
+                 const gchar *token,
+                 const gchar *content_type,
+                 const gchar *body,
+                 gssize body_len,
+                 const gchar *if_none_match)
 {
 	g_autoptr(SoupMessage) msg = NULL;
 	g_autoptr(GUri) uri = NULL;
@@ -295,12 +300,15 @@ api_request_full(ApiFixture *f,
 	msg = soup_message_new_from_uri(method, uri);
 	if (token != NULL) {
 		g_autofree gchar *value = g_strdup_printf("Bearer %s", token);
-		soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization", value);
+		soup_message_headers_replace(
+		  soup_message_get_request_headers(msg), "Authorization", value);
 	}
 	if (if_none_match != NULL)
-		soup_message_headers_replace(soup_message_get_request_headers(msg), "If-None-Match", if_none_match);
+		soup_message_headers_replace(
+		  soup_message_get_request_headers(msg), "If-None-Match", if_none_match);
 	if (body != NULL) {
-		g_autoptr(GBytes) bytes = g_bytes_new(body, body_len < 0 ? strlen(body) : (gsize)body_len);
+		g_autoptr(GBytes) bytes =
+		  g_bytes_new(body, body_len < 0 ? strlen(body) : (gsize)body_len);
 		soup_message_set_request_body_from_bytes(msg, content_type, bytes);
 	}
 	response->body = soup_session_send_and_read(session, msg, NULL, &error_local);
@@ -326,9 +334,14 @@ api_get(ApiFixture *f, SoupSession *session, const gchar *path, const gchar *tok
 }
 
 static ApiResponse *
-api_post_json(ApiFixture *f, SoupSession *session, const gchar *path, const gchar *token, const gchar *json)
+api_post_json(ApiFixture *f,
+              SoupSession *session,
+              const gchar *path,
+              const gchar *token,
+              const gchar *json)
 {
-	return api_request_full(f, session, "POST", path, token, "application/json", json, -1, NULL);
+	return api_request_full(
+	  f, session, "POST", path, token, "application/json", json, -1, NULL);
 }
 
 static JsonObject *
@@ -344,7 +357,8 @@ api_assert_error(ApiResponse *response, guint status, const gchar *code)
 {
 	JsonObject *error_object;
 	if (response->status != status) {
-		g_autofree gchar *body = g_strndup(g_bytes_get_data(response->body, NULL), g_bytes_get_size(response->body));
+		g_autofree gchar *body = g_strndup(g_bytes_get_data(response->body, NULL),
+		                                   g_bytes_get_size(response->body));
 		g_test_message("expected %u %s, got %u: %s", status, code, response->status, body);
 	}
 	g_assert_cmpuint(response->status, ==, status);
@@ -365,7 +379,11 @@ api_error_message(ApiResponse *response)
 /* raw bytes on a TCP connection, for what no well-behaved client sends;
  * returns the status of the answer, 0 when the connection was cut */
 static guint
-api_raw(ApiFixture *f, const gchar *request, gsize request_len, gsize repeat_body_bytes, gchar **answer)
+api_raw(ApiFixture *f,
+        const gchar *request,
+        gsize request_len,
+        gsize repeat_body_bytes,
+        gchar **answer)
 {
 	g_autoptr(GSocketClient) client = g_socket_client_new();
 	g_autoptr(GSocketConnection) connection = NULL;
@@ -377,7 +395,8 @@ api_raw(ApiFixture *f, const gchar *request, gsize request_len, gsize repeat_bod
 	guint status = 0;
 
 	g_socket_client_set_timeout(client, 30);
-	connection = g_socket_client_connect_to_host(client, "127.0.0.1", f->port, NULL, &error_local);
+	connection =
+	  g_socket_client_connect_to_host(client, "127.0.0.1", f->port, NULL, &error_local);
 	g_assert_no_error(error_local);
 	out = g_io_stream_get_output_stream(G_IO_STREAM(connection));
 	in = g_io_stream_get_input_stream(G_IO_STREAM(connection));
@@ -391,7 +410,8 @@ api_raw(ApiFixture *f, const gchar *request, gsize request_len, gsize repeat_bod
 		while (sent < repeat_body_bytes) {
 			g_autofree gchar *head = g_strdup_printf("%zx\r\n", sizeof(chunk));
 			if (!g_output_stream_write_all(out, head, strlen(head), NULL, NULL, NULL) ||
-			    !g_output_stream_write_all(out, chunk, sizeof(chunk), NULL, NULL, NULL) ||
+			    !g_output_stream_write_all(
+			      out, chunk, sizeof(chunk), NULL, NULL, NULL) ||
 			    !g_output_stream_write_all(out, "\r\n", 2, NULL, NULL, NULL))
 				break;
 			sent += sizeof(chunk);
@@ -424,7 +444,8 @@ api_raw(ApiFixture *f, const gchar *request, gsize request_len, gsize repeat_bod
 static gchar *
 api_create_token(ApiFixture *f, const gchar *name, const gchar *role)
 {
-	g_autofree gchar *body = g_strdup_printf("{\"name\": \"%s\", \"role\": \"%s\"}", name, role);
+	g_autofree gchar *body =
+	  g_strdup_printf("{\"name\": \"%s\", \"role\": \"%s\"}", name, role);
 	g_autoptr(ApiResponse) response = api_post_json(f, f->local, "/v1/tokens", NULL, body);
 	JsonObject *object;
 	g_assert_cmpuint(response->status, ==, 201);
@@ -485,17 +506,23 @@ detach_path(const gchar *instance, const gchar *device)
 static gchar *
 find_device_id(ApiFixture *f, const gchar *vendor_id, const gchar *product_id)
 {
-	g_autofree gchar *path = g_strdup_printf("/v1/devices?vendor_id=%s&product_id=%s", vendor_id, product_id);
+	g_autofree gchar *path =
+	  g_strdup_printf("/v1/devices?vendor_id=%s&product_id=%s", vendor_id, product_id);
 	g_autoptr(ApiResponse) response = api_get(f, f->local, path, NULL);
 	JsonArray *devices;
 	g_assert_cmpuint(response->status, ==, 200);
 	devices = json_object_get_array_member(api_object(response), "devices");
 	g_assert_cmpuint(json_array_get_length(devices), >=, 1);
-	return g_strdup(json_object_get_string_member(json_array_get_object_element(devices, 0), "id"));
+	return g_strdup(
+	  json_object_get_string_member(json_array_get_object_element(devices, 0), "id"));
 }
 
 static gboolean
-audit_has(ApiFixture *f, const gchar *action, const gchar *actor, const gchar *outcome, const gchar *needle)
+audit_has(ApiFixture *f,
+          const gchar *action,
+          const gchar *actor,
+          const gchar *outcome,
+          const gchar *needle)
 {
 	g_autoptr(ApiResponse) response = api_get(f, f->local, "/v1/audit?limit=1000", NULL);
 	JsonArray *entries;
@@ -503,12 +530,15 @@ audit_has(ApiFixture *f, const gchar *action, const gchar *actor, const gchar *o
 	entries = json_object_get_array_member(api_object(response), "entries");
 	for (guint i = 0; i < json_array_get_length(entries); i++) {
 		JsonObject *entry = json_array_get_object_element(entries, i);
-		const gchar *message = json_object_get_string_member_with_default(entry, "message", "");
+		const gchar *message =
+		  json_object_get_string_member_with_default(entry, "message", "");
 		if (g_strcmp0(json_object_get_string_member(entry, "action"), action) != 0)
 			continue;
-		if (actor != NULL && g_strcmp0(json_object_get_string_member(entry, "actor"), actor) != 0)
+		if (actor != NULL &&
+		    g_strcmp0(json_object_get_string_member(entry, "actor"), actor) != 0)
 			continue;
-		if (outcome != NULL && g_strcmp0(json_object_get_string_member(entry, "outcome"), outcome) != 0)
+		if (outcome != NULL &&
+		    g_strcmp0(json_object_get_string_member(entry, "outcome"), outcome) != 0)
 			continue;
 		if (needle != NULL && (message == NULL || strstr(message, needle) == NULL))
 			continue;
@@ -524,7 +554,8 @@ audit_has(ApiFixture *f, const gchar *action, const gchar *actor, const gchar *o
 static guint16
 pick_free_port(void)
 {
-	g_autoptr(GSocket) socket = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, 0, NULL);
+	g_autoptr(GSocket) socket =
+	  g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, 0, NULL);
 	g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
 	g_autoptr(GSocketAddress) address = g_inet_socket_address_new(loopback, 0);
 	g_autoptr(GSocketAddress) bound = NULL;
@@ -544,34 +575,35 @@ make_certificate(ApiFixture *f)
 
 	if (openssl == NULL)
 		return FALSE;
-	process = g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
-				   NULL,
-				   openssl,
-				   "req",
-				   "-x509",
-				   "-newkey",
-				   "ec",
-				   "-pkeyopt",
-				   "ec_paramgen_curve:prime256v1",
-				   "-nodes",
-				   "-days",
-				   "2",
-				   "-subj",
-				   "/CN=127.0.0.1",
-				   "-addext",
-				   "subjectAltName=IP:127.0.0.1",
-				   "-keyout",
-				   key,
-				   "-out",
-				   cert,
-				   NULL);
+	process =
+	  g_subprocess_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+	                   NULL,
+	                   openssl,
+	                   "req",
+	                   "-x509",
+	                   "-newkey",
+	                   "ec",
+	                   "-pkeyopt",
+	                   "ec_paramgen_curve:prime256v1",
+	                   "-nodes",
+	                   "-days",
+	                   "2",
+	                   "-subj",
+	                   "/CN=127.0.0.1",
+	                   "-addext",
+	                   "subjectAltName=IP:127.0.0.1",
+	                   "-keyout",
+	                   key,
+	                   "-out",
+	                   cert,
+	                   NULL);
 	return process != NULL && g_subprocess_wait_check(process, NULL, NULL);
 }
 
 static void
 fixture_setup(ApiFixture *f, gconstpointer user_data)
 {
-	static const ApiOptions defaults = {TRUE, NULL, NULL, NULL, NULL, NULL, FALSE};
+	static const ApiOptions defaults = { TRUE, NULL, NULL, NULL, NULL, NULL, FALSE };
 	g_autoptr(GError) error_local = NULL;
 	g_autoptr(GSocketAddress) notify_address = NULL;
 	g_autofree gchar *demo = NULL;
@@ -584,7 +616,8 @@ fixture_setup(ApiFixture *f, gconstpointer user_data)
 		f->skipped = TRUE;
 		return;
 	}
-	if (g_strcmp0(f->options->driver, "libvirt") == 0 && g_getenv("USBPASS_TEST_LIBVIRT_URI") == NULL) {
+	if (g_strcmp0(f->options->driver, "libvirt") == 0 &&
+	    g_getenv("USBPASS_TEST_LIBVIRT_URI") == NULL) {
 		g_test_skip("USBPASS_TEST_LIBVIRT_URI is not set: run under scripts/with-libvirtd");
 		f->skipped = TRUE;
 		return;
@@ -608,9 +641,11 @@ fixture_setup(ApiFixture *f, gconstpointer user_data)
 	f->notify_path = g_build_filename(f->tmpdir, "notify", NULL);
 	f->policy_path = g_build_filename(f->tmpdir, "policy.conf", NULL);
 	f->port = pick_free_port();
-	f->base_url = g_strdup_printf("%s://127.0.0.1:%u", f->options->tls ? "https" : "http", f->port);
+	f->base_url =
+	  g_strdup_printf("%s://127.0.0.1:%u", f->options->tls ? "https" : "http", f->port);
 	if (f->options->policy != NULL) {
-		g_assert_true(g_file_set_contents(f->policy_path, f->options->policy, -1, &error_local));
+		g_assert_true(
+		  g_file_set_contents(f->policy_path, f->options->policy, -1, &error_local));
 		g_assert_no_error(error_local);
 	}
 	if (f->options->tls && !make_certificate(f)) {
@@ -633,7 +668,8 @@ fixture_setup(ApiFixture *f, gconstpointer user_data)
 	write_config(f);
 	daemon_start(f, f->options->delay_ms);
 	f->local = session_new_unix(f->socket_path);
-	f->tcp = soup_session_new_with_options("timeout", 60, "max-conns", 64, "max-conns-per-host", 64, NULL);
+	f->tcp = soup_session_new_with_options(
+	  "timeout", 60, "max-conns", 64, "max-conns-per-host", 64, NULL);
 	if (f->options->tls) {
 		g_autoptr(GTlsDatabase) database = NULL;
 		g_autofree gchar *cert = g_build_filename(f->tmpdir, "cert.pem", NULL);
@@ -656,7 +692,8 @@ remove_tree(const gchar *path)
 	}
 	while ((name = g_dir_read_name(dir)) != NULL) {
 		g_autofree gchar *child = g_build_filename(path, name, NULL);
-		if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
+		if (g_file_test(child, G_FILE_TEST_IS_DIR) &&
+		    !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
 			remove_tree(child);
 		else
 			g_remove(child);
@@ -707,7 +744,8 @@ test_health(ApiFixture *f, gconstpointer user_data)
 	g_assert_cmpstr(json_object_get_string_member(object, "status"), ==, "ok");
 	g_assert_true(json_object_get_boolean_member(object, "driver_connected"));
 	g_assert_true(json_object_get_boolean_member(object, "store_ok"));
-	g_assert_cmpstr(soup_message_headers_get_content_type(tcp->headers, NULL), ==, "application/json");
+	g_assert_cmpstr(
+	  soup_message_headers_get_content_type(tcp->headers, NULL), ==, "application/json");
 
 	local = api_get(f, f->local, "/v1/health", NULL);
 	g_assert_cmpuint(local->status, ==, 200);
@@ -748,28 +786,29 @@ static void
 test_devices(ApiFixture *f, gconstpointer user_data)
 {
 	static const gchar *const fields[] = {
-	    "id",	  "id_kind",	 "bus",		"device",	 "port",	"parent_port",
-	    "vendor_id",  "product_id",	 "bcd_device",	"manufacturer",	 "product",	"serial",
-	    "vendor_name", "product_name", "name",	"device_class",	 "class_name",	"interfaces",
-	    "speed",	  "speed_mbps",	 "is_hub",	"is_root_hub",	 "syspath",	"host",
-	    "present",	  "state",	 "instance_uuid", "instance_name", "state_error", "updated",
+		"id",           "id_kind",       "bus",           "device",       "port",
+		"parent_port",  "vendor_id",     "product_id",    "bcd_device",   "manufacturer",
+		"product",      "serial",        "vendor_name",   "product_name", "name",
+		"device_class", "class_name",    "interfaces",    "speed",        "speed_mbps",
+		"is_hub",       "is_root_hub",   "syspath",       "host",         "present",
+		"state",        "instance_uuid", "instance_name", "state_error",  "updated",
 	};
 	const DevicesCase cases[] = {
-	    {"", 200, -1},
-	    {"?vendor_id=0781", 200, 1},
-	    {"?vendor_id=0781&product_id=5567", 200, 1},
-	    {"?vendor_id=0781&product_id=0000", 200, 0},
-	    {"?present=true", 200, -1},
-	    {"?present=false", 200, 0},
-	    {"?state=available", 200, -1},
-	    {"?state=attached", 200, 0},
-	    {"?instance=demo-off", 200, 0},
-	    {"?state=bogus", 400, -2},
-	    {"?vendor_id=781", 400, -2},
-	    {"?vendor_id=zzzz", 400, -2},
-	    {"?product_id=055670", 400, -2},
-	    {"?present=yes", 400, -2},
-	    {"?colour=red", 400, -2},
+		{ "", 200, -1 },
+		{ "?vendor_id=0781", 200, 1 },
+		{ "?vendor_id=0781&product_id=5567", 200, 1 },
+		{ "?vendor_id=0781&product_id=0000", 200, 0 },
+		{ "?present=true", 200, -1 },
+		{ "?present=false", 200, 0 },
+		{ "?state=available", 200, -1 },
+		{ "?state=attached", 200, 0 },
+		{ "?instance=demo-off", 200, 0 },
+		{ "?state=bogus", 400, -2 },
+		{ "?vendor_id=781", 400, -2 },
+		{ "?vendor_id=zzzz", 400, -2 },
+		{ "?product_id=055670", 400, -2 },
+		{ "?present=yes", 400, -2 },
+		{ "?colour=red", 400, -2 },
 	};
 	g_autoptr(ApiResponse) all = NULL;
 	JsonArray *devices;
@@ -796,8 +835,11 @@ test_devices(ApiFixture *f, gconstpointer user_data)
 		g_assert_cmpstr(json_object_get_string_member(device, "state"), ==, "available");
 		if (g_strcmp0(json_object_get_string_member(device, "id"), f->cruzer_id) == 0) {
 			found = TRUE;
-			g_assert_cmpstr(json_object_get_string_member(device, "vendor_id"), ==, "0781");
-			g_assert_cmpstr(json_object_get_string_member(device, "serial"), ==, "4C530001231122117043");
+			g_assert_cmpstr(
+			  json_object_get_string_member(device, "vendor_id"), ==, "0781");
+			g_assert_cmpstr(json_object_get_string_member(device, "serial"),
+			                ==,
+			                "4C530001231122117043");
 			g_assert_true(json_object_get_null_member(device, "instance_uuid"));
 		}
 	}
@@ -813,7 +855,9 @@ test_devices(ApiFixture *f, gconstpointer user_data)
 		}
 		g_assert_cmpuint(response->status, ==, 200);
 		devices = json_object_get_array_member(api_object(response), "devices");
-		g_assert_cmpuint(json_array_get_length(devices), ==, cases[i].count == -1 ? total : (guint)cases[i].count);
+		g_assert_cmpuint(json_array_get_length(devices),
+		                 ==,
+		                 cases[i].count == -1 ? total : (guint)cases[i].count);
 	}
 }
 
@@ -827,15 +871,15 @@ static void
 test_device_lookup(ApiFixture *f, gconstpointer user_data)
 {
 	const RawPathCase bad_paths[] = {
-	    {"/v1/devices/%00", 400, FALSE},
-	    {"/v1/devices/%FF%FE", 400, FALSE},
-	    {"/v1/devices/a%0Ab", 400, FALSE},
-	    {"/v1/devices/%zz", 400, TRUE},
-	    {"/v1/devices/%20padded", 400, FALSE},
-	    {"/v1/devices/", 404, FALSE},
-	    {"/v1/devices/no-such-device", 404, FALSE},
-	    {"/v1/devices/0000%3A0000%2Fslash", 404, FALSE},
-	    {"/v1/devices/99%3A99", 404, FALSE},
+		{ "/v1/devices/%00", 400, FALSE },
+		{ "/v1/devices/%FF%FE", 400, FALSE },
+		{ "/v1/devices/a%0Ab", 400, FALSE },
+		{ "/v1/devices/%zz", 400, TRUE },
+		{ "/v1/devices/%20padded", 400, FALSE },
+		{ "/v1/devices/", 404, FALSE },
+		{ "/v1/devices/no-such-device", 404, FALSE },
+		{ "/v1/devices/0000%3A0000%2Fslash", 404, FALSE },
+		{ "/v1/devices/99%3A99", 404, FALSE },
 	};
 	g_autoptr(ApiResponse) by_id = NULL;
 	g_autoptr(ApiResponse) by_address = NULL;
@@ -853,12 +897,13 @@ test_device_lookup(ApiFixture *f, gconstpointer user_data)
 	g_assert_cmpstr(json_object_get_string_member(device, "port"), ==, "1-3");
 
 	address = g_strdup_printf("%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT,
-				  json_object_get_int_member(device, "bus"),
-				  json_object_get_int_member(device, "device"));
+	                          json_object_get_int_member(device, "bus"),
+	                          json_object_get_int_member(device, "device"));
 	address_path = g_strdup_printf("/v1/devices/%s", address);
 	by_address = api_get(f, f->local, address_path, NULL);
 	g_assert_cmpuint(by_address->status, ==, 200);
-	g_assert_cmpstr(json_object_get_string_member(api_object(by_address), "id"), ==, f->cruzer_id);
+	g_assert_cmpstr(
+	  json_object_get_string_member(api_object(by_address), "id"), ==, f->cruzer_id);
 
 	by_port = api_get(f, f->local, "/v1/devices/1-3", NULL);
 	g_assert_cmpuint(by_port->status, ==, 200);
@@ -870,15 +915,18 @@ test_device_lookup(ApiFixture *f, gconstpointer user_data)
 
 	for (guint i = 0; i < G_N_ELEMENTS(bad_paths); i++) {
 		g_autofree gchar *request =
-		    g_strdup_printf("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n",
-				    bad_paths[i].raw_path,
-				    f->admin_token);
+		  g_strdup_printf("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+		                  "%s\r\nConnection: close\r\n\r\n",
+		                  bad_paths[i].raw_path,
+		                  f->admin_token);
 		g_autofree gchar *answer = NULL;
 		guint status = api_raw(f, request, strlen(request), 0, &answer);
 		g_test_message("GET %s -> %u", bad_paths[i].raw_path, status);
 		g_assert_cmpuint(status, ==, bad_paths[i].status);
 		if (!bad_paths[i].by_libsoup)
-			g_assert_nonnull(strstr(answer, bad_paths[i].status == 404 ? "\"not-found\"" : "\"invalid-data\""));
+			g_assert_nonnull(strstr(answer,
+			                        bad_paths[i].status == 404 ? "\"not-found\""
+			                                                   : "\"invalid-data\""));
 	}
 }
 
@@ -907,31 +955,35 @@ test_etag(ApiFixture *f, gconstpointer user_data)
 	etag = g_strdup(soup_message_headers_get_one(first->headers, "ETag"));
 	g_assert_nonnull(etag);
 
-	cached = api_request_full(f, f->tcp, "GET", "/v1/devices", f->admin_token, NULL, NULL, 0, etag);
+	cached =
+	  api_request_full(f, f->tcp, "GET", "/v1/devices", f->admin_token, NULL, NULL, 0, etag);
 	g_assert_cmpuint(cached->status, ==, 304);
 	g_assert_cmpuint(g_bytes_get_size(cached->body), ==, 0);
 	g_assert_cmpstr(soup_message_headers_get_one(cached->headers, "ETag"), ==, etag);
 
-	other = api_request_full(f, f->tcp, "GET", "/v1/devices", f->admin_token, NULL, NULL, 0, "\"stale\"");
+	other = api_request_full(
+	  f, f->tcp, "GET", "/v1/devices", f->admin_token, NULL, NULL, 0, "\"stale\"");
 	g_assert_cmpuint(other->status, ==, 200);
 
 	one = api_request_full(f, f->tcp, "GET", device_path, f->admin_token, NULL, NULL, 0, NULL);
 	g_assert_cmpuint(one->status, ==, 200);
 	one_cached = api_request_full(f,
-				      f->tcp,
-				      "GET",
-				      device_path,
-				      f->admin_token,
-				      NULL,
-				      NULL,
-				      0,
-				      soup_message_headers_get_one(one->headers, "ETag"));
+	                              f->tcp,
+	                              "GET",
+	                              device_path,
+	                              f->admin_token,
+	                              NULL,
+	                              NULL,
+	                              0,
+	                              soup_message_headers_get_one(one->headers, "ETag"));
 	g_assert_cmpuint(one_cached->status, ==, 304);
 
 	/* a change of state is a new version */
-	attach = api_post_json(f, f->tcp, "/v1/instances/demo-off/usb-devices", f->admin_token, body);
+	attach =
+	  api_post_json(f, f->tcp, "/v1/instances/demo-off/usb-devices", f->admin_token, body);
 	g_assert_cmpuint(attach->status, ==, 200);
-	after = api_request_full(f, f->tcp, "GET", "/v1/devices", f->admin_token, NULL, NULL, 0, etag);
+	after =
+	  api_request_full(f, f->tcp, "GET", "/v1/devices", f->admin_token, NULL, NULL, 0, etag);
 	g_assert_cmpuint(after->status, ==, 200);
 	g_assert_cmpstr(soup_message_headers_get_one(after->headers, "ETag"), !=, etag);
 }
@@ -1001,11 +1053,13 @@ test_instances(ApiFixture *f, gconstpointer user_data)
 		g_assert_nonnull(json_object_get_string_member(instance, "uuid"));
 		g_assert_nonnull(json_object_get_array_member(instance, "devices"));
 		if (g_strcmp0(name, "demo-off") == 0) {
-			g_assert_cmpstr(json_object_get_string_member(instance, "state"), ==, "shutoff");
+			g_assert_cmpstr(
+			  json_object_get_string_member(instance, "state"), ==, "shutoff");
 			g_assert_true(json_object_get_boolean_member(instance, "persistent"));
 			seen++;
 		} else if (g_strcmp0(name, "demo-on") == 0) {
-			g_assert_cmpstr(json_object_get_string_member(instance, "state"), ==, "running");
+			g_assert_cmpstr(
+			  json_object_get_string_member(instance, "state"), ==, "running");
 			seen++;
 		} else if (g_strcmp0(name, "demo-transient") == 0) {
 			g_assert_false(json_object_get_boolean_member(instance, "persistent"));
@@ -1016,7 +1070,8 @@ test_instances(ApiFixture *f, gconstpointer user_data)
 
 	by_name = api_get(f, f->local, "/v1/instances/demo-off", NULL);
 	g_assert_cmpuint(by_name->status, ==, 200);
-	g_assert_cmpstr(json_object_get_string_member(api_object(by_name), "uuid"), ==, DEMO_OFF_UUID);
+	g_assert_cmpstr(
+	  json_object_get_string_member(api_object(by_name), "uuid"), ==, DEMO_OFF_UUID);
 	by_uuid = api_get(f, f->local, "/v1/instances/" DEMO_OFF_UUID, NULL);
 	g_assert_cmpuint(by_uuid->status, ==, 200);
 	g_assert_cmpstr(json_object_get_string_member(api_object(by_uuid), "name"), ==, "demo-off");
@@ -1027,7 +1082,7 @@ test_instances(ApiFixture *f, gconstpointer user_data)
 static void
 test_attach_detach(ApiFixture *f, gconstpointer user_data)
 {
-	g_autofree gchar *operator = NULL;
+	g_autofree gchar *operator= NULL;
 	g_autofree gchar *body = NULL;
 	g_autofree gchar *detach = NULL;
 	g_autofree gchar *detach_wrong = NULL;
@@ -1048,7 +1103,7 @@ test_attach_detach(ApiFixture *f, gconstpointer user_data)
 	body = attach_body(f->cruzer_id);
 	detach = detach_path("demo-off", f->cruzer_id);
 	detach_wrong = detach_path("demo-on", f->cruzer_id);
-	operator = api_create_token(f, "ops", "operator");
+	operator= api_create_token(f, "ops", "operator");
 	attach = api_post_json(f, f->tcp, "/v1/instances/demo-off/usb-devices", operator, body);
 	g_assert_cmpuint(attach->status, ==, 200);
 	object = api_object(attach);
@@ -1066,13 +1121,20 @@ test_attach_detach(ApiFixture *f, gconstpointer user_data)
 	g_assert_cmpuint(instance->status, ==, 200);
 	devices = json_object_get_array_member(api_object(instance), "devices");
 	g_assert_cmpuint(json_array_get_length(devices), ==, 1);
-	g_assert_cmpstr(json_object_get_string_member(json_array_get_object_element(devices, 0), "id"), ==, f->cruzer_id);
+	g_assert_cmpstr(
+	  json_object_get_string_member(json_array_get_object_element(devices, 0), "id"),
+	  ==,
+	  f->cruzer_id);
 
 	filtered = api_get(f, f->local, "/v1/devices?state=attached&instance=demo-off", NULL);
-	g_assert_cmpuint(json_array_get_length(json_object_get_array_member(api_object(filtered), "devices")), ==, 1);
+	g_assert_cmpuint(
+	  json_array_get_length(json_object_get_array_member(api_object(filtered), "devices")),
+	  ==,
+	  1);
 
 	/* asking again for what is so is no error; another instance is */
-	same = api_post_json(f, f->tcp, "/v1/instances/" DEMO_OFF_UUID "/usb-devices", operator, body);
+	same =
+	  api_post_json(f, f->tcp, "/v1/instances/" DEMO_OFF_UUID "/usb-devices", operator, body);
 	g_assert_cmpuint(same->status, ==, 200);
 	g_assert_cmpstr(json_object_get_string_member(api_object(same), "state"), ==, "attached");
 	again = api_post_json(f, f->tcp, "/v1/instances/demo-on/usb-devices", operator, body);
@@ -1082,7 +1144,8 @@ test_attach_detach(ApiFixture *f, gconstpointer user_data)
 
 	released = api_request_full(f, f->tcp, "DELETE", detach, operator, NULL, NULL, 0, NULL);
 	g_assert_cmpuint(released->status, ==, 200);
-	g_assert_cmpstr(json_object_get_string_member(api_object(released), "state"), ==, "available");
+	g_assert_cmpstr(
+	  json_object_get_string_member(api_object(released), "state"), ==, "available");
 	g_assert_true(json_object_get_null_member(api_object(released), "instance_uuid"));
 	twice = api_request_full(f, f->tcp, "DELETE", detach, operator, NULL, NULL, 0, NULL);
 	api_assert_error(twice, 404, "not-found");
@@ -1105,16 +1168,17 @@ static void
 test_attach_refused(ApiFixture *f, gconstpointer user_data)
 {
 	const AttachCase cases[] = {
-	    {"05e3", "0610", NULL, "demo-off", 403, "denied-by-policy"}, /* a hub */
-	    {"413c", "2113", NULL, "demo-off", 403, "denied-by-policy"}, /* a keyboard */
-	    {"1d6b", "0002", NULL, "demo-off", 403, "denied-by-policy"}, /* a root hub */
-	    {NULL, NULL, "no-such-device", "demo-off", 404, "not-found"},
-	    {NULL, NULL, "1-3", "no-such-instance", 404, "not-found"},
+		{ "05e3", "0610", NULL, "demo-off", 403, "denied-by-policy" }, /* a hub */
+		{ "413c", "2113", NULL, "demo-off", 403, "denied-by-policy" }, /* a keyboard */
+		{ "1d6b", "0002", NULL, "demo-off", 403, "denied-by-policy" }, /* a root hub */
+		{ NULL, NULL, "no-such-device", "demo-off", 404, "not-found" },
+		{ NULL, NULL, "1-3", "no-such-instance", 404, "not-found" },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases) && !f->skipped; i++) {
 		g_autofree gchar *spec =
-		    cases[i].vendor_id != NULL ? find_device_id(f, cases[i].vendor_id, cases[i].product_id)
-					       : g_strdup(cases[i].spec);
+		  cases[i].vendor_id != NULL
+		    ? find_device_id(f, cases[i].vendor_id, cases[i].product_id)
+		    : g_strdup(cases[i].spec);
 		g_autofree gchar *path = attach_path(cases[i].instance);
 		g_autofree gchar *body = attach_body(spec);
 		g_autoptr(ApiResponse) response = api_post_json(f, f->local, path, NULL, body);
@@ -1185,62 +1249,83 @@ test_malformed(ApiFixture *f, gconstpointer user_data)
 	memcpy(exact, "{\"device\": \"nothing\"}", strlen("{\"device\": \"nothing\"}"));
 	{
 		const BodyCase cases[] = {
-		    {"application/json", "not json", -1, 400, "invalid-data"},
-		    {"application/json", "[]", -1, 400, "invalid-data"},
-		    {"application/json", "\"device\"", -1, 400, "invalid-data"},
-		    {"application/json", "{\"device\": 5}", -1, 400, "invalid-data"},
-		    {"application/json", "{\"device\": null}", -1, 400, "invalid-data"},
-		    {"application/json", "{\"device\": [\"1-3\"]}", -1, 400, "invalid-data"},
-		    {"application/json", "{}", -1, 400, "invalid-data"},
-		    {"application/json", "{\"device\": \"1-3\", \"extra\": 1}", -1, 400, "invalid-data"},
-		    {"application/json", "{\"device\": \"\"}", -1, 400, "invalid-data"},
-		    {"application/json", "{\"device\": \"a\\nb\"}", -1, 400, "invalid-data"},
-		    {"application/json", "{\"device\": \"\xff\xfe\"}", -1, 400, "invalid-data"},
-		    {"application/json", "{\"device\": \"1-3\"", -1, 400, "invalid-data"},
-		    {"application/json", "", 0, 400, "invalid-data"},
-		    {"application/json", deep, -1, 400, "invalid-data"},
-		    {"application/json; charset=utf-8", exact, (gssize)exact_len, 404, "not-found"},
-		    {"application/json", huge, -1, 413, "invalid-data"},
-		    {"text/plain", "{\"device\": \"1-3\"}", -1, 415, "invalid-data"},
-		    {"application/x-www-form-urlencoded", "device=1-3", -1, 415, "invalid-data"},
+			{ "application/json", "not json", -1, 400, "invalid-data" },
+			{ "application/json", "[]", -1, 400, "invalid-data" },
+			{ "application/json", "\"device\"", -1, 400, "invalid-data" },
+			{ "application/json", "{\"device\": 5}", -1, 400, "invalid-data" },
+			{ "application/json", "{\"device\": null}", -1, 400, "invalid-data" },
+			{ "application/json", "{\"device\": [\"1-3\"]}", -1, 400, "invalid-data" },
+			{ "application/json", "{}", -1, 400, "invalid-data" },
+			{ "application/json",
+			  "{\"device\": \"1-3\", \"extra\": 1}",
+			  -1,
+			  400,
+			  "invalid-data" },
+			{ "application/json", "{\"device\": \"\"}", -1, 400, "invalid-data" },
+			{ "application/json", "{\"device\": \"a\\nb\"}", -1, 400, "invalid-data" },
+			{ "application/json",
+			  "{\"device\": \"\xff\xfe\"}",
+			  -1,
+			  400,
+			  "invalid-data" },
+			{ "application/json", "{\"device\": \"1-3\"", -1, 400, "invalid-data" },
+			{ "application/json", "", 0, 400, "invalid-data" },
+			{ "application/json", deep, -1, 400, "invalid-data" },
+			{ "application/json; charset=utf-8",
+			  exact,
+			  (gssize)exact_len,
+			  404,
+			  "not-found" },
+			{ "application/json", huge, -1, 413, "invalid-data" },
+			{ "text/plain", "{\"device\": \"1-3\"}", -1, 415, "invalid-data" },
+			{ "application/x-www-form-urlencoded",
+			  "device=1-3",
+			  -1,
+			  415,
+			  "invalid-data" },
 		};
 		for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
-			g_autoptr(ApiResponse) response = api_request_full(f,
-									   f->tcp,
-									   "POST",
-									   "/v1/instances/demo-off/usb-devices",
-									   f->admin_token,
-									   cases[i].content_type,
-									   cases[i].body,
-									   cases[i].body_len,
-									   NULL);
+			g_autoptr(ApiResponse) response =
+			  api_request_full(f,
+			                   f->tcp,
+			                   "POST",
+			                   "/v1/instances/demo-off/usb-devices",
+			                   f->admin_token,
+			                   cases[i].content_type,
+			                   cases[i].body,
+			                   cases[i].body_len,
+			                   NULL);
 			g_test_message("body case %u", i);
 			api_assert_error(response, cases[i].status, cases[i].code);
 		}
 	}
 
 	/* no content type at all */
-	raw = g_strdup_printf("POST /v1/tokens HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
-			      "Content-Length: 2\r\nConnection: close\r\n\r\n{}",
-			      f->admin_token);
+	raw = g_strdup_printf(
+	  "POST /v1/tokens HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+	  "Content-Length: 2\r\nConnection: close\r\n\r\n{}",
+	  f->admin_token);
 	status = api_raw(f, raw, strlen(raw), 0, NULL);
 	g_assert_cmpuint(status, ==, 415);
 
 	/* a huge announced body is refused before it is sent */
 	g_free(raw);
-	raw = g_strdup_printf("POST /v1/tokens HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
-			      "Content-Type: application/json\r\nContent-Length: 1000000000\r\n"
-			      "Expect: 100-continue\r\nConnection: close\r\n\r\n",
-			      f->admin_token);
+	raw = g_strdup_printf(
+	  "POST /v1/tokens HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+	  "Content-Type: application/json\r\nContent-Length: 1000000000\r\n"
+	  "Expect: 100-continue\r\nConnection: close\r\n\r\n",
+	  f->admin_token);
 	status = api_raw(f, raw, strlen(raw), 0, &answer);
 	g_assert_cmpuint(status, ==, 413);
 	g_clear_pointer(&answer, g_free);
 
 	/* a chunked body counts what arrives, not what is announced */
 	g_free(raw);
-	raw = g_strdup_printf("POST /v1/tokens HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
-			      "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
-			      f->admin_token);
+	raw = g_strdup_printf(
+	  "POST /v1/tokens HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+	  "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: "
+	  "close\r\n\r\n",
+	  f->admin_token);
 	status = api_raw(f, raw, strlen(raw), 200 * 1024, &answer);
 	g_assert_cmpuint(status, ==, 413);
 	g_assert_nonnull(strstr(answer, "larger than"));
@@ -1265,27 +1350,29 @@ static void
 test_methods(ApiFixture *f, gconstpointer user_data)
 {
 	const MethodCase cases[] = {
-	    {"PUT", "/v1/devices", 405, "GET, HEAD"},
-	    {"DELETE", "/v1/health", 405, "GET, HEAD"},
-	    {"POST", "/v1/devices/1-3", 405, "GET, HEAD"},
-	    {"GET", "/v1/instances/demo-off/usb-devices", 405, "POST"},
-	    {"POST", "/v1/instances/demo-off/usb-devices/1-3", 405, "DELETE"},
-	    {"PATCH", "/v1/tokens", 405, "GET, HEAD, POST"},
-	    {"GET", "/v1/tokens/someone", 405, "DELETE"},
-	    {"POST", "/v1/events", 405, "GET"},
-	    {"GET", "/v1/nothing", 404, NULL},
-	    {"GET", "/v2/devices", 404, NULL},
-	    {"GET", "/", 404, NULL},
-	    {"GET", "/v1", 404, NULL},
-	    {"GET", "/v1/devices/1-3/policy/more", 404, NULL},
-	    {"GET", "/v1/instances/demo-off/usb-devices/1-3/more", 404, NULL},
+		{ "PUT", "/v1/devices", 405, "GET, HEAD" },
+		{ "DELETE", "/v1/health", 405, "GET, HEAD" },
+		{ "POST", "/v1/devices/1-3", 405, "GET, HEAD" },
+		{ "GET", "/v1/instances/demo-off/usb-devices", 405, "POST" },
+		{ "POST", "/v1/instances/demo-off/usb-devices/1-3", 405, "DELETE" },
+		{ "PATCH", "/v1/tokens", 405, "GET, HEAD, POST" },
+		{ "GET", "/v1/tokens/someone", 405, "DELETE" },
+		{ "POST", "/v1/events", 405, "GET" },
+		{ "GET", "/v1/nothing", 404, NULL },
+		{ "GET", "/v2/devices", 404, NULL },
+		{ "GET", "/", 404, NULL },
+		{ "GET", "/v1", 404, NULL },
+		{ "GET", "/v1/devices/1-3/policy/more", 404, NULL },
+		{ "GET", "/v1/instances/demo-off/usb-devices/1-3/more", 404, NULL },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases) && !f->skipped; i++) {
-		g_autoptr(ApiResponse) response =
-		    api_request_full(f, f->local, cases[i].method, cases[i].path, NULL, NULL, NULL, 0, NULL);
+		g_autoptr(ApiResponse) response = api_request_full(
+		  f, f->local, cases[i].method, cases[i].path, NULL, NULL, NULL, 0, NULL);
 		g_test_message("%s %s", cases[i].method, cases[i].path);
-		api_assert_error(response, cases[i].status, cases[i].status == 405 ? "invalid-data" : "not-found");
-		g_assert_cmpstr(soup_message_headers_get_one(response->headers, "Allow"), ==, cases[i].allow);
+		api_assert_error(
+		  response, cases[i].status, cases[i].status == 405 ? "invalid-data" : "not-found");
+		g_assert_cmpstr(
+		  soup_message_headers_get_one(response->headers, "Allow"), ==, cases[i].allow);
 	}
 }
 
@@ -1300,37 +1387,38 @@ static void
 test_auth(ApiFixture *f, gconstpointer user_data)
 {
 	g_autofree gchar *reader = NULL;
-	g_autofree gchar *operator = NULL;
+	g_autofree gchar *operator= NULL;
 	g_autofree gchar *revoked = NULL;
 	g_autofree gchar *body = NULL;
 	g_autoptr(ApiResponse) revoke = NULL;
 	const AuthCase cases[] = {
-	    {"GET", "/v1/devices", NULL, 401},
-	    {"GET", "/v1/devices", "Bearer wrong-secret", 401},
-	    {"GET", "/v1/devices", "Bearer ", 401},
-	    {"GET", "/v1/devices", "Bearer a b", 401},
-	    {"GET", "/v1/devices", "Basic dXNlcjpwYXNz", 401},
-	    {"GET", "/v1/devices", "@revoked", 401},
-	    {"GET", "/v1/health", NULL, 200},
-	    {"GET", "/v1/devices", "@reader", 200},
-	    {"GET", "/v1/instances", "@reader", 200},
-	    {"POST", "/v1/instances/demo-off/usb-devices", "@reader", 403},
-	    {"DELETE", "/v1/instances/demo-off/usb-devices/1-3", "@reader", 403},
-	    {"GET", "/v1/audit", "@reader", 403},
-	    {"GET", "/v1/tokens", "@reader", 403},
-	    {"GET", "/v1/audit", "@operator", 403},
-	    {"POST", "/v1/tokens", "@operator", 403},
-	    {"DELETE", "/v1/tokens/test-admin", "@operator", 403},
-	    {"GET", "/v1/audit", "@admin", 200},
-	    {"GET", "/v1/tokens", "@admin", 200},
+		{ "GET", "/v1/devices", NULL, 401 },
+		{ "GET", "/v1/devices", "Bearer wrong-secret", 401 },
+		{ "GET", "/v1/devices", "Bearer ", 401 },
+		{ "GET", "/v1/devices", "Bearer a b", 401 },
+		{ "GET", "/v1/devices", "Basic dXNlcjpwYXNz", 401 },
+		{ "GET", "/v1/devices", "@revoked", 401 },
+		{ "GET", "/v1/health", NULL, 200 },
+		{ "GET", "/v1/devices", "@reader", 200 },
+		{ "GET", "/v1/instances", "@reader", 200 },
+		{ "POST", "/v1/instances/demo-off/usb-devices", "@reader", 403 },
+		{ "DELETE", "/v1/instances/demo-off/usb-devices/1-3", "@reader", 403 },
+		{ "GET", "/v1/audit", "@reader", 403 },
+		{ "GET", "/v1/tokens", "@reader", 403 },
+		{ "GET", "/v1/audit", "@operator", 403 },
+		{ "POST", "/v1/tokens", "@operator", 403 },
+		{ "DELETE", "/v1/tokens/test-admin", "@operator", 403 },
+		{ "GET", "/v1/audit", "@admin", 200 },
+		{ "GET", "/v1/tokens", "@admin", 200 },
 	};
 
 	if (f->skipped)
 		return;
 	reader = api_create_token(f, "reader", "reader");
-	operator = api_create_token(f, "operator", "operator");
+	operator= api_create_token(f, "operator", "operator");
 	revoked = api_create_token(f, "gone", "admin");
-	revoke = api_request_full(f, f->local, "DELETE", "/v1/tokens/gone", NULL, NULL, NULL, 0, NULL);
+	revoke =
+	  api_request_full(f, f->local, "DELETE", "/v1/tokens/gone", NULL, NULL, NULL, 0, NULL);
 	g_assert_cmpuint(revoke->status, ==, 204);
 	body = attach_body(f->cruzer_id);
 
@@ -1352,7 +1440,8 @@ test_auth(ApiFixture *f, gconstpointer user_data)
 			authorization = header = g_strdup_printf("Bearer %s", revoked);
 		msg = soup_message_new(cases[i].method, url);
 		if (authorization != NULL)
-			soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization", authorization);
+			soup_message_headers_replace(
+			  soup_message_get_request_headers(msg), "Authorization", authorization);
 		if (g_strcmp0(cases[i].method, "POST") == 0) {
 			g_autoptr(GBytes) bytes = g_bytes_new(body, strlen(body));
 			soup_message_set_request_body_from_bytes(msg, "application/json", bytes);
@@ -1360,25 +1449,30 @@ test_auth(ApiFixture *f, gconstpointer user_data)
 		answer = soup_session_send_and_read(f->tcp, msg, NULL, &error_local);
 		g_assert_no_error(error_local);
 		g_test_message("%s %s with '%s' -> %u",
-			       cases[i].method,
-			       cases[i].path,
-			       cases[i].authorization != NULL ? cases[i].authorization : "(none)",
-			       soup_message_get_status(msg));
+		               cases[i].method,
+		               cases[i].path,
+		               cases[i].authorization != NULL ? cases[i].authorization : "(none)",
+		               soup_message_get_status(msg));
 		g_assert_cmpuint(soup_message_get_status(msg), ==, cases[i].status);
 		if (cases[i].status == 401) {
-			g_assert_nonnull(soup_message_headers_get_one(soup_message_get_response_headers(msg),
-								      "WWW-Authenticate"));
+			g_assert_nonnull(soup_message_headers_get_one(
+			  soup_message_get_response_headers(msg), "WWW-Authenticate"));
 		}
 		if (cases[i].status == 401 || cases[i].status == 403) {
 			g_assert_nonnull(g_strstr_len(g_bytes_get_data(answer, NULL),
-						      (gssize)g_bytes_get_size(answer),
-						      "\"permission-denied\""));
+			                              (gssize)g_bytes_get_size(answer),
+			                              "\"permission-denied\""));
 		}
 	}
 
 	/* refusals are audited with the actor and the path */
-	g_assert_true(audit_has(f, "auth", "tcp:127.0.0.1", "permission-denied", "GET /v1/devices"));
-	g_assert_true(audit_has(f, "auth", "token:reader", "permission-denied", "POST /v1/instances/demo-off/usb-devices"));
+	g_assert_true(
+	  audit_has(f, "auth", "tcp:127.0.0.1", "permission-denied", "GET /v1/devices"));
+	g_assert_true(audit_has(f,
+	                        "auth",
+	                        "token:reader",
+	                        "permission-denied",
+	                        "POST /v1/instances/demo-off/usb-devices"));
 	g_assert_true(audit_has(f, "auth", "token:operator", "permission-denied", "GET /v1/audit"));
 }
 
@@ -1386,14 +1480,38 @@ static void
 test_tokens(ApiFixture *f, gconstpointer user_data)
 {
 	const BodyCase bad[] = {
-	    {"application/json", "{\"name\": \"reader\", \"role\": \"reader\"}", -1, 400, "invalid-data"}, /* taken */
-	    {"application/json", "{\"name\": \"a b\", \"role\": \"reader\"}", -1, 400, "invalid-data"},
-	    {"application/json", "{\"name\": \"\", \"role\": \"reader\"}", -1, 400, "invalid-data"},
-	    {"application/json", "{\"name\": \"x\", \"role\": \"root\"}", -1, 400, "invalid-data"},
-	    {"application/json", "{\"name\": \"x\"}", -1, 400, "invalid-data"},
-	    {"application/json", "{\"name\": \"x\", \"role\": 2}", -1, 400, "invalid-data"},
-	    {"application/json", "{\"name\": 7, \"role\": \"reader\"}", -1, 400, "invalid-data"},
-	    {"application/json", "{\"name\": \"x\", \"role\": \"reader\", \"secret\": \"mine\"}", -1, 400, "invalid-data"},
+		{ "application/json",
+		  "{\"name\": \"reader\", \"role\": \"reader\"}",
+		  -1,
+		  400,
+		  "invalid-data" }, /* taken */
+		{ "application/json",
+		  "{\"name\": \"a b\", \"role\": \"reader\"}",
+		  -1,
+		  400,
+		  "invalid-data" },
+		{ "application/json",
+		  "{\"name\": \"\", \"role\": \"reader\"}",
+		  -1,
+		  400,
+		  "invalid-data" },
+		{ "application/json",
+		  "{\"name\": \"x\", \"role\": \"root\"}",
+		  -1,
+		  400,
+		  "invalid-data" },
+		{ "application/json", "{\"name\": \"x\"}", -1, 400, "invalid-data" },
+		{ "application/json", "{\"name\": \"x\", \"role\": 2}", -1, 400, "invalid-data" },
+		{ "application/json",
+		  "{\"name\": 7, \"role\": \"reader\"}",
+		  -1,
+		  400,
+		  "invalid-data" },
+		{ "application/json",
+		  "{\"name\": \"x\", \"role\": \"reader\", \"secret\": \"mine\"}",
+		  -1,
+		  400,
+		  "invalid-data" },
 	};
 	g_autofree gchar *secret = NULL;
 	g_autofree gchar *remote_secret = NULL;
@@ -1416,15 +1534,21 @@ test_tokens(ApiFixture *f, gconstpointer user_data)
 	g_assert_cmpuint(used->status, ==, 200);
 
 	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
-		g_autoptr(ApiResponse) response = api_post_json(f, f->local, "/v1/tokens", NULL, bad[i].body);
+		g_autoptr(ApiResponse) response =
+		  api_post_json(f, f->local, "/v1/tokens", NULL, bad[i].body);
 		g_test_message("%s", bad[i].body);
 		api_assert_error(response, bad[i].status, bad[i].code);
 	}
 
 	/* an admin token may make tokens over TCP */
-	remote = api_post_json(f, f->tcp, "/v1/tokens", f->admin_token, "{\"name\": \"made.remotely\", \"role\": \"operator\"}");
+	remote = api_post_json(f,
+	                       f->tcp,
+	                       "/v1/tokens",
+	                       f->admin_token,
+	                       "{\"name\": \"made.remotely\", \"role\": \"operator\"}");
 	g_assert_cmpuint(remote->status, ==, 201);
-	g_assert_cmpstr(soup_message_headers_get_one(remote->headers, "Cache-Control"), ==, "no-store");
+	g_assert_cmpstr(
+	  soup_message_headers_get_one(remote->headers, "Cache-Control"), ==, "no-store");
 	remote_secret = g_strdup(json_object_get_string_member(api_object(remote), "token"));
 
 	/* no secret and no hash is ever shown again */
@@ -1451,11 +1575,14 @@ test_tokens(ApiFixture *f, gconstpointer user_data)
 	}
 	g_assert_true(found);
 
-	revoke = api_request_full(f, f->local, "DELETE", "/v1/tokens/reader", NULL, NULL, NULL, 0, NULL);
+	revoke =
+	  api_request_full(f, f->local, "DELETE", "/v1/tokens/reader", NULL, NULL, NULL, 0, NULL);
 	g_assert_cmpuint(revoke->status, ==, 204);
-	revoke_again = api_request_full(f, f->local, "DELETE", "/v1/tokens/reader", NULL, NULL, NULL, 0, NULL);
+	revoke_again =
+	  api_request_full(f, f->local, "DELETE", "/v1/tokens/reader", NULL, NULL, NULL, 0, NULL);
 	api_assert_error(revoke_again, 404, "not-found");
-	revoke_bad = api_request_full(f, f->local, "DELETE", "/v1/tokens/no%20such", NULL, NULL, NULL, 0, NULL);
+	revoke_bad = api_request_full(
+	  f, f->local, "DELETE", "/v1/tokens/no%20such", NULL, NULL, NULL, 0, NULL);
 	api_assert_error(revoke_bad, 404, "not-found");
 	g_assert_true(audit_has(f, "token-create", "uid:0", "ok", "'reader'"));
 	g_assert_true(audit_has(f, "token-revoke", "uid:0", "ok", "'reader'"));
@@ -1483,27 +1610,29 @@ credentials_child_setup(gpointer user_data)
 static guint
 curl_as(ApiFixture *f, const CredentialsSetup *setup, const gchar *path)
 {
-	g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+	g_autoptr(GSubprocessLauncher) launcher =
+	  g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
 	g_autoptr(GSubprocess) curl = NULL;
 	g_autoptr(GError) error_local = NULL;
 	g_autofree gchar *out = NULL;
 	g_autofree gchar *url = g_strconcat("http://localhost", path, NULL);
 
-	g_subprocess_launcher_set_child_setup(launcher, credentials_child_setup, (gpointer)setup, NULL);
+	g_subprocess_launcher_set_child_setup(
+	  launcher, credentials_child_setup, (gpointer)setup, NULL);
 	curl = g_subprocess_launcher_spawn(launcher,
-					   &error_local,
-					   "curl",
-					   "-s",
-					   "-o",
-					   "/dev/null",
-					   "-w",
-					   "%{http_code}",
-					   "--max-time",
-					   "30",
-					   "--unix-socket",
-					   f->socket_path,
-					   url,
-					   NULL);
+	                                   &error_local,
+	                                   "curl",
+	                                   "-s",
+	                                   "-o",
+	                                   "/dev/null",
+	                                   "-w",
+	                                   "%{http_code}",
+	                                   "--max-time",
+	                                   "30",
+	                                   "--unix-socket",
+	                                   f->socket_path,
+	                                   url,
+	                                   NULL);
 	g_assert_no_error(error_local);
 	g_assert_true(g_subprocess_communicate_utf8(curl, NULL, NULL, &out, NULL, &error_local));
 	g_assert_no_error(error_local);
@@ -1514,8 +1643,8 @@ static void
 test_unix_peer(ApiFixture *f, gconstpointer user_data)
 {
 	struct group *users;
-	CredentialsSetup nobody = {NOBODY_ID, NOBODY_ID, -1};
-	CredentialsSetup member = {NOBODY_ID, NOBODY_ID, -1};
+	CredentialsSetup nobody = { NOBODY_ID, NOBODY_ID, -1 };
+	CredentialsSetup member = { NOBODY_ID, NOBODY_ID, -1 };
 	g_autofree gchar *curl = g_find_program_in_path("curl");
 
 	if (f->skipped)
@@ -1557,12 +1686,13 @@ race_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	RaceState *state = user_data;
 	SoupMessage *msg = soup_session_get_async_result_message(SOUP_SESSION(source), res);
 	g_autoptr(GError) error_local = NULL;
-	g_autoptr(GBytes) body = soup_session_send_and_read_finish(SOUP_SESSION(source), res, &error_local);
+	g_autoptr(GBytes) body =
+	  soup_session_send_and_read_finish(SOUP_SESSION(source), res, &error_local);
 	guint status = body != NULL ? soup_message_get_status(msg) : 0;
 
 	g_test_message("attach answered %u after %.3f s",
-		       status,
-		       (gdouble)(g_get_monotonic_time() - state->start_usec) / G_USEC_PER_SEC);
+	               status,
+	               (gdouble)(g_get_monotonic_time() - state->start_usec) / G_USEC_PER_SEC);
 	if (status == 200)
 		state->ok++;
 	else if (status == 409)
@@ -1576,7 +1706,7 @@ race_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 static void
 test_concurrent_attach(ApiFixture *f, gconstpointer user_data)
 {
-	RaceState state = {0};
+	RaceState state = { 0 };
 	g_autoptr(GPtrArray) sessions = g_ptr_array_new_with_free_func(g_object_unref);
 	g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func(g_object_unref);
 	g_autofree gchar *body = NULL;
@@ -1590,13 +1720,15 @@ test_concurrent_attach(ApiFixture *f, gconstpointer user_data)
 	 * for three instances; the driver takes 3 s, so every request
 	 * arrives while the winner holds the claim */
 	for (guint i = 0; i < state.total; i++) {
-		const gchar *instances[] = {"demo-off", "demo-on", "demo-transient"};
-		g_autofree gchar *url = g_strdup_printf("%s/v1/instances/%s/usb-devices", f->base_url, instances[i % 3]);
+		const gchar *instances[] = { "demo-off", "demo-on", "demo-transient" };
+		g_autofree gchar *url =
+		  g_strdup_printf("%s/v1/instances/%s/usb-devices", f->base_url, instances[i % 3]);
 		SoupSession *session = soup_session_new_with_options("timeout", 60, NULL);
 		SoupMessage *msg = soup_message_new("POST", url);
 		g_autoptr(GBytes) bytes = g_bytes_new(body, strlen(body));
 		g_autofree gchar *auth = g_strdup_printf("Bearer %s", f->admin_token);
-		soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization", auth);
+		soup_message_headers_replace(
+		  soup_message_get_request_headers(msg), "Authorization", auth);
 		soup_message_set_request_body_from_bytes(msg, "application/json", bytes);
 		g_ptr_array_add(sessions, session);
 		g_ptr_array_add(messages, msg);
@@ -1604,11 +1736,11 @@ test_concurrent_attach(ApiFixture *f, gconstpointer user_data)
 	state.start_usec = g_get_monotonic_time();
 	for (guint i = 0; i < state.total; i++)
 		soup_session_send_and_read_async(g_ptr_array_index(sessions, i),
-						 g_ptr_array_index(messages, i),
-						 G_PRIORITY_DEFAULT,
-						 NULL,
-						 race_cb,
-						 &state);
+		                                 g_ptr_array_index(messages, i),
+		                                 G_PRIORITY_DEFAULT,
+		                                 NULL,
+		                                 race_cb,
+		                                 &state);
 	g_assert_true(wait_for_flag(&state.all_done, WAIT_TIMEOUT_USEC * 4));
 	g_test_message("ok=%u conflict=%u other=%u", state.ok, state.conflict, state.other);
 	g_assert_cmpuint(state.ok, ==, 1);
@@ -1662,17 +1794,19 @@ event_stream_open(ApiFixture *f, SoupSession *session, const gchar *token)
 	g_autofree gchar *url = g_strconcat(f->base_url, "/v1/events", NULL);
 	g_autofree gchar *auth = g_strdup_printf("Bearer %s", token);
 	g_autoptr(SoupMessage) msg = soup_message_new("GET", url);
-	OpenState state = {NULL, msg, FALSE};
+	OpenState state = { NULL, msg, FALSE };
 	EventStream *self;
 
 	soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization", auth);
-	soup_session_send_async(session, msg, G_PRIORITY_DEFAULT, NULL, event_stream_open_cb, &state);
+	soup_session_send_async(
+	  session, msg, G_PRIORITY_DEFAULT, NULL, event_stream_open_cb, &state);
 	g_assert_true(wait_for_flag(&state.done, WAIT_TIMEOUT_USEC));
 	g_assert_nonnull(state.stream);
 	g_assert_cmpuint(soup_message_get_status(msg), ==, 200);
-	g_assert_cmpstr(soup_message_headers_get_content_type(soup_message_get_response_headers(msg), NULL),
-			==,
-			"text/event-stream");
+	g_assert_cmpstr(
+	  soup_message_headers_get_content_type(soup_message_get_response_headers(msg), NULL),
+	  ==,
+	  "text/event-stream");
 	self = g_new0(EventStream, 1);
 	self->stream = state.stream;
 	self->data = g_data_input_stream_new(self->stream);
@@ -1687,9 +1821,11 @@ event_stream_line_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 	EventStream *self = user_data;
 	g_autoptr(GError) error_local = NULL;
 	gsize length = 0;
-	self->line = g_data_input_stream_read_line_finish_utf8(G_DATA_INPUT_STREAM(source), res, &length, &error_local);
+	self->line = g_data_input_stream_read_line_finish_utf8(
+	  G_DATA_INPUT_STREAM(source), res, &length, &error_local);
 	if (self->line == NULL) {
-		g_test_message("the event stream ended: %s", error_local != NULL ? error_local->message : "EOF");
+		g_test_message("the event stream ended: %s",
+		               error_local != NULL ? error_local->message : "EOF");
 		self->eof = TRUE;
 	}
 	self->line_done = TRUE;
@@ -1701,7 +1837,8 @@ event_stream_read_line(EventStream *self, gint64 deadline)
 {
 	gint64 now = g_get_monotonic_time();
 	self->line_done = FALSE;
-	g_data_input_stream_read_line_async(self->data, G_PRIORITY_DEFAULT, self->cancellable, event_stream_line_cb, self);
+	g_data_input_stream_read_line_async(
+	  self->data, G_PRIORITY_DEFAULT, self->cancellable, event_stream_line_cb, self);
 	if (!wait_for_flag(&self->line_done, deadline > now ? deadline - now : 0)) {
 		g_cancellable_cancel(self->cancellable);
 		wait_for_flag(&self->line_done, WAIT_TIMEOUT_USEC);
@@ -1736,7 +1873,8 @@ event_stream_wait(EventStream *self, const gchar *name, EventMatchFunc match, gp
 		} else if (line[0] == '\0' && data->len > 0) {
 			g_autoptr(JsonParser) parser = json_parser_new();
 			g_test_message("event %s: %.200s", event, data->str);
-			g_assert_true(json_parser_load_from_data(parser, data->str, (gssize)data->len, NULL));
+			g_assert_true(
+			  json_parser_load_from_data(parser, data->str, (gssize)data->len, NULL));
 			if (g_strcmp0(event, name) == 0 &&
 			    match(json_node_get_object(json_parser_get_root(parser)), user_data))
 				return json_node_ref(json_parser_get_root(parser));
@@ -1764,8 +1902,10 @@ match_inventory(JsonObject *data, gpointer user_data)
 {
 	const InventoryMatch *want = user_data;
 	JsonObject *device = json_object_get_object_member(data, "device");
-	return g_strcmp0(json_object_get_string_member(data, "kind"), want->kind) == 0 && device != NULL &&
-	       g_strcmp0(json_object_get_string_member(device, "product_id"), want->product_id) == 0;
+	return g_strcmp0(json_object_get_string_member(data, "kind"), want->kind) == 0 &&
+	       device != NULL &&
+	       g_strcmp0(json_object_get_string_member(device, "product_id"), want->product_id) ==
+	         0;
 }
 
 static gboolean
@@ -1788,9 +1928,9 @@ test_events(ApiFixture *f, gconstpointer user_data)
 	g_autofree gchar *reader = NULL;
 	g_autofree gchar *syspath = NULL;
 	g_autofree gchar *body = NULL;
-	const InventoryMatch want_added = {"added", "beef"};
-	const InventoryMatch want_removed = {"removed", "beef"};
-	const gchar *want_attached[] = {NULL, "attached"};
+	const InventoryMatch want_added = { "added", "beef" };
+	const InventoryMatch want_removed = { "removed", "beef" };
+	const gchar *want_attached[] = { NULL, "attached" };
 	JsonObject *device;
 
 	if (f->skipped)
@@ -1802,37 +1942,26 @@ test_events(ApiFixture *f, gconstpointer user_data)
 	g_assert_true(event_stream_wait_hello(stream));
 
 	/* a device is plugged into port 2 of the first root hub */
-	syspath = umockdev_testbed_add_device(f->testbed,
-					      "usb",
-					      "1-2",
-					      "/sys/devices/pci0000:00/0000:00:14.0/usb1",
-					      "idVendor", "1234\n",
-					      "idProduct", "beef\n",
-					      "bcdDevice", "0100\n",
-					      "busnum", "1\n",
-					      "devnum", "9\n",
-					      "devpath", "2\n",
-					      "speed", "480\n",
-					      "bDeviceClass", "00\n",
-					      "bDeviceSubClass", "00\n",
-					      "bDeviceProtocol", "00\n",
-					      "bNumInterfaces", " 0\n",
-					      "maxchild", "0\n",
-					      "manufacturer", "Test\n",
-					      "product", "Hotplugged <thing> & \"co\"\n",
+	/* clang-format off */
+	syspath = umockdev_testbed_add_device(f->testbed, "usb", "1-2", "/sys/devices/pci0000:00/0000:00:14.0/usb1",
+					      "idVendor", "1234\n", "idProduct", "beef\n", "bcdDevice", "0100\n",
+					      "busnum", "1\n", "devnum", "9\n", "devpath", "2\n", "speed", "480\n",
+					      "bDeviceClass", "00\n", "bDeviceSubClass", "00\n",
+					      "bDeviceProtocol", "00\n", "bNumInterfaces", " 0\n", "maxchild", "0\n",
+					      "manufacturer", "Test\n", "product", "Hotplugged <thing> & \"co\"\n",
 					      "serial", "HOT-1\n",
 					      NULL,
-					      "DEVTYPE", "usb_device",
-					      "BUSNUM", "001",
-					      "DEVNUM", "009",
+					      "DEVTYPE", "usb_device", "BUSNUM", "001", "DEVNUM", "009",
 					      "PRODUCT", "1234/beef/100",
 					      NULL);
+	/* clang-format on */
 	g_assert_nonnull(syspath);
 	added = event_stream_wait(stream, "inventory", match_inventory, (gpointer)&want_added);
 	g_assert_nonnull(added);
 	device = json_object_get_object_member(json_node_get_object(added), "device");
 	g_assert_true(json_object_get_boolean_member(device, "present"));
-	g_assert_cmpstr(json_object_get_string_member(device, "product"), ==, "Hotplugged <thing> & \"co\"");
+	g_assert_cmpstr(
+	  json_object_get_string_member(device, "product"), ==, "Hotplugged <thing> & \"co\"");
 	g_assert_cmpstr(json_object_get_string_member(device, "state"), ==, "available");
 
 	umockdev_testbed_uevent(f->testbed, syspath, "remove");
@@ -1848,7 +1977,10 @@ test_events(ApiFixture *f, gconstpointer user_data)
 	g_assert_cmpuint(attach->status, ==, 200);
 	attached = event_stream_wait(stream, "state", match_state, (gpointer)want_attached);
 	g_assert_nonnull(attached);
-	g_assert_cmpstr(json_object_get_string_member(json_node_get_object(attached), "instance_name"), ==, "demo-off");
+	g_assert_cmpstr(
+	  json_object_get_string_member(json_node_get_object(attached), "instance_name"),
+	  ==,
+	  "demo-off");
 }
 
 static void
@@ -1863,27 +1995,31 @@ test_events_limit(ApiFixture *f, gconstpointer user_data)
 
 	if (f->skipped)
 		return;
-	request = g_strdup_printf("GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n",
-				  f->admin_token);
+	request = g_strdup_printf(
+	  "GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n",
+	  f->admin_token);
 	/* the limit is 64 watchers */
 	for (guint i = 0; i < 64; i++) {
 		g_autoptr(GError) error_local = NULL;
-		gchar buf[64] = {0};
-		GSocketConnection *connection = g_socket_client_connect_to_host(client, "127.0.0.1", f->port, NULL, &error_local);
+		gchar buf[64] = { 0 };
+		GSocketConnection *connection =
+		  g_socket_client_connect_to_host(client, "127.0.0.1", f->port, NULL, &error_local);
 		g_assert_no_error(error_local);
-		g_assert_true(g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(connection)),
-							request,
-							strlen(request),
-							NULL,
-							NULL,
-							&error_local));
-		g_assert_cmpint(g_input_stream_read(g_io_stream_get_input_stream(G_IO_STREAM(connection)),
-						    buf,
-						    12,
-						    NULL,
-						    &error_local),
-				==,
-				12);
+		g_assert_true(
+		  g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(connection)),
+		                            request,
+		                            strlen(request),
+		                            NULL,
+		                            NULL,
+		                            &error_local));
+		g_assert_cmpint(
+		  g_input_stream_read(g_io_stream_get_input_stream(G_IO_STREAM(connection)),
+		                      buf,
+		                      12,
+		                      NULL,
+		                      &error_local),
+		  ==,
+		  12);
 		g_assert_cmpstr(buf, ==, "HTTP/1.1 200");
 		g_ptr_array_add(connections, connection);
 	}
@@ -1896,20 +2032,22 @@ test_events_limit(ApiFixture *f, gconstpointer user_data)
 	g_ptr_array_set_size(connections, 63);
 	deadline = g_get_monotonic_time() + WAIT_TIMEOUT_USEC;
 	do {
-		g_autofree gchar *head = g_strdup_printf("GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-							 "Authorization: Bearer %s\r\n\r\n",
-							 f->admin_token);
+		g_autofree gchar *head =
+		  g_strdup_printf("GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		                  "Authorization: Bearer %s\r\n\r\n",
+		                  f->admin_token);
 		g_autoptr(GSocketConnection) connection =
-		    g_socket_client_connect_to_host(client, "127.0.0.1", f->port, NULL, NULL);
-		gchar buf[16] = {0};
+		  g_socket_client_connect_to_host(client, "127.0.0.1", f->port, NULL, NULL);
+		gchar buf[16] = { 0 };
 		g_assert_nonnull(connection);
 		g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(connection)),
-					  head,
-					  strlen(head),
-					  NULL,
-					  NULL,
-					  NULL);
-		g_input_stream_read(g_io_stream_get_input_stream(G_IO_STREAM(connection)), buf, 12, NULL, NULL);
+		                          head,
+		                          strlen(head),
+		                          NULL,
+		                          NULL,
+		                          NULL);
+		g_input_stream_read(
+		  g_io_stream_get_input_stream(G_IO_STREAM(connection)), buf, 12, NULL, NULL);
 		status = (guint)g_ascii_strtoull(buf + 9, NULL, 10);
 		if (status == 200)
 			break;
@@ -1950,7 +2088,7 @@ test_restart_during_attach(ApiFixture *f, gconstpointer user_data)
 	g_autofree gchar *body = NULL;
 	g_autofree gchar *url = NULL;
 	g_autofree gchar *auth = NULL;
-	AsyncState pending = {FALSE, 0};
+	AsyncState pending = { FALSE, 0 };
 	gint64 deadline;
 	gboolean attaching = FALSE;
 	const gchar *state;
@@ -1965,7 +2103,8 @@ test_restart_during_attach(ApiFixture *f, gconstpointer user_data)
 	bytes = g_bytes_new(body, strlen(body));
 	soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization", auth);
 	soup_message_set_request_body_from_bytes(msg, "application/json", bytes);
-	soup_session_send_and_read_async(session, msg, G_PRIORITY_DEFAULT, NULL, async_status_cb, &pending);
+	soup_session_send_and_read_async(
+	  session, msg, G_PRIORITY_DEFAULT, NULL, async_status_cb, &pending);
 
 	/* the main loop keeps serving while the (slow) driver works */
 	deadline = g_get_monotonic_time() + WAIT_TIMEOUT_USEC;
@@ -1990,9 +2129,11 @@ test_restart_during_attach(ApiFixture *f, gconstpointer user_data)
 	g_assert_cmpstr(state, !=, "attaching");
 	g_assert_cmpstr(state, !=, "detaching");
 	if (g_strcmp0(state, "available") == 0 || g_strcmp0(state, "failed") == 0) {
-		retry = api_post_json(f, f->local, "/v1/instances/demo-off/usb-devices", NULL, body);
+		retry =
+		  api_post_json(f, f->local, "/v1/instances/demo-off/usb-devices", NULL, body);
 		g_assert_cmpuint(retry->status, ==, 200);
-		g_assert_cmpstr(json_object_get_string_member(api_object(retry), "state"), ==, "attached");
+		g_assert_cmpstr(
+		  json_object_get_string_member(api_object(retry), "state"), ==, "attached");
 	}
 }
 
@@ -2001,7 +2142,8 @@ static SoupSession *
 attach_async(ApiFixture *f, const gchar *instance, AsyncState *state)
 {
 	g_autofree gchar *body = attach_body(f->cruzer_id);
-	g_autofree gchar *url = g_strdup_printf("%s/v1/instances/%s/usb-devices", f->base_url, instance);
+	g_autofree gchar *url =
+	  g_strdup_printf("%s/v1/instances/%s/usb-devices", f->base_url, instance);
 	g_autofree gchar *auth = g_strdup_printf("Bearer %s", f->admin_token);
 	g_autoptr(SoupMessage) msg = soup_message_new("POST", url);
 	g_autoptr(GBytes) bytes = g_bytes_new(body, strlen(body));
@@ -2009,7 +2151,8 @@ attach_async(ApiFixture *f, const gchar *instance, AsyncState *state)
 
 	soup_message_headers_replace(soup_message_get_request_headers(msg), "Authorization", auth);
 	soup_message_set_request_body_from_bytes(msg, "application/json", bytes);
-	soup_session_send_and_read_async(session, msg, G_PRIORITY_DEFAULT, NULL, async_status_cb, state);
+	soup_session_send_and_read_async(
+	  session, msg, G_PRIORITY_DEFAULT, NULL, async_status_cb, state);
 	return session;
 }
 
@@ -2041,20 +2184,23 @@ test_attach_client_gone(ApiFixture *f, gconstpointer user_data)
 	if (f->skipped)
 		return;
 	body = attach_body(f->cruzer_id);
-	request = g_strdup_printf("POST /v1/instances/demo-off/usb-devices HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-				  "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
-				  "Content-Length: %zu\r\n\r\n%s",
-				  f->admin_token,
-				  strlen(body),
-				  body);
-	connection = g_socket_client_connect_to_host(client, "127.0.0.1", f->port, NULL, &error_local);
+	request =
+	  g_strdup_printf("POST /v1/instances/demo-off/usb-devices HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	                  "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+	                  "Content-Length: %zu\r\n\r\n%s",
+	                  f->admin_token,
+	                  strlen(body),
+	                  body);
+	connection =
+	  g_socket_client_connect_to_host(client, "127.0.0.1", f->port, NULL, &error_local);
 	g_assert_no_error(error_local);
-	g_assert_true(g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(connection)),
-						request,
-						strlen(request),
-						NULL,
-						NULL,
-						&error_local));
+	g_assert_true(
+	  g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(connection)),
+	                            request,
+	                            strlen(request),
+	                            NULL,
+	                            NULL,
+	                            &error_local));
 	g_assert_true(wait_for_device_state(f, "attaching"));
 	/* the client leaves while the hypervisor works: the outcome stands */
 	g_assert_true(g_io_stream_close(G_IO_STREAM(connection), NULL, &error_local));
@@ -2068,7 +2214,7 @@ static void
 test_shutdown_during_attach(ApiFixture *f, gconstpointer user_data)
 {
 	g_autoptr(SoupSession) session = NULL;
-	AsyncState pending = {FALSE, 0};
+	AsyncState pending = { FALSE, 0 };
 
 	if (f->skipped)
 		return;
@@ -2109,7 +2255,7 @@ test_restart_after_attach(ApiFixture *f, gconstpointer user_data)
 	state = api_device_state(f, f->cruzer_id, &device);
 	g_test_message("after the restart: %s", state);
 	g_assert_true(g_strcmp0(state, "attached") == 0 || g_strcmp0(state, "available") == 0 ||
-		      g_strcmp0(state, "failed") == 0);
+	              g_strcmp0(state, "failed") == 0);
 	instance = api_get(f, f->local, "/v1/instances/demo-off", NULL);
 	devices = json_object_get_array_member(api_object(instance), "devices");
 	/* the instance lists the device exactly when the device names the instance */
@@ -2142,9 +2288,10 @@ virsh(const gchar *uri, GError **error, ...)
 	va_end(args);
 	g_ptr_array_add(argv, NULL);
 	process = g_subprocess_newv((const gchar *const *)argv->pdata,
-				    G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-				    error);
-	if (process == NULL || !g_subprocess_communicate_utf8(process, NULL, NULL, &out, &err, error))
+	                            G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+	                            error);
+	if (process == NULL ||
+	    !g_subprocess_communicate_utf8(process, NULL, NULL, &out, &err, error))
 		return NULL;
 	if (!g_subprocess_get_successful(process)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "virsh failed: %s", err);
@@ -2184,10 +2331,11 @@ test_libvirt(ApiFixture *f, gconstpointer user_data)
 
 	name = g_strdup_printf("usbpass-api-test-%d", (gint)getpid());
 	xml_path = g_build_filename(f->tmpdir, "domain.xml", NULL);
-	xml = g_strdup_printf("<domain type='qemu'><name>%s</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
-			      "<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='network'/></os>"
-			      "<devices><controller type='usb' model='qemu-xhci'/></devices></domain>",
-			      name);
+	xml = g_strdup_printf(
+	  "<domain type='qemu'><name>%s</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+	  "<os><type arch='x86_64' machine='pc'>hvm</type><boot dev='network'/></os>"
+	  "<devices><controller type='usb' model='qemu-xhci'/></devices></domain>",
+	  name);
 	g_assert_true(g_file_set_contents(xml_path, xml, -1, NULL));
 	defined = virsh(uri, &error_local, "define", xml_path, NULL);
 	g_assert_no_error(error_local);
@@ -2219,7 +2367,8 @@ test_libvirt(ApiFixture *f, gconstpointer user_data)
 	detach = detach_path(name, f->cruzer_id);
 	released = api_request_full(f, f->local, "DELETE", detach, NULL, NULL, NULL, 0, NULL);
 	g_assert_cmpuint(released->status, ==, 200);
-	g_assert_cmpstr(json_object_get_string_member(api_object(released), "state"), ==, "available");
+	g_assert_cmpstr(
+	  json_object_get_string_member(api_object(released), "state"), ==, "available");
 	g_free(dump);
 	dump = virsh(uri, &error_local, "dumpxml", "--inactive", name, NULL);
 	g_assert_no_error(error_local);
@@ -2267,20 +2416,25 @@ test_policy_reload(ApiFixture *f, gconstpointer user_data)
 	g_assert_true(found);
 	verdict = api_get(f, f->local, path, NULL);
 	g_assert_false(json_object_get_boolean_member(api_object(verdict), "allowed"));
-	g_assert_cmpstr(json_object_get_string_member(api_object(verdict), "rule"), ==, "[deny sticks]");
-	g_assert_cmpstr(json_object_get_string_member(api_object(verdict), "reason"), ==, "sticks stay on this host");
+	g_assert_cmpstr(
+	  json_object_get_string_member(api_object(verdict), "rule"), ==, "[deny sticks]");
+	g_assert_cmpstr(json_object_get_string_member(api_object(verdict), "reason"),
+	                ==,
+	                "sticks stay on this host");
 	denied = api_post_json(f, f->local, "/v1/instances/demo-off/usb-devices", NULL, body);
 	api_assert_error(denied, 403, "denied-by-policy");
 	g_assert_nonnull(strstr(api_error_message(denied), "sticks stay on this host"));
 
 	/* a broken file on SIGHUP keeps the rules in force */
-	g_assert_true(g_file_set_contents(f->policy_path, "[deny sticks]\nmatch-idd=0781:5567\n", -1, &error_local));
+	g_assert_true(g_file_set_contents(
+	  f->policy_path, "[deny sticks]\nmatch-idd=0781:5567\n", -1, &error_local));
 	g_subprocess_send_signal(f->daemon, SIGHUP);
 	/* whether the reload ran before this request or not, the rule holds */
 	g_assert_false(policy_allows(f, f->cruzer_id));
 
 	/* a fixed file on SIGHUP applies */
-	g_assert_true(g_file_set_contents(f->policy_path, "[allow sticks]\nmatch-id=0781:5567\n", -1, &error_local));
+	g_assert_true(g_file_set_contents(
+	  f->policy_path, "[allow sticks]\nmatch-id=0781:5567\n", -1, &error_local));
 	g_subprocess_send_signal(f->daemon, SIGHUP);
 	deadline = g_get_monotonic_time() + WAIT_TIMEOUT_USEC;
 	while (!policy_allows(f, f->cruzer_id) && g_get_monotonic_time() < deadline) {
@@ -2310,7 +2464,8 @@ test_tls(ApiFixture *f, gconstpointer user_data)
 	api_assert_error(anonymous, 401, "permission-denied");
 
 	/* plain HTTP on the TLS port gets no answer */
-	request = g_strdup("GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+	request =
+	  g_strdup("GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
 	status = api_raw(f, request, strlen(request), 0, NULL);
 	g_assert_cmpuint(status, ==, 0);
 }
@@ -2344,11 +2499,12 @@ test_config_example(void)
 	/* the documented example parses and gives the defaults */
 	g_autoptr(UsbpassConfig) config = usbpass_config_new();
 	g_autoptr(GError) error_local = NULL;
-	g_autofree gchar *path = g_build_filename(g_getenv("G_TEST_SRCDIR") != NULL ? g_getenv("G_TEST_SRCDIR") : "tests",
-						  "..",
-						  "data",
-						  "usbpassd.conf",
-						  NULL);
+	g_autofree gchar *path =
+	  g_build_filename(g_getenv("G_TEST_SRCDIR") != NULL ? g_getenv("G_TEST_SRCDIR") : "tests",
+	                   "..",
+	                   "data",
+	                   "usbpassd.conf",
+	                   NULL);
 	g_autofree gchar *data = NULL;
 	gsize length = 0;
 	g_autoptr(GString) uncommented = NULL;
@@ -2366,7 +2522,8 @@ test_config_example(void)
 		guint keys = 0;
 		for (guint i = 0; lines[i] != NULL; i++) {
 			const gchar *line = lines[i];
-			if (g_str_has_prefix(line, "#") && strchr(line, '=') != NULL && strchr(line, ' ') == NULL) {
+			if (g_str_has_prefix(line, "#") && strchr(line, '=') != NULL &&
+			    strchr(line, ' ') == NULL) {
 				line++;
 				keys++;
 			}
@@ -2377,7 +2534,8 @@ test_config_example(void)
 	{
 		g_autoptr(UsbpassConfig) all = usbpass_config_new();
 		g_autoptr(UsbpassConfig) defaults = usbpass_config_new();
-		g_assert_true(usbpass_config_load_data(all, uncommented->str, uncommented->len, "example", &error_local));
+		g_assert_true(usbpass_config_load_data(
+		  all, uncommented->str, uncommented->len, "example", &error_local));
 		g_assert_no_error(error_local);
 		g_assert_cmpint(all->enabled, ==, defaults->enabled);
 		g_assert_cmpstr(all->host, ==, defaults->host);
@@ -2398,10 +2556,11 @@ test_config_values(void)
 {
 	g_autoptr(UsbpassConfig) config = usbpass_config_new();
 	g_autoptr(GError) error_local = NULL;
-	const gchar *text = "[daemon]\nenabled=true\nhost=node-7\nstore=/tmp/x.db\nsocket=/tmp/x.sock\n"
-			    "socket-group=\nsocket-mode=0666\nlisten=127.0.0.1:8484\ntls-certificate=/c.pem\n"
-			    "tls-key=/k.pem\ndriver=test\nlog-level=debug\n[libvirt]\nuri=qemu:///session\n"
-			    "[policy]\nfile=/etc/usbpass/policy.conf\n";
+	const gchar *text =
+	  "[daemon]\nenabled=true\nhost=node-7\nstore=/tmp/x.db\nsocket=/tmp/x.sock\n"
+	  "socket-group=\nsocket-mode=0666\nlisten=127.0.0.1:8484\ntls-certificate=/c.pem\n"
+	  "tls-key=/k.pem\ndriver=test\nlog-level=debug\n[libvirt]\nuri=qemu:///session\n"
+	  "[policy]\nfile=/etc/usbpass/policy.conf\n";
 
 	g_assert_true(usbpass_config_load_data(config, text, strlen(text), "t.conf", &error_local));
 	g_assert_no_error(error_local);
@@ -2430,23 +2589,24 @@ static void
 test_config_failures(void)
 {
 	const ConfigFailCase cases[] = {
-	    {"[daemon]\nenabeld=true\n", "enabeld"},
-	    {"[deamon]\nenabled=true\n", "deamon"},
-	    {"[daemon]\nenabled=maybe\n", "enabled"},
-	    {"[daemon]\nsocket-mode=0999\n", "socket-mode"},
-	    {"[daemon]\nsocket-mode=rw\n", "socket-mode"},
-	    {"[daemon]\ndriver=xen\n", "driver"},
-	    {"[daemon]\nlog-level=loud\n", "log-level"},
-	    {"[daemon]\ntls-certificate=/c.pem\n", "tls-key"},
-	    {"[daemon]\nstore=\n", "store"},
-	    {"[daemon]\nhost=a\\tb\n", "host"},
-	    {"not a key file", "f.conf"},
-	    {"[libvirt]\nurl=qemu:///system\n", "url"},
+		{ "[daemon]\nenabeld=true\n", "enabeld" },
+		{ "[deamon]\nenabled=true\n", "deamon" },
+		{ "[daemon]\nenabled=maybe\n", "enabled" },
+		{ "[daemon]\nsocket-mode=0999\n", "socket-mode" },
+		{ "[daemon]\nsocket-mode=rw\n", "socket-mode" },
+		{ "[daemon]\ndriver=xen\n", "driver" },
+		{ "[daemon]\nlog-level=loud\n", "log-level" },
+		{ "[daemon]\ntls-certificate=/c.pem\n", "tls-key" },
+		{ "[daemon]\nstore=\n", "store" },
+		{ "[daemon]\nhost=a\\tb\n", "host" },
+		{ "not a key file", "f.conf" },
+		{ "[libvirt]\nurl=qemu:///system\n", "url" },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(UsbpassConfig) config = usbpass_config_new();
 		g_autoptr(GError) error_local = NULL;
-		g_assert_false(usbpass_config_load_data(config, cases[i].text, strlen(cases[i].text), "f.conf", &error_local));
+		g_assert_false(usbpass_config_load_data(
+		  config, cases[i].text, strlen(cases[i].text), "f.conf", &error_local));
 		g_assert_error(error_local, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 		g_test_message("%s", error_local->message);
 		g_assert_nonnull(strstr(error_local->message, cases[i].needle));
@@ -2458,7 +2618,8 @@ test_config_failures(void)
 	{
 		g_autoptr(UsbpassConfig) config = usbpass_config_new();
 		g_autoptr(GError) error_local = NULL;
-		g_assert_false(usbpass_config_load_file(config, "/nonexistent/usbpassd.conf", &error_local));
+		g_assert_false(
+		  usbpass_config_load_file(config, "/nonexistent/usbpassd.conf", &error_local));
 		g_assert_error(error_local, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
 	}
 	{
@@ -2467,7 +2628,8 @@ test_config_failures(void)
 		g_assert_false(usbpass_config_parse_log_level("verbose", &level, &error_local));
 		g_assert_error(error_local, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 		g_assert_cmpint(level, ==, G_LOG_LEVEL_INFO);
-		g_assert_cmpstr(usbpass_config_log_level_to_string(G_LOG_LEVEL_WARNING), ==, "warning");
+		g_assert_cmpstr(
+		  usbpass_config_log_level_to_string(G_LOG_LEVEL_WARNING), ==, "warning");
 	}
 }
 
@@ -2508,7 +2670,8 @@ test_auth_secrets(AuthFixture *f, gconstpointer user_data)
 	g_autofree gchar *hash = usbpass_auth_hash_secret("abc");
 
 	/* SHA-256("abc"), as the store keeps it */
-	g_assert_cmpstr(hash, ==, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	g_assert_cmpstr(
+	  hash, ==, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	for (guint i = 0; i < 200; i++) {
 		g_autoptr(GError) error_local = NULL;
 		gchar *secret = usbpass_auth_generate_secret(&error_local);
@@ -2532,10 +2695,11 @@ test_auth_tokens(AuthFixture *f, gconstpointer user_data)
 	g_autoptr(UsbpassAuthCaller) caller = NULL;
 	g_autoptr(UsbpassAuthCaller) after = NULL;
 	g_autoptr(GPtrArray) tokens = NULL;
-	const gchar *bad_names[] = {"", "a b", "x/y", "ünï", "a\nb", NULL};
+	const gchar *bad_names[] = { "", "a b", "x/y", "ünï", "a\nb", NULL };
 
 	usbpass_auth_set_max_tokens(f->auth, 2);
-	token = usbpass_auth_create_token(f->auth, "first", USBPASS_TOKEN_ROLE_OPERATOR, &secret, &error_local);
+	token = usbpass_auth_create_token(
+	  f->auth, "first", USBPASS_TOKEN_ROLE_OPERATOR, &secret, &error_local);
 	g_assert_no_error(error_local);
 	g_assert_nonnull(token);
 	/* the store keeps only the hash */
@@ -2552,8 +2716,8 @@ test_auth_tokens(AuthFixture *f, gconstpointer user_data)
 	for (guint i = 0; bad_names[i] != NULL; i++) {
 		g_autoptr(GError) error_name = NULL;
 		g_autofree gchar *unused = NULL;
-		g_autoptr(UsbpassToken) none =
-		    usbpass_auth_create_token(f->auth, bad_names[i], USBPASS_TOKEN_ROLE_READER, &unused, &error_name);
+		g_autoptr(UsbpassToken) none = usbpass_auth_create_token(
+		  f->auth, bad_names[i], USBPASS_TOKEN_ROLE_READER, &unused, &error_name);
 		g_assert_null(none);
 		g_assert_null(unused);
 		g_assert_error(error_name, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
@@ -2561,8 +2725,8 @@ test_auth_tokens(AuthFixture *f, gconstpointer user_data)
 	{
 		g_autoptr(GError) error_taken = NULL;
 		g_autofree gchar *unused = NULL;
-		g_autoptr(UsbpassToken) none =
-		    usbpass_auth_create_token(f->auth, "first", USBPASS_TOKEN_ROLE_READER, &unused, &error_taken);
+		g_autoptr(UsbpassToken) none = usbpass_auth_create_token(
+		  f->auth, "first", USBPASS_TOKEN_ROLE_READER, &unused, &error_taken);
 		g_assert_null(none);
 		g_assert_error(error_taken, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 	}
@@ -2570,12 +2734,13 @@ test_auth_tokens(AuthFixture *f, gconstpointer user_data)
 		g_autoptr(GError) error_limit = NULL;
 		g_autofree gchar *second_secret = NULL;
 		g_autofree gchar *unused = NULL;
-		g_autoptr(UsbpassToken) second =
-		    usbpass_auth_create_token(f->auth, "second", USBPASS_TOKEN_ROLE_READER, &second_secret, &error_limit);
+		g_autoptr(UsbpassToken) second = usbpass_auth_create_token(
+		  f->auth, "second", USBPASS_TOKEN_ROLE_READER, &second_secret, &error_limit);
 		g_autoptr(UsbpassToken) third = NULL;
 		g_assert_no_error(error_limit);
 		g_assert_nonnull(second);
-		third = usbpass_auth_create_token(f->auth, "third", USBPASS_TOKEN_ROLE_READER, &unused, &error_limit);
+		third = usbpass_auth_create_token(
+		  f->auth, "third", USBPASS_TOKEN_ROLE_READER, &unused, &error_limit);
 		g_assert_null(third);
 		g_assert_error(error_limit, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 		g_assert_nonnull(strstr(error_limit->message, "limit"));
@@ -2587,10 +2752,13 @@ test_auth_tokens(AuthFixture *f, gconstpointer user_data)
 	g_assert_true(caller->authenticated);
 	g_assert_cmpstr(caller->actor, ==, "token:first");
 	g_assert_cmpint(caller->role, ==, USBPASS_TOKEN_ROLE_OPERATOR);
-	g_assert_true(usbpass_auth_caller_authorize(caller, USBPASS_TOKEN_ROLE_READER, &error_local));
-	g_assert_true(usbpass_auth_caller_authorize(caller, USBPASS_TOKEN_ROLE_OPERATOR, &error_local));
+	g_assert_true(
+	  usbpass_auth_caller_authorize(caller, USBPASS_TOKEN_ROLE_READER, &error_local));
+	g_assert_true(
+	  usbpass_auth_caller_authorize(caller, USBPASS_TOKEN_ROLE_OPERATOR, &error_local));
 	g_assert_no_error(error_local);
-	g_assert_false(usbpass_auth_caller_authorize(caller, USBPASS_TOKEN_ROLE_ADMIN, &error_local));
+	g_assert_false(
+	  usbpass_auth_caller_authorize(caller, USBPASS_TOKEN_ROLE_ADMIN, &error_local));
 	g_assert_error(error_local, USBPASS_ERROR, USBPASS_ERROR_PERMISSION_DENIED);
 	g_clear_error(&error_local);
 
@@ -2602,7 +2770,8 @@ test_auth_tokens(AuthFixture *f, gconstpointer user_data)
 	g_assert_false(after->authenticated);
 	g_assert_true(after->credentials_given);
 	g_assert_cmpstr(after->actor, ==, "tcp:192.0.2.1");
-	g_assert_false(usbpass_auth_caller_authorize(after, USBPASS_TOKEN_ROLE_READER, &error_local));
+	g_assert_false(
+	  usbpass_auth_caller_authorize(after, USBPASS_TOKEN_ROLE_READER, &error_local));
 	g_assert_error(error_local, USBPASS_ERROR, USBPASS_ERROR_PERMISSION_DENIED);
 	g_clear_error(&error_local);
 	g_assert_false(usbpass_auth_revoke_token(f->auth, "first", &error_local));
@@ -2620,33 +2789,35 @@ test_auth_bearer_garbage(AuthFixture *f, gconstpointer user_data)
 	g_autofree gchar *long_secret = g_strnfill(100000, 'a');
 	g_autofree gchar *long_header = g_strdup_printf("Bearer %s", long_secret);
 	const BearerCase cases[] = {
-	    {NULL, FALSE},
-	    {"", FALSE},
-	    {"Basic dXNlcjpwYXNz", FALSE},
-	    {"Bearer", FALSE},
-	    {"Bearer ", TRUE},
-	    {"Bearer usbp_unknown", TRUE},
-	    {"bearer usbp_unknown", TRUE},
-	    {"Bearer a\"b", TRUE},
-	    {"Bearer \xff\xfe", TRUE},
-	    {long_header, TRUE},
+		{ NULL, FALSE },
+		{ "", FALSE },
+		{ "Basic dXNlcjpwYXNz", FALSE },
+		{ "Bearer", FALSE },
+		{ "Bearer ", TRUE },
+		{ "Bearer usbp_unknown", TRUE },
+		{ "bearer usbp_unknown", TRUE },
+		{ "Bearer a\"b", TRUE },
+		{ "Bearer \xff\xfe", TRUE },
+		{ long_header, TRUE },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GError) error_local = NULL;
 		g_autoptr(UsbpassAuthCaller) caller =
-		    usbpass_auth_identify_bearer(f->auth, cases[i].authorization, NULL, &error_local);
+		  usbpass_auth_identify_bearer(f->auth, cases[i].authorization, NULL, &error_local);
 		g_assert_no_error(error_local);
 		g_assert_nonnull(caller);
 		g_assert_false(caller->authenticated);
 		g_assert_cmpint(caller->credentials_given, ==, cases[i].credentials_given);
 		g_assert_cmpstr(caller->actor, ==, "tcp:unknown");
 		g_assert_nonnull(caller->detail);
-		g_assert_false(usbpass_auth_caller_authorize(caller, USBPASS_TOKEN_ROLE_READER, &error_local));
+		g_assert_false(
+		  usbpass_auth_caller_authorize(caller, USBPASS_TOKEN_ROLE_READER, &error_local));
 		g_assert_error(error_local, USBPASS_ERROR, USBPASS_ERROR_PERMISSION_DENIED);
 	}
 	{
 		g_autoptr(GError) error_local = NULL;
-		g_assert_false(usbpass_auth_set_admin_group(f->auth, "no-such-group-usbpass", &error_local));
+		g_assert_false(
+		  usbpass_auth_set_admin_group(f->auth, "no-such-group-usbpass", &error_local));
 		g_assert_error(error_local, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
 		g_assert_null(usbpass_auth_get_admin_group(f->auth));
 		g_assert_true(usbpass_auth_set_admin_group(f->auth, "root", NULL));
@@ -2659,7 +2830,7 @@ test_auth_bearer_garbage(AuthFixture *f, gconstpointer user_data)
 static void
 test_auth_peer_group(void)
 {
-	CredentialsSetup setup = {NOBODY_ID, 4243, 4242};
+	CredentialsSetup setup = { NOBODY_ID, 4243, 4242 };
 	g_autoptr(GSubprocessLauncher) launcher = NULL;
 	g_autoptr(GSubprocess) child = NULL;
 	g_autoptr(GError) error_local = NULL;
@@ -2679,7 +2850,8 @@ test_auth_peer_group(void)
 	/* /proc shows the groups only once the child has set them: wait for it */
 	{
 		gint64 deadline = g_get_monotonic_time() + WAIT_TIMEOUT_USEC;
-		while (!usbpass_auth_peer_in_group(pid, NOBODY_ID, 1, 4242) && g_get_monotonic_time() < deadline) {
+		while (!usbpass_auth_peer_in_group(pid, NOBODY_ID, 1, 4242) &&
+		       g_get_monotonic_time() < deadline) {
 			gboolean never = FALSE;
 			wait_for_flag(&never, 10 * 1000);
 		}
@@ -2709,11 +2881,11 @@ test_json_guards(void)
 	g_autofree gchar *deep_bad = NULL;
 	g_autofree gchar *too_big = g_strnfill(USBPASS_API_BODY_MAX_BYTES + 1, ' ');
 	const DepthCase cases[] = {
-	    {"{}", TRUE},
-	    {"{\"a\": \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}", TRUE},
-	    {"{\"a\": \"\\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}", TRUE},
-	    {NULL, TRUE},  /* deep_ok */
-	    {NULL, FALSE}, /* deep_bad */
+		{ "{}", TRUE },
+		{ "{\"a\": \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}", TRUE },
+		{ "{\"a\": \"\\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}", TRUE },
+		{ NULL, TRUE },  /* deep_ok */
+		{ NULL, FALSE }, /* deep_bad */
 	};
 	GString *s = g_string_new(NULL);
 	for (guint i = 0; i < USBPASS_API_JSON_MAX_DEPTH; i++)
@@ -2724,41 +2896,50 @@ test_json_guards(void)
 	deep_bad = g_strdup_printf("[%s]", deep_ok);
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
-		const gchar *text = cases[i].text != NULL ? cases[i].text : (cases[i].ok ? deep_ok : deep_bad);
+		const gchar *text =
+		  cases[i].text != NULL ? cases[i].text : (cases[i].ok ? deep_ok : deep_bad);
 		g_autoptr(GError) error_local = NULL;
-		gboolean ok = usbpass_api_json_check_depth(text, strlen(text), USBPASS_API_JSON_MAX_DEPTH, &error_local);
+		gboolean ok = usbpass_api_json_check_depth(
+		  text, strlen(text), USBPASS_API_JSON_MAX_DEPTH, &error_local);
 		g_assert_cmpint(ok, ==, cases[i].ok);
 		if (!ok)
 			g_assert_error(error_local, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 	}
 	{
 		g_autoptr(GError) error_local = NULL;
-		g_autoptr(JsonObject) object = usbpass_api_json_parse_object(too_big, strlen(too_big), &error_local);
+		g_autoptr(JsonObject) object =
+		  usbpass_api_json_parse_object(too_big, strlen(too_big), &error_local);
 		g_assert_null(object);
 		g_assert_error(error_local, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 	}
 	{
 		g_autoptr(GError) error_local = NULL;
 		const gchar *text = "{\"device\": \"1-3\", \"n\": 1}";
-		g_autoptr(JsonObject) object = usbpass_api_json_parse_object(text, strlen(text), &error_local);
+		g_autoptr(JsonObject) object =
+		  usbpass_api_json_parse_object(text, strlen(text), &error_local);
 		const gchar *value = NULL;
-		const gchar *allowed[] = {"device", NULL};
+		const gchar *allowed[] = { "device", NULL };
 		g_assert_no_error(error_local);
-		g_assert_true(usbpass_api_json_get_string(object, "device", TRUE, &value, &error_local));
+		g_assert_true(
+		  usbpass_api_json_get_string(object, "device", TRUE, &value, &error_local));
 		g_assert_cmpstr(value, ==, "1-3");
-		g_assert_false(usbpass_api_json_get_string(object, "n", TRUE, &value, &error_local));
+		g_assert_false(
+		  usbpass_api_json_get_string(object, "n", TRUE, &value, &error_local));
 		g_assert_error(error_local, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 		g_clear_error(&error_local);
-		g_assert_true(usbpass_api_json_get_string(object, "absent", FALSE, &value, &error_local));
+		g_assert_true(
+		  usbpass_api_json_get_string(object, "absent", FALSE, &value, &error_local));
 		g_assert_null(value);
-		g_assert_false(usbpass_api_json_get_string(object, "absent", TRUE, &value, &error_local));
+		g_assert_false(
+		  usbpass_api_json_get_string(object, "absent", TRUE, &value, &error_local));
 		g_assert_error(error_local, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 		g_clear_error(&error_local);
 		g_assert_false(usbpass_api_json_check_members(object, allowed, &error_local));
 		g_assert_error(error_local, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 	}
 	{
-		g_autofree gchar *time = usbpass_api_json_time((gint64)1700000000 * G_USEC_PER_SEC + 250000);
+		g_autofree gchar *time =
+		  usbpass_api_json_time((gint64)1700000000 * G_USEC_PER_SEC + 250000);
 		g_assert_cmpstr(time, ==, "2023-11-14T22:13:20.250000Z");
 		g_assert_null(usbpass_api_json_time(0));
 	}
@@ -2766,19 +2947,24 @@ test_json_guards(void)
 
 #define POLICY_DENY_STICKS "[deny sticks]\nmatch-id=0781:5567\nreason=sticks stay on this host\n"
 
-static const ApiOptions options_default = {TRUE, NULL, NULL, NULL, NULL, NULL, FALSE};
-static const ApiOptions options_disabled = {FALSE, NULL, NULL, NULL, NULL, NULL, FALSE};
-static const ApiOptions options_peer = {TRUE, NULL, "users", "0666", NULL, NULL, FALSE};
-static const ApiOptions options_slow = {TRUE, NULL, NULL, NULL, "4000", NULL, FALSE};
-static const ApiOptions options_race = {TRUE, NULL, NULL, NULL, "3000", NULL, FALSE};
-static const ApiOptions options_libvirt = {TRUE, "libvirt", NULL, NULL, NULL, NULL, FALSE};
-static const ApiOptions options_policy = {TRUE, NULL, NULL, NULL, NULL, POLICY_DENY_STICKS, FALSE};
-static const ApiOptions options_tls = {TRUE, NULL, NULL, NULL, NULL, NULL, TRUE};
+static const ApiOptions options_default = { TRUE, NULL, NULL, NULL, NULL, NULL, FALSE };
+static const ApiOptions options_disabled = { FALSE, NULL, NULL, NULL, NULL, NULL, FALSE };
+static const ApiOptions options_peer = { TRUE, NULL, "users", "0666", NULL, NULL, FALSE };
+static const ApiOptions options_slow = { TRUE, NULL, NULL, NULL, "4000", NULL, FALSE };
+static const ApiOptions options_race = { TRUE, NULL, NULL, NULL, "3000", NULL, FALSE };
+static const ApiOptions options_libvirt = { TRUE, "libvirt", NULL, NULL, NULL, NULL, FALSE };
+static const ApiOptions options_policy = {
+	TRUE, NULL, NULL, NULL, NULL, POLICY_DENY_STICKS, FALSE
+};
+static const ApiOptions options_tls = { TRUE, NULL, NULL, NULL, NULL, NULL, TRUE };
 
 static GLogFunc previous_log_handler;
 
 static void
-quiet_log_handler(const gchar *log_domain, GLogLevelFlags log_level, const gchar *message, gpointer user_data)
+quiet_log_handler(const gchar *log_domain,
+                  GLogLevelFlags log_level,
+                  const gchar *message,
+                  gpointer user_data)
 {
 	if ((log_level & G_LOG_LEVEL_MASK) == G_LOG_LEVEL_DEBUG)
 		return;
@@ -2786,7 +2972,10 @@ quiet_log_handler(const gchar *log_domain, GLogLevelFlags log_level, const gchar
 }
 
 static GLogWriterOutput
-quiet_log_writer(GLogLevelFlags log_level, const GLogField *fields, gsize n_fields, gpointer user_data)
+quiet_log_writer(GLogLevelFlags log_level,
+                 const GLogField *fields,
+                 gsize n_fields,
+                 gpointer user_data)
 {
 	if ((log_level & G_LOG_LEVEL_MASK) == G_LOG_LEVEL_DEBUG)
 		return G_LOG_WRITER_HANDLED;
@@ -2803,7 +2992,7 @@ main(int argc, char **argv)
 		previous_log_handler = g_log_set_default_handler(quiet_log_handler, NULL);
 	}
 
-#define API_TEST(path, func, options)                                                                  \
+#define API_TEST(path, func, options)                                                              \
 	g_test_add(path, ApiFixture, options, fixture_setup, func, fixture_teardown)
 #define AUTH_TEST(path, func) g_test_add(path, AuthFixture, NULL, auth_setup, func, auth_teardown)
 
@@ -2836,7 +3025,8 @@ main(int argc, char **argv)
 	API_TEST("/usbpass/api/events", test_events, &options_default);
 	API_TEST("/usbpass/api/events{limit}", test_events_limit, &options_default);
 	API_TEST("/usbpass/api/attach{client-gone}", test_attach_client_gone, &options_slow);
-	API_TEST("/usbpass/api/shutdown{during-attach}", test_shutdown_during_attach, &options_slow);
+	API_TEST(
+	  "/usbpass/api/shutdown{during-attach}", test_shutdown_during_attach, &options_slow);
 	API_TEST("/usbpass/api/restart{during-attach}", test_restart_during_attach, &options_slow);
 	API_TEST("/usbpass/api/restart{after-attach}", test_restart_after_attach, &options_default);
 	API_TEST("/usbpass/api/policy{file-reload}", test_policy_reload, &options_policy);
