@@ -833,6 +833,22 @@ count_saved_hostdevs(virDomainPtr domain)
 	return hostdevs->len;
 }
 
+static gchar *
+saved_xml(virDomainPtr domain)
+{
+	g_autofree gchar *xml = virDomainManagedSaveGetXMLDesc(domain, 0);
+	g_assert_nonnull(xml);
+	return g_strdup(xml);
+}
+
+static gchar *
+persistent_xml(virDomainPtr domain)
+{
+	g_autofree gchar *xml = virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE);
+	g_assert_nonnull(xml);
+	return g_strdup(xml);
+}
+
 static void
 test_attach_saved(Fixture *fx, gconstpointer user_data)
 {
@@ -842,6 +858,8 @@ test_attach_saved(Fixture *fx, gconstpointer user_data)
 	g_autoptr(UsbpassHostdev) other = hostdev_new(0x1234, 0x5678, 2, 3);
 	g_autoptr(UsbpassInstance) instance = NULL;
 	g_autofree gchar *uuid = NULL;
+	g_autofree gchar *saved_before = NULL;
+	g_autofree gchar *persistent_before = NULL;
 	gint64 start;
 	gboolean ok;
 
@@ -874,6 +892,8 @@ test_attach_saved(Fixture *fx, gconstpointer user_data)
 
 	/* the saved definition must change too; libvirt 9 refuses that (its ABI
 	 * check wants the same host device count): a clear refusal, nothing changed */
+	saved_before = saved_xml(domain);
+	persistent_before = persistent_xml(domain);
 	ok = usbpass_driver_attach(fx->driver, uuid, other, &error);
 	if (ok) {
 		g_assert_no_error(error);
@@ -887,14 +907,60 @@ test_attach_saved(Fixture *fx, gconstpointer user_data)
 		g_test_message("refusal: %s", error->message);
 		g_clear_error(&error);
 		g_assert_cmpuint(count_xml_hostdevs(domain, VIR_DOMAIN_XML_INACTIVE), ==, 1);
+		{
+			g_autofree gchar *saved_after = saved_xml(domain);
+			g_autofree gchar *persistent_after = persistent_xml(domain);
+			g_assert_cmpstr(saved_after, ==, saved_before);
+			g_assert_cmpstr(persistent_after, ==, persistent_before);
+		}
 	}
 	g_assert_cmpuint(count_saved_hostdevs(domain), ==, 1);
+	/* detach refused the same way leaves both definitions as they were, to
+	 * the byte: nothing was changed or everything was put back */
+	g_clear_pointer(&saved_before, g_free);
+	g_clear_pointer(&persistent_before, g_free);
+	saved_before = saved_xml(domain);
+	persistent_before = persistent_xml(domain);
 	ok = usbpass_driver_detach(fx->driver, uuid, booted, &error);
 	if (!ok) {
+		g_autofree gchar *saved_after = NULL;
+		g_autofree gchar *persistent_after = NULL;
+
 		g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_SUPPORTED);
+		g_assert_nonnull(strstr(error->message, "managed-save image"));
+		g_assert_null(strstr(error->message, "restoring"));
 		g_clear_error(&error);
+		saved_after = saved_xml(domain);
+		persistent_after = persistent_xml(domain);
+		g_assert_cmpstr(saved_after, ==, saved_before);
+		g_assert_cmpstr(persistent_after, ==, persistent_before);
 		g_assert_cmpuint(count_saved_hostdevs(domain), ==, 1);
 		g_assert_cmpuint(count_xml_hostdevs(domain, VIR_DOMAIN_XML_INACTIVE), ==, 1);
+	} else {
+		g_assert_no_error(error);
+		g_assert_cmpuint(count_saved_hostdevs(domain), ==, 0);
+		g_assert_cmpuint(count_xml_hostdevs(domain, VIR_DOMAIN_XML_INACTIVE), ==, 0);
+	}
+
+	/* a device only the persistent definition has (put there after the
+	 * save): detached from it, the image is not touched */
+	{
+		g_autoptr(UsbpassHostdev) config_only = hostdev_new(0x0ccc, 0x0003, 6, 1);
+		g_autofree gchar *element = usbpass_libvirt_xml_build_hostdev(config_only, &error);
+		g_autofree gchar *saved_after = NULL;
+
+		g_assert_no_error(error);
+		g_clear_pointer(&saved_before, g_free);
+		saved_before = saved_xml(domain);
+		g_assert_cmpint(
+		  virDomainAttachDeviceFlags(domain, element, VIR_DOMAIN_AFFECT_CONFIG), ==, 0);
+		g_assert_true(usbpass_driver_detach(fx->driver, uuid, config_only, &error));
+		g_assert_no_error(error);
+		saved_after = saved_xml(domain);
+		g_assert_cmpstr(saved_after, ==, saved_before);
+		g_assert_false(usbpass_driver_detach(fx->driver, uuid, config_only, &error));
+		g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
+		g_clear_error(&error);
 	}
 
 	/* without the image it is an ordinary shut-off domain */

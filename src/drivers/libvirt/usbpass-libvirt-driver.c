@@ -747,6 +747,19 @@ usbpass_libvirt_define_saved(virDomainPtr domain,
 	return FALSE;
 }
 
+/* after a later step failed: puts back the managed-save image as it was
+ * before usbpass_libvirt_define_saved() changed it; @saved_xml NULL when it
+ * did not. @error already says what failed */
+static void
+usbpass_libvirt_restore_saved(virDomainPtr domain, const gchar *saved_xml, GError **error)
+{
+	if (saved_xml == NULL || virDomainManagedSaveDefineXML(domain, saved_xml, 0) == 0)
+		return;
+	g_prefix_error(
+	  error, "restoring the managed-save image failed too (%s); ", virGetLastErrorMessage());
+	virResetLastError();
+}
+
 /* the USB hostdevs of a domain, merged: the live definition when it runs, the
  * persistent one when it has one; one XML fetch per definition */
 static GPtrArray *
@@ -1224,12 +1237,7 @@ usbpass_libvirt_driver_attach(UsbpassDriver *driver,
 	if (virDomainAttachDeviceFlags(domain, element, flags) < 0) {
 		usbpass_libvirt_set_error(
 		  error, "cannot attach USB device %s to instance '%s'", shown, name);
-		if (saved_xml != NULL && virDomainManagedSaveDefineXML(domain, saved_xml, 0) < 0) {
-			g_prefix_error(error,
-				       "restoring the managed-save image failed too (%s); ",
-				       virGetLastErrorMessage());
-			virResetLastError();
-		}
+		usbpass_libvirt_restore_saved(domain, saved_xml, error);
 		return FALSE;
 	}
 	if (scope.active)
@@ -1272,6 +1280,7 @@ usbpass_libvirt_driver_detach(UsbpassDriver *driver,
 	g_autoptr(GPtrArray) persistent = NULL;
 	g_autofree gchar *name = NULL;
 	g_autofree gchar *shown = usbpass_hostdev_to_string(hostdev);
+	g_autofree gchar *saved_xml = NULL; /* the image as it was, to restore on failure */
 	g_autofree gchar *saved_changed = NULL;
 	UsbpassLibvirtScope scope = { 0 };
 	guint n_saved = 0;
@@ -1302,7 +1311,7 @@ usbpass_libvirt_driver_detach(UsbpassDriver *driver,
 			return FALSE;
 	}
 	if (scope.saved) {
-		g_autofree gchar *saved_xml = usbpass_libvirt_saved_xml(domain, name, error);
+		saved_xml = usbpass_libvirt_saved_xml(domain, name, error);
 		if (saved_xml == NULL)
 			return FALSE;
 		saved_changed =
@@ -1320,15 +1329,25 @@ usbpass_libvirt_driver_detach(UsbpassDriver *driver,
 			    name);
 		return FALSE;
 	}
-	if (n_saved > 0 &&
-	    !usbpass_libvirt_define_saved(domain, name, saved_changed, "remove", error))
-		return FALSE;
+	/* the saved image first, as attach does: it is what libvirt most likely refuses */
+	if (n_saved > 0) {
+		if (!usbpass_libvirt_define_saved(domain, name, saved_changed, "remove", error))
+			return FALSE;
+	} else {
+		/* unchanged: nothing to restore */
+		g_clear_pointer(&saved_xml, g_free);
+	}
 	/* live first: if QEMU refuses, the definitions still say what the guest has */
 	if (!usbpass_libvirt_detach_elements(
-	      domain, name, shown, live, VIR_DOMAIN_AFFECT_LIVE, error))
+	      domain, name, shown, live, VIR_DOMAIN_AFFECT_LIVE, error) ||
+	    !usbpass_libvirt_detach_elements(
+	      domain, name, shown, persistent, VIR_DOMAIN_AFFECT_CONFIG, error)) {
+		/* a failed detach leaves the device attached: the image
+		 * must keep it too, as it was */
+		usbpass_libvirt_restore_saved(domain, saved_xml, error);
 		return FALSE;
-	return usbpass_libvirt_detach_elements(
-	  domain, name, shown, persistent, VIR_DOMAIN_AFFECT_CONFIG, error);
+	}
+	return TRUE;
 }
 
 static void
