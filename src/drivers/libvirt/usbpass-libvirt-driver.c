@@ -371,9 +371,10 @@ usbpass_libvirt_connection_open(const gchar *uri, UsbpassLibvirtSink *sink, GErr
 						   usbpass_libvirt_sink_ref(connection->sink),
 						   usbpass_libvirt_sink_unref);
 		if (connection->callback_ids[i] < 0) {
-			usbpass_libvirt_sink_unref(connection->sink);
 			usbpass_libvirt_set_error(
 			  error, "cannot register for domain events at '%s'", uri);
+			/* libvirt did not take the reference given for it */
+			usbpass_libvirt_sink_unref(connection->sink);
 			return NULL;
 		}
 	}
@@ -1159,9 +1160,40 @@ usbpass_libvirt_attach_check_live(virDomainPtr domain,
 	if (!missing)
 		return TRUE;
 
+	/* libvirt's error only after a libvirt call failed: the XML module's
+	 * failures have their own, and the last libvirt error is stale */
 	elements = usbpass_libvirt_xml_find_hostdevs(xml, hostdev, &error_local);
-	if (elements == NULL || elements->len == 0 ||
-	    virDomainDetachDeviceFlags(
+	if (elements == NULL) {
+		g_propagate_prefixed_error(
+		  error,
+		  g_steal_pointer(&error_local),
+		  "cannot attach USB device %s to instance '%s': Did not find USB device "
+		  "%04x:%04x bus:%u device:%u, and finding its missing entry failed: ",
+		  shown,
+		  name,
+		  hostdev->vendor_id,
+		  hostdev->product_id,
+		  hostdev->bus,
+		  hostdev->device);
+		return FALSE;
+	}
+	if (elements->len == 0) {
+		/* the parser saw it in the same document: a bug, not libvirt's doing */
+		g_set_error(error,
+			    USBPASS_ERROR,
+			    USBPASS_ERROR_INTERNAL,
+			    "cannot attach USB device %s to instance '%s': Did not find USB device "
+			    "%04x:%04x bus:%u device:%u, and its missing entry could not be found "
+			    "to remove it",
+			    shown,
+			    name,
+			    hostdev->vendor_id,
+			    hostdev->product_id,
+			    hostdev->bus,
+			    hostdev->device);
+		return FALSE;
+	}
+	if (virDomainDetachDeviceFlags(
 	      domain, g_ptr_array_index(elements, elements->len - 1), flags) < 0) {
 		usbpass_libvirt_set_error(
 		  error,
