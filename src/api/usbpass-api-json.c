@@ -362,6 +362,8 @@ usbpass_api_json_check_depth(const gchar *data, gsize length, guint max_depth, G
 	guint depth = 0;
 	gboolean in_string = FALSE;
 
+	g_return_val_if_fail(data != NULL || length == 0, FALSE);
+
 	for (gsize i = 0; i < length; i++) {
 		gchar c = data[i];
 		if (in_string) {

@@ -1477,6 +1477,31 @@ test_auth(ApiFixture *f, gconstpointer user_data)
 }
 
 static void
+test_auth_audit_flood(ApiFixture *f, gconstpointer user_data)
+{
+	g_autoptr(ApiResponse) audit = NULL;
+	JsonArray *entries;
+	guint refusals = 0;
+
+	if (f->skipped)
+		return;
+	/* a flood of refused requests is refused, but not written row by row */
+	for (guint i = 0; i < 150; i++) {
+		g_autoptr(ApiResponse) response =
+		  api_get(f, f->tcp, "/v1/host", "usbp_not-a-token");
+		g_assert_cmpuint(response->status, ==, 401);
+	}
+	audit = api_get(f, f->local, "/v1/audit?limit=1000", NULL);
+	entries = json_object_get_array_member(api_object(audit), "entries");
+	for (guint i = 0; i < json_array_get_length(entries); i++) {
+		JsonObject *entry = json_array_get_object_element(entries, i);
+		if (g_strcmp0(json_object_get_string_member(entry, "action"), "auth") == 0)
+			refusals++;
+	}
+	g_assert_cmpuint(refusals, ==, 100);
+}
+
+static void
 test_tokens(ApiFixture *f, gconstpointer user_data)
 {
 	const BodyCase bad[] = {
@@ -3021,6 +3046,7 @@ main(int argc, char **argv)
 	API_TEST("/usbpass/api/request{methods}", test_methods, &options_default);
 	API_TEST("/usbpass/api/auth{http}", test_auth, &options_default);
 	API_TEST("/usbpass/api/auth{unix-peer}", test_unix_peer, &options_peer);
+	API_TEST("/usbpass/api/auth{audit-flood}", test_auth_audit_flood, &options_default);
 	API_TEST("/usbpass/api/tokens", test_tokens, &options_default);
 	API_TEST("/usbpass/api/events", test_events, &options_default);
 	API_TEST("/usbpass/api/events{limit}", test_events_limit, &options_default);
