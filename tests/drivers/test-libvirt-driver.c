@@ -556,6 +556,72 @@ test_test_uri(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(fx->connections->len, ==, 0);
 }
 
+#define OPEN_THREADS 4
+#define OPEN_ROUNDS  25
+
+typedef struct {
+	UsbpassDriver *driver;
+	GMutex mutex;
+	GCond cond;
+	gboolean go;
+	gint failures;
+} OpenRace;
+
+static gpointer
+open_race_cb(gpointer user_data)
+{
+	OpenRace *race = user_data;
+	g_autoptr(GError) error = NULL;
+
+	g_mutex_lock(&race->mutex);
+	while (!race->go)
+		g_cond_wait(&race->cond, &race->mutex);
+	g_mutex_unlock(&race->mutex);
+	if (!usbpass_driver_open(race->driver, &error)) {
+		g_test_message("open failed: %s", error->message);
+		g_atomic_int_inc(&race->failures);
+	}
+	return NULL;
+}
+
+/* open() from several threads at once: each opens a connection of its own
+ * outside the lock, one is kept, the others are closed, and every caller is
+ * told it is connected, without a critical */
+static void
+test_open_concurrent(Fixture *fx, gconstpointer user_data)
+{
+	for (guint round = 0; round < OPEN_ROUNDS; round++) {
+		g_autoptr(UsbpassDriver) driver = driver_new(fx, "test:///default");
+		g_autoptr(GPtrArray) instances = NULL;
+		g_autoptr(GError) error = NULL;
+		GThread *threads[OPEN_THREADS];
+		OpenRace race = { .driver = driver };
+
+		g_mutex_init(&race.mutex);
+		g_cond_init(&race.cond);
+		for (guint i = 0; i < OPEN_THREADS; i++)
+			threads[i] = g_thread_new("open", open_race_cb, &race);
+		g_mutex_lock(&race.mutex);
+		race.go = TRUE;
+		g_cond_broadcast(&race.cond);
+		g_mutex_unlock(&race.mutex);
+		for (guint i = 0; i < OPEN_THREADS; i++)
+			g_thread_join(threads[i]);
+		g_assert_cmpint(race.failures, ==, 0);
+		g_assert_true(usbpass_driver_is_connected(driver));
+		/* the connection kept works */
+		instances = usbpass_driver_list_instances(driver, &error);
+		g_assert_no_error(error);
+		g_assert_cmpuint(instances->len, ==, 1);
+		g_mutex_clear(&race.mutex);
+		g_cond_clear(&race.cond);
+	}
+	while (g_main_context_iteration(NULL, FALSE))
+		;
+	/* open() emits nothing, neither for the kept connection nor the others */
+	g_assert_cmpuint(fx->connections->len, ==, 0);
+}
+
 /* ---- against libvirtd --------------------------------------------------------------------- */
 
 static void
@@ -1224,6 +1290,7 @@ main(int argc, char **argv)
 	g_test_add_func("/usbpass/drivers/libvirt/event-loop", test_event_loop);
 	ADD("/usbpass/drivers/libvirt/open{no-daemon}", test_no_daemon);
 	ADD("/usbpass/drivers/libvirt/test-uri", test_test_uri);
+	ADD("/usbpass/drivers/libvirt/open{concurrent}", test_open_concurrent);
 	ADD("/usbpass/drivers/libvirt/lookup", test_lookup);
 	ADD("/usbpass/drivers/libvirt/attach{shutoff}", test_attach_shutoff);
 	for (guint i = 0; i < G_N_ELEMENTS(active_cases); i++) {

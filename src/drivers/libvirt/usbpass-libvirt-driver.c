@@ -384,24 +384,36 @@ usbpass_libvirt_connection_open(const gchar *uri, UsbpassLibvirtSink *sink, GErr
 static void
 usbpass_libvirt_driver_schedule_reconnect_locked(UsbpassLibvirtDriver *self);
 
-/* takes @connection; FALSE when it died before it could be used */
-static gboolean
+typedef enum {
+	USBPASS_LIBVIRT_INSTALL_DONE,      /* it is the driver's connection now */
+	USBPASS_LIBVIRT_INSTALL_DUPLICATE, /* another came first and is kept */
+	USBPASS_LIBVIRT_INSTALL_DEAD,      /* it died before it could be used */
+} UsbpassLibvirtInstall;
+
+/* takes @connection */
+static UsbpassLibvirtInstall
 usbpass_libvirt_driver_install(UsbpassLibvirtDriver *self, UsbpassLibvirtConnection *connection)
 {
+	/* declared first, so released after the lock: closing talks to the daemon */
 	g_autoptr(UsbpassLibvirtConnection) owned = connection;
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&self->mutex);
 
+	/* connections are opened outside the lock, so two may finish together:
+	 * open() from two threads, or open() and a reconnect that another
+	 * thread's failed open() scheduled. The first one stays: callers may
+	 * already hold it and its events flow; the later one is closed */
+	if (self->conn != NULL)
+		return USBPASS_LIBVIRT_INSTALL_DUPLICATE;
 	/* the close callback may have fired before anyone listened for it */
 	if (g_atomic_int_get(&owned->sink->closed) || virConnectIsAlive(owned->conn) != 1) {
 		virResetLastError();
-		return FALSE;
+		return USBPASS_LIBVIRT_INSTALL_DEAD;
 	}
-	g_return_val_if_fail(self->conn == NULL, FALSE);
 	self->conn = g_steal_pointer(&owned->conn);
 	self->sink = g_steal_pointer(&owned->sink);
 	memcpy(self->callback_ids, owned->callback_ids, sizeof(self->callback_ids));
 	self->delay_ms = self->min_delay_ms;
-	return TRUE;
+	return USBPASS_LIBVIRT_INSTALL_DONE;
 }
 
 /* takes the current connection away, if it is still the one of @sink */
@@ -465,6 +477,7 @@ usbpass_libvirt_reconnect_done_cb(GObject *source_object, GAsyncResult *res, gpo
 	g_autoptr(UsbpassLibvirtDriver) self = g_weak_ref_get(&attempt->sink->driver);
 	g_autoptr(GError) error = NULL;
 	UsbpassLibvirtConnection *connection = g_task_propagate_pointer(G_TASK(res), &error);
+	UsbpassLibvirtInstall install = USBPASS_LIBVIRT_INSTALL_DEAD;
 
 	if (self == NULL) {
 		usbpass_libvirt_connection_free(connection);
@@ -473,9 +486,16 @@ usbpass_libvirt_reconnect_done_cb(GObject *source_object, GAsyncResult *res, gpo
 	g_mutex_lock(&self->mutex);
 	self->connecting = FALSE;
 	g_mutex_unlock(&self->mutex);
-	if (connection != NULL && usbpass_libvirt_driver_install(self, connection)) {
+	if (connection != NULL)
+		install = usbpass_libvirt_driver_install(self, connection);
+	if (install == USBPASS_LIBVIRT_INSTALL_DONE) {
 		g_debug("reconnected to '%s'", self->uri);
 		usbpass_driver_emit_connection_changed(USBPASS_DRIVER(self), TRUE);
+		return;
+	}
+	/* open() connected meanwhile, and emits nothing: neither does this */
+	if (install == USBPASS_LIBVIRT_INSTALL_DUPLICATE) {
+		g_debug("connected to '%s' meanwhile, closed the reconnect's connection", self->uri);
 		return;
 	}
 	g_debug("reconnecting to '%s' failed: %s",
@@ -1002,7 +1022,9 @@ usbpass_libvirt_driver_open(UsbpassDriver *driver, GError **error)
 	sink = usbpass_libvirt_sink_new(self);
 	connection = usbpass_libvirt_connection_open(self->uri, sink, error);
 	if (connection != NULL) {
-		if (usbpass_libvirt_driver_install(self, g_steal_pointer(&connection)))
+		/* a duplicate is closed: the caller is connected either way */
+		if (usbpass_libvirt_driver_install(self, g_steal_pointer(&connection)) !=
+		    USBPASS_LIBVIRT_INSTALL_DEAD)
 			return TRUE;
 		g_set_error(error,
 			    USBPASS_ERROR,
