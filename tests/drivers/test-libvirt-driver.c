@@ -481,6 +481,53 @@ test_event_loop(void)
 	g_cond_clear(&handle_probe.cond);
 }
 
+#define LOOP_THREADS 4
+#define LOOP_ROUNDS  200
+
+static gpointer
+loop_hold_release_cb(gpointer user_data)
+{
+	for (guint i = 0; i < LOOP_ROUNDS; i++) {
+		g_autoptr(GError) error = NULL;
+		g_assert_true(usbpass_libvirt_event_loop_hold(&error));
+		g_assert_no_error(error);
+		g_assert_true(usbpass_libvirt_event_loop_is_running());
+		usbpass_libvirt_event_loop_release();
+	}
+	return NULL;
+}
+
+/* holders come and go in several threads at once: the last one's thread may
+ * still be stopping when the next holder starts another on the same context;
+ * the loop still runs libvirt's callbacks afterwards */
+static void
+test_event_loop_concurrent(void)
+{
+	g_autoptr(GError) error = NULL;
+	GThread *threads[LOOP_THREADS];
+	LoopProbe probe = { 0 };
+
+	for (guint i = 0; i < LOOP_THREADS; i++)
+		threads[i] = g_thread_new("hold", loop_hold_release_cb, NULL);
+	for (guint i = 0; i < LOOP_THREADS; i++)
+		g_thread_join(threads[i]);
+	g_assert_false(usbpass_libvirt_event_loop_is_running());
+
+	g_assert_true(usbpass_libvirt_event_loop_hold(&error));
+	g_assert_no_error(error);
+	g_mutex_init(&probe.mutex);
+	g_cond_init(&probe.cond);
+	probe.watch = virEventAddTimeout(1, probe_timeout_cb, &probe, probe_free_cb);
+	g_assert_cmpint(probe.watch, >, 0);
+	probe_wait_freed(&probe);
+	g_assert_cmpint(probe.fired, ==, 1);
+	g_assert_cmpint(probe.freed, ==, 1);
+	usbpass_libvirt_event_loop_release();
+	g_assert_false(usbpass_libvirt_event_loop_is_running());
+	g_mutex_clear(&probe.mutex);
+	g_cond_clear(&probe.cond);
+}
+
 /* libvirt's test driver runs in-process: error translation and events
  * without a daemon */
 static void
@@ -1288,6 +1335,8 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 
 	g_test_add_func("/usbpass/drivers/libvirt/event-loop", test_event_loop);
+	g_test_add_func("/usbpass/drivers/libvirt/event-loop{concurrent}",
+			test_event_loop_concurrent);
 	ADD("/usbpass/drivers/libvirt/open{no-daemon}", test_no_daemon);
 	ADD("/usbpass/drivers/libvirt/test-uri", test_test_uri);
 	ADD("/usbpass/drivers/libvirt/open{concurrent}", test_open_concurrent);

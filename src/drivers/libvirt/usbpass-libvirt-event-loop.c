@@ -32,13 +32,16 @@ typedef struct {
 /*
  * libvirt's event implementation is per process, so is its state: the
  * watches, the private context (created once, kept for the process) and the
- * thread while someone holds the loop.
+ * thread while someone holds the loop. All of it under loop_mutex, except
+ * loop_context, which is written once inside g_once().
  */
 static GMutex loop_mutex;
+static GCond loop_cond; /* signalled when a stopping thread has let go of the context */
 static GPtrArray *watches = NULL; /* of UsbpassLibvirtWatch */
 static gint next_id = 1;
 static GMainContext *loop_context = NULL;
 static guint loop_holders = 0;
+static guint loop_stopping = 0; /* threads told to quit that still own the context */
 
 /* one per thread: a new holder may start a thread while the old one stops */
 typedef struct {
@@ -293,6 +296,11 @@ usbpass_libvirt_event_loop_run(gpointer data)
 	while (g_main_context_iteration(loop_context, FALSE))
 		;
 	g_main_context_pop_thread_default(loop_context);
+
+	g_mutex_lock(&loop_mutex);
+	loop_stopping--;
+	g_cond_broadcast(&loop_cond);
+	g_mutex_unlock(&loop_mutex);
 	return NULL;
 }
 
@@ -301,7 +309,8 @@ usbpass_libvirt_event_loop_run(gpointer data)
  * @error: (nullable): unused; for a future implementation that can fail
  *
  * Registers the implementation with libvirt the first time, and starts the
- * loop thread unless it runs.
+ * loop thread unless it runs. When the last holder's thread is still
+ * stopping, waits for it first.
  *
  * Returns: %TRUE
  */
@@ -313,6 +322,11 @@ usbpass_libvirt_event_loop_hold(GError **error)
 
 	g_once(&registered, usbpass_libvirt_event_loop_register, NULL);
 	locker = g_mutex_locker_new(&loop_mutex);
+	/* a new thread waits until the last one has popped the context: GLib
+	 * lets one thread own a context, and push_thread_default() fails in a
+	 * second one. Bounded: that thread only drains what is pending */
+	while (loop_holders == 0 && loop_stopping > 0)
+		g_cond_wait(&loop_cond, &loop_mutex);
 	if (loop_holders++ == 0) {
 		loop_current = g_new0(UsbpassLibvirtLoop, 1);
 		loop_current->thread =
@@ -340,13 +354,14 @@ usbpass_libvirt_event_loop_release(void)
 	}
 	if (--loop_holders == 0) {
 		loop = g_steal_pointer(&loop_current);
+		loop_stopping++;
 		g_atomic_int_set(&loop->quit, 1);
 		g_main_context_wakeup(loop_context);
 	}
 	g_mutex_unlock(&loop_mutex);
 	/* joined outside the lock: the thread's last iteration frees watches,
-	 * which takes the lock; a new holder meanwhile starts its own thread on
-	 * the same context, which GLib lets only one thread iterate at a time */
+	 * which takes the lock; a new holder meanwhile waits in hold() until
+	 * the thread has let go of the context */
 	if (loop != NULL) {
 		g_thread_join(loop->thread);
 		g_free(loop);
