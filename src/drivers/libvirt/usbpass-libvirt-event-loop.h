@@ -11,9 +11,18 @@
  * least one holder exists. libvirt's callbacks run in that thread: they must
  * hand their work to another context and return.
  *
- * Process-wide state by necessity: libvirt's registration is process-wide and
- * cannot be undone. Thread-safe. Hold before opening a connection; release
- * after closing it.
+ * Process-global because virEventRegisterImpl is: libvirt takes one event
+ * implementation per process and cannot drop it, so the watches it hands us,
+ * the private context and the thread are process-global too. These are the
+ * only globals outside daemon/ (besides GObject signal ids and libxml2's
+ * once-only set-up): every other module keeps its state in objects.
+ *
+ * Thread-safe: all three functions may be called from any thread at once,
+ * and libvirt calls the implementation from any thread. The state is under
+ * one mutex; at most one loop thread exists at a time (a new holder waits
+ * until the last holder's thread, still stopping, has let go of the
+ * context). Hold before opening a connection; release after closing it, and
+ * never from a libvirt callback: release joins the thread those run in.
  */
 #pragma once
 
