@@ -11,7 +11,9 @@
  *
  * --driver=test runs the in-memory test driver with three demo instances
  * (demo-off, demo-on, demo-transient) for demonstrations and the API tests;
- * USBPASSD_TEST_DRIVER_DELAY_MS=N makes its attach and detach take N ms.
+ * USBPASSD_TEST_DRIVER_DELAY_MS=N makes its attach and detach take N ms,
+ * USBPASSD_TEST_DRIVER_ABSENT=BUS:DEVICE,... makes live attaches of those
+ * devices fail as libvirt's do on a host without them.
  *
  * This file holds the only global state of usbpass: the log threshold.
  */
@@ -219,12 +221,38 @@ usbpassd_new_test_driver(GError **error)
 	};
 	g_autoptr(UsbpassTestDriver) driver = usbpass_test_driver_new();
 	const gchar *delay = g_getenv("USBPASSD_TEST_DRIVER_DELAY_MS");
+	const gchar *absent = g_getenv("USBPASSD_TEST_DRIVER_ABSENT");
 
 	for (guint i = 0; i < G_N_ELEMENTS(demo); i++) {
 		g_autoptr(UsbpassInstance) instance = usbpass_test_driver_add_instance(
 		  driver, demo[i].uuid, demo[i].name, demo[i].state, demo[i].persistent, error);
 		if (instance == NULL)
 			return NULL;
+	}
+	/* devices the "hypervisor" cannot find on the host, as libvirt on a
+	 * machine without USB: a live attach of them fails with its message */
+	if (absent != NULL) {
+		g_auto(GStrv) addresses = g_strsplit(absent, ",", -1);
+		for (guint i = 0; addresses[i] != NULL; i++) {
+			g_auto(GStrv) parts = g_strsplit(addresses[i], ":", -1);
+			guint64 bus = 0;
+			guint64 device = 0;
+			if (g_strv_length(parts) != 2 ||
+			    !usbpass_string_parse_uint(parts[0], 10, 1, 255, &bus, error) ||
+			    !usbpass_string_parse_uint(parts[1], 10, 1, 127, &device, error)) {
+				if (error != NULL && *error == NULL) {
+					g_set_error(error,
+					            USBPASS_ERROR,
+					            USBPASS_ERROR_INVALID_DATA,
+					            "'%s' is not BUS:DEVICE",
+					            addresses[i]);
+				}
+				g_prefix_error(error, "USBPASSD_TEST_DRIVER_ABSENT: ");
+				return NULL;
+			}
+			usbpass_test_driver_set_device_present(
+			  driver, (guint)bus, (guint)device, FALSE);
+		}
 	}
 	if (delay != NULL) {
 		guint64 delay_ms = 0;

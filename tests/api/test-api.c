@@ -54,6 +54,7 @@ typedef struct {
 	const gchar *socket_mode;
 	const gchar *delay_ms; /* USBPASSD_TEST_DRIVER_DELAY_MS */
 	const gchar *policy;   /* the text of a policy file, NULL for none */
+	const gchar *absent;   /* USBPASSD_TEST_DRIVER_ABSENT */
 	gboolean tls;          /* the TCP listener serves HTTPS */
 } ApiOptions;
 
@@ -214,6 +215,11 @@ daemon_start(ApiFixture *f, const gchar *delay_ms)
 		  launcher, "USBPASSD_TEST_DRIVER_DELAY_MS", delay_ms, TRUE);
 	else
 		g_subprocess_launcher_unsetenv(launcher, "USBPASSD_TEST_DRIVER_DELAY_MS");
+	if (f->options->absent != NULL)
+		g_subprocess_launcher_setenv(
+		  launcher, "USBPASSD_TEST_DRIVER_ABSENT", f->options->absent, TRUE);
+	else
+		g_subprocess_launcher_unsetenv(launcher, "USBPASSD_TEST_DRIVER_ABSENT");
 
 	g_clear_object(&f->daemon);
 	f->daemon_exited = FALSE;
@@ -603,7 +609,7 @@ make_certificate(ApiFixture *f)
 static void
 fixture_setup(ApiFixture *f, gconstpointer user_data)
 {
-	static const ApiOptions defaults = { TRUE, NULL, NULL, NULL, NULL, NULL, FALSE };
+	static const ApiOptions defaults = { TRUE, NULL, NULL, NULL, NULL, NULL, NULL, FALSE };
 	g_autoptr(GError) error_local = NULL;
 	g_autoptr(GSocketAddress) notify_address = NULL;
 	g_autofree gchar *demo = NULL;
@@ -1187,6 +1193,52 @@ test_attach_refused(ApiFixture *f, gconstpointer user_data)
 	}
 	if (!f->skipped)
 		g_assert_true(audit_has(f, "attach", "uid:0", "denied-by-policy", NULL));
+}
+
+static void
+test_attach_failed(ApiFixture *f, gconstpointer user_data)
+{
+	g_autoptr(ApiResponse) running = NULL;
+	g_autoptr(ApiResponse) device = NULL;
+	g_autoptr(ApiResponse) elsewhere = NULL;
+	g_autoptr(ApiResponse) retry = NULL;
+	g_autoptr(ApiResponse) released = NULL;
+	g_autoptr(ApiResponse) shutoff = NULL;
+	g_autofree gchar *body = NULL;
+	g_autofree gchar *detach = NULL;
+	JsonObject *object;
+
+	if (f->skipped)
+		return;
+	body = attach_body(f->cruzer_id);
+	/* a running instance needs the device live: the hypervisor cannot find
+	 * it, says so, and the row keeps its words */
+	running = api_post_json(f, f->local, "/v1/instances/demo-on/usb-devices", NULL, body);
+	api_assert_error(running, 502, "driver");
+	g_assert_nonnull(strstr(api_error_message(running), "Did not find USB device"));
+	object = api_device(f, &device, f->cruzer_id);
+	g_assert_cmpstr(json_object_get_string_member(object, "state"), ==, "failed");
+	g_assert_cmpstr(json_object_get_string_member(object, "instance_name"), ==, "demo-on");
+	g_assert_nonnull(
+	  strstr(json_object_get_string_member(object, "state_error"), "Did not find USB device"));
+	g_assert_true(audit_has(f, "attach", "uid:0", "driver", NULL));
+
+	/* a failed device stays with its instance until released or retried */
+	elsewhere = api_post_json(f, f->local, "/v1/instances/demo-off/usb-devices", NULL, body);
+	g_assert_cmpuint(elsewhere->status, ==, 409);
+	retry = api_post_json(f, f->local, "/v1/instances/demo-on/usb-devices", NULL, body);
+	api_assert_error(retry, 502, "driver");
+	detach = detach_path("demo-on", f->cruzer_id);
+	released = api_request_full(f, f->local, "DELETE", detach, NULL, NULL, NULL, 0, NULL);
+	g_assert_cmpuint(released->status, ==, 200);
+	g_assert_cmpstr(
+	  json_object_get_string_member(api_object(released), "state"), ==, "available");
+
+	/* a shut-off instance only needs its definition changed: that works */
+	shutoff = api_post_json(f, f->local, "/v1/instances/demo-off/usb-devices", NULL, body);
+	g_assert_cmpuint(shutoff->status, ==, 200);
+	g_assert_cmpstr(
+	  json_object_get_string_member(api_object(shutoff), "state"), ==, "attached");
 }
 
 static void
@@ -2972,16 +3024,17 @@ test_json_guards(void)
 
 #define POLICY_DENY_STICKS "[deny sticks]\nmatch-id=0781:5567\nreason=sticks stay on this host\n"
 
-static const ApiOptions options_default = { TRUE, NULL, NULL, NULL, NULL, NULL, FALSE };
-static const ApiOptions options_disabled = { FALSE, NULL, NULL, NULL, NULL, NULL, FALSE };
-static const ApiOptions options_peer = { TRUE, NULL, "users", "0666", NULL, NULL, FALSE };
-static const ApiOptions options_slow = { TRUE, NULL, NULL, NULL, "4000", NULL, FALSE };
-static const ApiOptions options_race = { TRUE, NULL, NULL, NULL, "3000", NULL, FALSE };
-static const ApiOptions options_libvirt = { TRUE, "libvirt", NULL, NULL, NULL, NULL, FALSE };
-static const ApiOptions options_policy = {
-	TRUE, NULL, NULL, NULL, NULL, POLICY_DENY_STICKS, FALSE
-};
-static const ApiOptions options_tls = { TRUE, NULL, NULL, NULL, NULL, NULL, TRUE };
+static const ApiOptions options_default = { TRUE, NULL, NULL, NULL, NULL, NULL, NULL, FALSE };
+static const ApiOptions options_disabled = { FALSE, NULL, NULL, NULL, NULL, NULL, NULL, FALSE };
+static const ApiOptions options_peer = { TRUE, NULL, "users", "0666", NULL, NULL, NULL, FALSE };
+static const ApiOptions options_slow = { TRUE, NULL, NULL, NULL, "4000", NULL, NULL, FALSE };
+static const ApiOptions options_race = { TRUE, NULL, NULL, NULL, "3000", NULL, NULL, FALSE };
+static const ApiOptions options_libvirt = { TRUE, "libvirt", NULL, NULL, NULL, NULL, NULL, FALSE };
+static const ApiOptions options_policy = { TRUE, NULL, NULL, NULL, NULL, POLICY_DENY_STICKS,
+	                                   NULL, FALSE };
+static const ApiOptions options_tls = { TRUE, NULL, NULL, NULL, NULL, NULL, NULL, TRUE };
+/* the Cruzer of demo.umockdev is 1:9 */
+static const ApiOptions options_absent = { TRUE, NULL, NULL, NULL, NULL, NULL, "1:9", FALSE };
 
 static GLogFunc previous_log_handler;
 
@@ -3041,6 +3094,7 @@ main(int argc, char **argv)
 	API_TEST("/usbpass/api/attach", test_attach_detach, &options_default);
 	API_TEST("/usbpass/api/attach{refused}", test_attach_refused, &options_default);
 	API_TEST("/usbpass/api/attach{disabled}", test_disabled, &options_disabled);
+	API_TEST("/usbpass/api/attach{hypervisor-fails}", test_attach_failed, &options_absent);
 	API_TEST("/usbpass/api/attach{concurrent}", test_concurrent_attach, &options_race);
 	API_TEST("/usbpass/api/request{malformed}", test_malformed, &options_default);
 	API_TEST("/usbpass/api/request{methods}", test_methods, &options_default);
