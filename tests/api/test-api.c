@@ -52,10 +52,11 @@ typedef struct {
 	const gchar *driver; /* NULL: test */
 	const gchar *socket_group;
 	const gchar *socket_mode;
-	const gchar *delay_ms; /* USBPASSD_TEST_DRIVER_DELAY_MS */
-	const gchar *policy;   /* the text of a policy file, NULL for none */
-	const gchar *absent;   /* USBPASSD_TEST_DRIVER_ABSENT */
-	gboolean tls;          /* the TCP listener serves HTTPS */
+	const gchar *delay_ms;    /* USBPASSD_TEST_DRIVER_DELAY_MS */
+	const gchar *policy;      /* the text of a policy file, NULL for none */
+	const gchar *absent;      /* USBPASSD_TEST_DRIVER_ABSENT */
+	const gchar *libvirt_uri; /* NULL: $USBPASS_TEST_LIBVIRT_URI */
+	gboolean tls;             /* the TCP listener serves HTTPS */
 } ApiOptions;
 
 typedef struct {
@@ -143,7 +144,12 @@ write_config(ApiFixture *f)
 	g_autoptr(GError) error_local = NULL;
 
 	g_autofree gchar *tls = NULL;
+	const gchar *libvirt_uri = o->libvirt_uri;
 
+	if (libvirt_uri == NULL)
+		libvirt_uri = g_getenv("USBPASS_TEST_LIBVIRT_URI");
+	if (libvirt_uri == NULL)
+		libvirt_uri = "qemu:///system";
 	if (o->tls) {
 		tls = g_strdup_printf(
 		  "tls-certificate=%s/cert.pem\ntls-key=%s/key.pem\n", f->tmpdir, f->tmpdir);
@@ -172,9 +178,7 @@ write_config(ApiFixture *f)
 	                       f->port,
 	                       o->driver != NULL ? o->driver : "test",
 	                       g_getenv("USBPASS_TEST_VERBOSE") != NULL ? "debug" : "message",
-	                       g_getenv("USBPASS_TEST_LIBVIRT_URI") != NULL
-	                         ? g_getenv("USBPASS_TEST_LIBVIRT_URI")
-	                         : "qemu:///system",
+	                       libvirt_uri,
 	                       o->policy != NULL ? f->policy_path : "");
 	g_assert_true(g_file_set_contents(f->config_path, text, -1, &error_local));
 	g_assert_no_error(error_local);
@@ -609,7 +613,9 @@ make_certificate(ApiFixture *f)
 static void
 fixture_setup(ApiFixture *f, gconstpointer user_data)
 {
-	static const ApiOptions defaults = { TRUE, NULL, NULL, NULL, NULL, NULL, NULL, FALSE };
+	static const ApiOptions defaults = {
+		TRUE, NULL, NULL, NULL, NULL, NULL, NULL, NULL, FALSE
+	};
 	g_autoptr(GError) error_local = NULL;
 	g_autoptr(GSocketAddress) notify_address = NULL;
 	g_autofree gchar *demo = NULL;
@@ -622,7 +628,7 @@ fixture_setup(ApiFixture *f, gconstpointer user_data)
 		f->skipped = TRUE;
 		return;
 	}
-	if (g_strcmp0(f->options->driver, "libvirt") == 0 &&
+	if (g_strcmp0(f->options->driver, "libvirt") == 0 && f->options->libvirt_uri == NULL &&
 	    g_getenv("USBPASS_TEST_LIBVIRT_URI") == NULL) {
 		g_test_skip("USBPASS_TEST_LIBVIRT_URI is not set: run under scripts/with-libvirtd");
 		f->skipped = TRUE;
@@ -759,6 +765,36 @@ test_health(ApiFixture *f, gconstpointer user_data)
 	head = api_request_full(f, f->tcp, "HEAD", "/v1/health", NULL, NULL, NULL, 0, NULL);
 	g_assert_cmpuint(head->status, ==, 200);
 	g_assert_cmpuint(g_bytes_get_size(head->body), ==, 0);
+}
+
+static void
+test_health_driver_down(ApiFixture *f, gconstpointer user_data)
+{
+	g_autoptr(ApiResponse) health = NULL;
+	g_autoptr(ApiResponse) host = NULL;
+	g_autoptr(ApiResponse) devices = NULL;
+	g_autoptr(ApiResponse) attach = NULL;
+	g_autofree gchar *body = NULL;
+
+	if (f->skipped)
+		return;
+	/* the daemon runs without its hypervisor: the inventory is served, the
+	 * health says so, an attach says why it cannot be done */
+	health = api_get(f, f->tcp, "/v1/health", NULL);
+	g_assert_cmpuint(health->status, ==, 200);
+	g_assert_cmpstr(
+	  json_object_get_string_member(api_object(health), "status"), ==, "degraded");
+	g_assert_false(json_object_get_boolean_member(api_object(health), "driver_connected"));
+	g_assert_true(json_object_get_boolean_member(api_object(health), "store_ok"));
+	host = api_get(f, f->local, "/v1/host", NULL);
+	g_assert_cmpstr(json_object_get_string_member(api_object(host), "driver"), ==, "libvirt");
+	g_assert_false(json_object_get_boolean_member(api_object(host), "driver_connected"));
+	devices = api_get(f, f->local, "/v1/devices", NULL);
+	g_assert_cmpuint(devices->status, ==, 200);
+	body = attach_body(f->cruzer_id);
+	attach = api_post_json(f, f->local, "/v1/instances/demo-off/usb-devices", NULL, body);
+	g_assert_cmpuint(attach->status, >=, 500);
+	g_assert_nonnull(api_error_message(attach));
 }
 
 static void
@@ -3024,17 +3060,24 @@ test_json_guards(void)
 
 #define POLICY_DENY_STICKS "[deny sticks]\nmatch-id=0781:5567\nreason=sticks stay on this host\n"
 
-static const ApiOptions options_default = { TRUE, NULL, NULL, NULL, NULL, NULL, NULL, FALSE };
-static const ApiOptions options_disabled = { FALSE, NULL, NULL, NULL, NULL, NULL, NULL, FALSE };
-static const ApiOptions options_peer = { TRUE, NULL, "users", "0666", NULL, NULL, NULL, FALSE };
-static const ApiOptions options_slow = { TRUE, NULL, NULL, NULL, "4000", NULL, NULL, FALSE };
-static const ApiOptions options_race = { TRUE, NULL, NULL, NULL, "3000", NULL, NULL, FALSE };
-static const ApiOptions options_libvirt = { TRUE, "libvirt", NULL, NULL, NULL, NULL, NULL, FALSE };
-static const ApiOptions options_policy = { TRUE, NULL, NULL, NULL, NULL, POLICY_DENY_STICKS,
-	                                   NULL, FALSE };
-static const ApiOptions options_tls = { TRUE, NULL, NULL, NULL, NULL, NULL, NULL, TRUE };
+static const ApiOptions options_default = { .enabled = TRUE };
+static const ApiOptions options_disabled = { .enabled = FALSE };
+static const ApiOptions options_peer = { .enabled = TRUE,
+	                                 .socket_group = "users",
+	                                 .socket_mode = "0666" };
+static const ApiOptions options_slow = { .enabled = TRUE, .delay_ms = "4000" };
+static const ApiOptions options_race = { .enabled = TRUE, .delay_ms = "3000" };
+static const ApiOptions options_libvirt = { .enabled = TRUE, .driver = "libvirt" };
+static const ApiOptions options_policy = { .enabled = TRUE, .policy = POLICY_DENY_STICKS };
+static const ApiOptions options_tls = { .enabled = TRUE, .tls = TRUE };
 /* the Cruzer of demo.umockdev is 1:9 */
-static const ApiOptions options_absent = { TRUE, NULL, NULL, NULL, NULL, NULL, "1:9", FALSE };
+static const ApiOptions options_absent = { .enabled = TRUE, .absent = "1:9" };
+/* a libvirtd that is not there (yet) */
+static const ApiOptions options_no_libvirtd = {
+	.enabled = TRUE,
+	.driver = "libvirt",
+	.libvirt_uri = "qemu+unix:///system?socket=/nonexistent/libvirt-sock",
+};
 
 static GLogFunc previous_log_handler;
 
@@ -3085,6 +3128,7 @@ main(int argc, char **argv)
 	g_test_add_func("/usbpass/api/auth{peer-group}", test_auth_peer_group);
 
 	API_TEST("/usbpass/api/health", test_health, &options_default);
+	API_TEST("/usbpass/api/health{driver-down}", test_health_driver_down, &options_no_libvirtd);
 	API_TEST("/usbpass/api/host", test_host, &options_default);
 	API_TEST("/usbpass/api/devices", test_devices, &options_default);
 	API_TEST("/usbpass/api/devices{lookup}", test_device_lookup, &options_default);
