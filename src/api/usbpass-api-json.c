@@ -343,6 +343,13 @@ usbpass_api_json_error_new(UsbpassError code, const gchar *message)
 	return usbpass_api_json_to_bytes(builder);
 }
 
+/* the bytes strict JSON may hold outside double-quoted strings */
+static gboolean
+usbpass_api_json_is_strict_byte(gchar c)
+{
+	return c != '\0' && (g_ascii_isalnum(c) || strchr(" \t\r\n{}[],:+-.", c) != NULL);
+}
+
 /**
  * usbpass_api_json_check_depth:
  * @data: JSON text
@@ -351,10 +358,14 @@ usbpass_api_json_error_new(UsbpassError code, const gchar *message)
  * @error: (nullable): #USBPASS_ERROR_INVALID_DATA when nested deeper
  *
  * json-glib parses recursively; a body of 64 KiB of '[' would exhaust the stack
- * of a sanitizer build. This counts brackets outside strings; it is not a
- * validator: the parser still sees everything that passes.
+ * of a sanitizer build. This counts brackets outside strings. json-glib 1.6
+ * also accepts single-quoted strings and comments, which this count would not
+ * see into, so outside double-quoted strings only the bytes of strict JSON
+ * (structure, whitespace, numbers and literals) pass; anything else fails with
+ * "request body is not strict JSON". It is not a validator: the parser still
+ * sees everything that passes.
  *
- * Returns: %TRUE when @data is nested at most @max_depth deep
+ * Returns: %TRUE when @data is strict JSON text nested at most @max_depth deep
  */
 gboolean
 usbpass_api_json_check_depth(const gchar *data, gsize length, guint max_depth, GError **error)
@@ -386,6 +397,13 @@ usbpass_api_json_check_depth(const gchar *data, gsize length, guint max_depth, G
 			}
 		} else if ((c == ']' || c == '}') && depth > 0) {
 			depth--;
+		} else if (!usbpass_api_json_is_strict_byte(c)) {
+			/* a ' string or a comment would hide brackets from this count */
+			g_set_error_literal(error,
+			                    USBPASS_ERROR,
+			                    USBPASS_ERROR_INVALID_DATA,
+			                    "request body is not strict JSON");
+			return FALSE;
 		}
 	}
 	return TRUE;

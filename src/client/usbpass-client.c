@@ -315,10 +315,19 @@ usbpass_client_load_token(const gchar *token_file, GError **error)
 	return NULL;
 }
 
-/* json-glib 1.6 recurses once per nesting level: a hostile answer of a few
- * megabytes of '[' would overflow the stack, so count the depth first */
+/* the bytes strict JSON may hold outside double-quoted strings */
 static gboolean
-usbpass_client_json_depth_ok(const gchar *data, gsize data_len)
+usbpass_client_json_is_strict_byte(gchar c)
+{
+	return c != '\0' && (g_ascii_isalnum(c) || strchr(" \t\r\n{}[],:+-.", c) != NULL);
+}
+
+/* json-glib 1.6 recurses once per nesting level: a hostile answer of a few
+ * megabytes of '[' would overflow the stack, so count the depth first; it also
+ * takes ' strings and comments, which would hide brackets from the count, so
+ * only strict JSON passes */
+static gboolean
+usbpass_client_json_check(const gchar *data, gsize data_len, GError **error)
 {
 	guint depth = 0;
 	gboolean in_string = FALSE;
@@ -335,10 +344,22 @@ usbpass_client_json_depth_ok(const gchar *data, gsize data_len)
 		if (c == '"') {
 			in_string = TRUE;
 		} else if (c == '[' || c == '{') {
-			if (++depth > USBPASS_CLIENT_MAX_JSON_DEPTH)
+			if (++depth > USBPASS_CLIENT_MAX_JSON_DEPTH) {
+				g_set_error(error,
+				            USBPASS_CLIENT_ERROR,
+				            USBPASS_CLIENT_ERROR_PROTOCOL,
+				            "the JSON text nests deeper than %u levels",
+				            (guint)USBPASS_CLIENT_MAX_JSON_DEPTH);
 				return FALSE;
+			}
 		} else if ((c == ']' || c == '}') && depth > 0) {
 			depth--;
+		} else if (!usbpass_client_json_is_strict_byte(c)) {
+			g_set_error_literal(error,
+			                    USBPASS_CLIENT_ERROR,
+			                    USBPASS_CLIENT_ERROR_PROTOCOL,
+			                    "not strict JSON");
+			return FALSE;
 		}
 	}
 	return TRUE;
@@ -348,8 +369,8 @@ usbpass_client_json_depth_ok(const gchar *data, gsize data_len)
  * usbpass_client_parse_json:
  * @data: JSON text, not necessarily NUL-terminated
  * @data_len: its length in bytes
- * @error: (nullable): %USBPASS_CLIENT_ERROR_PROTOCOL when @data is not JSON or
- * nests deeper than %USBPASS_CLIENT_MAX_JSON_DEPTH
+ * @error: (nullable): %USBPASS_CLIENT_ERROR_PROTOCOL when @data is not strict
+ * JSON (no ' strings, no comments) or nests deeper than %USBPASS_CLIENT_MAX_JSON_DEPTH
  *
  * Returns: (transfer full): the root node, or %NULL with @error set
  */
@@ -368,14 +389,8 @@ usbpass_client_parse_json(const gchar *data, gsize data_len, GError **error)
 		                    "the JSON text is too long");
 		return NULL;
 	}
-	if (!usbpass_client_json_depth_ok(data, data_len)) {
-		g_set_error(error,
-		            USBPASS_CLIENT_ERROR,
-		            USBPASS_CLIENT_ERROR_PROTOCOL,
-		            "the JSON text nests deeper than %u levels",
-		            (guint)USBPASS_CLIENT_MAX_JSON_DEPTH);
+	if (!usbpass_client_json_check(data, data_len, error))
 		return NULL;
-	}
 	parser = json_parser_new_immutable();
 	if (!json_parser_load_from_data(parser, data, (gssize)data_len, &error_local)) {
 		g_autofree gchar *safe = usbpass_string_sanitize(

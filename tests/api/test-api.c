@@ -1308,6 +1308,24 @@ test_disabled(ApiFixture *f, gconstpointer user_data)
 	g_assert_true(audit_has(f, "attach", "uid:0", "disabled", NULL));
 }
 
+/* a body whose brackets hide behind a non-strict token json-glib 1.6 accepts:
+ * a ' string holding '"', or a comment holding '"' */
+static gchar *
+hostile_body(const gchar *prefix, guint depth)
+{
+	GString *s = g_string_new(prefix);
+	for (guint i = 0; i < depth; i++)
+		g_string_append_c(s, '[');
+	for (guint i = 0; i < depth; i++)
+		g_string_append_c(s, ']');
+	g_string_append_c(s, '}');
+	return g_string_free(s, FALSE);
+}
+
+#define HOSTILE_SQ      "{\"device\": '\"', \"x\": "
+#define HOSTILE_COMMENT "{\"device\": \"1-3\", /* \" */ \"x\": "
+#define HOSTILE_LINE    "{\"device\": \"1-3\", // \"\n\"x\": "
+
 typedef struct {
 	const gchar *content_type;
 	const gchar *body;
@@ -1321,6 +1339,9 @@ test_malformed(ApiFixture *f, gconstpointer user_data)
 {
 	g_autofree gchar *deep = NULL;
 	g_autofree gchar *huge = NULL;
+	g_autofree gchar *hostile_sq = NULL;
+	g_autofree gchar *hostile_comment = NULL;
+	g_autofree gchar *hostile_line = NULL;
 	g_autofree gchar *exact = NULL;
 	g_autofree gchar *raw = NULL;
 	g_autofree gchar *answer = NULL;
@@ -1332,6 +1353,9 @@ test_malformed(ApiFixture *f, gconstpointer user_data)
 		return;
 	deep = g_strnfill(20000, '[');
 	huge = g_strnfill(USBPASS_API_BODY_MAX_BYTES + 1, ' ');
+	hostile_sq = hostile_body(HOSTILE_SQ, 32000);
+	hostile_comment = hostile_body(HOSTILE_COMMENT, 32000);
+	hostile_line = hostile_body(HOSTILE_LINE, 32000);
 	/* exactly at the limit: accepted, and then an unknown device */
 	exact = g_strnfill(exact_len, ' ');
 	memcpy(exact, "{\"device\": \"nothing\"}", strlen("{\"device\": \"nothing\"}"));
@@ -1359,6 +1383,11 @@ test_malformed(ApiFixture *f, gconstpointer user_data)
 			{ "application/json", "{\"device\": \"1-3\"", -1, 400, "invalid-data" },
 			{ "application/json", "", 0, 400, "invalid-data" },
 			{ "application/json", deep, -1, 400, "invalid-data" },
+			/* brackets hidden from a count that knows only " strings */
+			{ "application/json", hostile_sq, -1, 400, "invalid-data" },
+			{ "application/json", hostile_comment, -1, 400, "invalid-data" },
+			{ "application/json", hostile_line, -1, 400, "invalid-data" },
+			{ "application/json", "{'device': '1-3'}", -1, 400, "invalid-data" },
 			{ "application/json; charset=utf-8",
 			  exact,
 			  (gssize)exact_len,
@@ -2985,6 +3014,7 @@ test_auth_peer_group(void)
 typedef struct {
 	const gchar *text;
 	gboolean ok;
+	const gchar *message; /* when !ok, NULL: any */
 } DepthCase;
 
 static void
@@ -2993,10 +3023,21 @@ test_json_guards(void)
 	g_autofree gchar *deep_ok = NULL;
 	g_autofree gchar *deep_bad = NULL;
 	g_autofree gchar *too_big = g_strnfill(USBPASS_API_BODY_MAX_BYTES + 1, ' ');
+	g_autofree gchar *hostile_sq = hostile_body(HOSTILE_SQ, 32000);
+	g_autofree gchar *hostile_comment = hostile_body(HOSTILE_COMMENT, 32000);
+	g_autofree gchar *hostile_line = hostile_body(HOSTILE_LINE, 32000);
+	const gchar *strict = "request body is not strict JSON";
 	const DepthCase cases[] = {
 		{ "{}", TRUE },
 		{ "{\"a\": \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}", TRUE },
 		{ "{\"a\": \"\\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}", TRUE },
+		{ "{\"a\": \"it's /* not */ a comment // here\"}", TRUE },
+		{ "{\"a\": [1, -2.5e+3, true, false, null]}", TRUE },
+		{ "{\"a\": 'x'}", FALSE, strict },
+		{ "{\"a\": 1 /* c */}", FALSE, strict },
+		{ "{\"a\": 1 // c\n}", FALSE, strict },
+		{ "{\"a\": 1 # c\n}", FALSE, strict },
+		{ HOSTILE_SQ "[[[[]]]]}", FALSE, strict },
 		{ NULL, TRUE },  /* deep_ok */
 		{ NULL, FALSE }, /* deep_bad */
 	};
@@ -3014,9 +3055,26 @@ test_json_guards(void)
 		g_autoptr(GError) error_local = NULL;
 		gboolean ok = usbpass_api_json_check_depth(
 		  text, strlen(text), USBPASS_API_JSON_MAX_DEPTH, &error_local);
+		g_test_message("depth case %u", i);
 		g_assert_cmpint(ok, ==, cases[i].ok);
 		if (!ok)
 			g_assert_error(error_local, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
+		if (!ok && cases[i].message != NULL)
+			g_assert_cmpstr(error_local->message, ==, cases[i].message);
+	}
+	/* the reported bypass: json-glib would recurse 32000 deep on each of these */
+	{
+		const gchar *hostile[] = { hostile_sq, hostile_comment, hostile_line };
+		for (guint i = 0; i < G_N_ELEMENTS(hostile); i++) {
+			g_autoptr(GError) error_local = NULL;
+			g_autoptr(JsonObject) object = NULL;
+			g_assert_cmpuint(strlen(hostile[i]), <=, USBPASS_API_BODY_MAX_BYTES);
+			object = usbpass_api_json_parse_object(
+			  hostile[i], strlen(hostile[i]), &error_local);
+			g_assert_null(object);
+			g_assert_error(error_local, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
+			g_assert_cmpstr(error_local->message, ==, strict);
+		}
 	}
 	{
 		g_autoptr(GError) error_local = NULL;

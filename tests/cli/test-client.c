@@ -29,6 +29,12 @@ test_json(void)
 		  "{\"a\": "
 		  "\"\\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}",
 		  TRUE },
+		{ "quote-in-string", "{\"a\": \"it's /* no */ comment // here\"}", TRUE },
+		{ "literals", "[1, -2.5e+3, true, false, null]", TRUE },
+		{ "single-quoted", "{\"a\": 'x'}", FALSE },
+		{ "comment", "{\"a\": 1 /* c */}", FALSE },
+		{ "line-comment", "{\"a\": 1 // c\n}", FALSE },
+		{ "hidden-brackets", "{\"device\": '\"', \"x\": [[[[]]]]}", FALSE },
 		{ "garbage", "{\"a\": ", FALSE },
 		{ "html", "<html>502 Bad Gateway</html>", FALSE },
 		{ "empty", "", FALSE },
@@ -99,6 +105,32 @@ test_json_depth(void)
 			g_assert_null(node);
 			g_assert_error(error, USBPASS_CLIENT_ERROR, USBPASS_CLIENT_ERROR_PROTOCOL);
 		}
+	}
+}
+
+/* brackets hidden behind a ' string or a comment holding '"': json-glib 1.6
+ * accepts both and would recurse 32000 deep */
+static void
+test_json_not_strict(void)
+{
+	const gchar *prefixes[] = {
+		"{\"device\": '\"', \"x\": ",
+		"{\"device\": \"1-3\", /* \" */ \"x\": ",
+		"{\"device\": \"1-3\", // \"\n\"x\": ",
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(prefixes); i++) {
+		g_autoptr(GString) text = g_string_new(prefixes[i]);
+		g_autoptr(GError) error = NULL;
+		g_autoptr(JsonNode) node = NULL;
+		for (guint j = 0; j < 32000; j++)
+			g_string_append_c(text, '[');
+		for (guint j = 0; j < 32000; j++)
+			g_string_append_c(text, ']');
+		g_string_append_c(text, '}');
+		node = usbpass_client_parse_json(text->str, text->len, &error);
+		g_assert_null(node);
+		g_assert_error(error, USBPASS_CLIENT_ERROR, USBPASS_CLIENT_ERROR_PROTOCOL);
+		g_assert_cmpstr(error->message, ==, "not strict JSON");
 	}
 }
 
@@ -572,6 +604,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/usbpass/client/json", test_json);
 	g_test_add_func("/usbpass/client/json{depth}", test_json_depth);
+	g_test_add_func("/usbpass/client/json{not-strict}", test_json_not_strict);
 	g_test_add_func("/usbpass/client/escape", test_escape);
 	g_test_add_func("/usbpass/client/events", test_events);
 	g_test_add_func("/usbpass/client/events{cancelled}", test_events_cancelled);
