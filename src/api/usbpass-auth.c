@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "usbpass-auth-private.h"
 #include "usbpass-auth.h"
 #include "usbpass-error.h"
 #include "usbpass-string.h"
@@ -287,6 +288,102 @@ usbpass_auth_groups_line_contains(const gchar *line, guint gid)
 	return FALSE;
 }
 
+/* whether a "Uid:" line of /proc/<pid>/status names @uid as real and effective user */
+static gboolean
+usbpass_auth_uid_line_matches(const gchar *line, guint uid)
+{
+	g_auto(GStrv) fields = g_strsplit_set(line, " \t", -1);
+	guint n = 0;
+	for (guint i = 0; fields[i] != NULL && n < 2; i++) {
+		guint64 value = 0;
+		if (fields[i][0] == '\0')
+			continue;
+		if (!g_ascii_string_to_unsigned(fields[i], 10, 0, G_MAXUINT32, &value, NULL))
+			return FALSE;
+		if (value != uid)
+			return FALSE;
+		n++;
+	}
+	return n == 2;
+}
+
+/**
+ * usbpass_auth_status_in_group:
+ * @status: the text of /proc/<pid>/status
+ * @uid: the user the socket credentials name
+ * @gid: the group asked about
+ * @in_group: (out): whether the process is in @gid, set only on %TRUE
+ *
+ * The pid of SO_PEERCRED may have been reused by another process since the
+ * peer connected; a status whose real or effective user is not @uid belongs
+ * to somebody else and tells nothing.
+ *
+ * Returns: %TRUE when @status answers: its "Uid:" line names @uid as real and
+ * effective user and it has a "Groups:" line
+ */
+gboolean
+usbpass_auth_status_in_group(const gchar *status, guint uid, guint gid, gboolean *in_group)
+{
+	g_auto(GStrv) lines = NULL;
+	const gchar *groups = NULL;
+	gboolean uid_ok = FALSE;
+
+	g_return_val_if_fail(status != NULL, FALSE);
+	g_return_val_if_fail(in_group != NULL, FALSE);
+
+	lines = g_strsplit(status, "\n", -1);
+	for (guint i = 0; lines[i] != NULL; i++) {
+		if (g_str_has_prefix(lines[i], "Uid:"))
+			uid_ok = usbpass_auth_uid_line_matches(lines[i] + 4, uid);
+		else if (g_str_has_prefix(lines[i], "Groups:"))
+			groups = lines[i] + 7;
+	}
+	if (!uid_ok || groups == NULL)
+		return FALSE;
+	*in_group = usbpass_auth_groups_line_contains(groups, gid);
+	return TRUE;
+}
+
+/**
+ * usbpass_auth_socket_in_group:
+ * @fd: a connected Unix socket
+ * @gid: the group asked about
+ * @in_group: (out): whether the peer was in @gid, set only on %TRUE
+ *
+ * Asks the kernel for the supplementary groups the peer had when it connected
+ * (SO_PEERGROUPS, Linux 4.13), which no pid reuse can change.
+ *
+ * Returns: %TRUE when the kernel answered
+ */
+gboolean
+usbpass_auth_socket_in_group(gint fd, guint gid, gboolean *in_group)
+{
+	g_autofree gid_t *groups = NULL;
+	socklen_t len = 64 * sizeof(gid_t);
+
+	g_return_val_if_fail(in_group != NULL, FALSE);
+
+	if (fd < 0)
+		return FALSE;
+	/* ERANGE tells the size needed in len; NGROUPS_MAX bounds it */
+	for (guint attempt = 0; attempt < 2; attempt++) {
+		g_free(groups);
+		groups = g_malloc0(MAX(len, sizeof(gid_t)));
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0) {
+			gboolean found = FALSE;
+			for (gsize i = 0; i < len / sizeof(gid_t); i++) {
+				if (groups[i] == gid)
+					found = TRUE;
+			}
+			*in_group = found;
+			return TRUE;
+		}
+		if (errno != ERANGE || len > 65536 * sizeof(gid_t))
+			return FALSE;
+	}
+	return FALSE;
+}
+
 /**
  * usbpass_auth_peer_in_group:
  * @pid: the peer process, 0 when unknown
@@ -295,8 +392,10 @@ usbpass_auth_groups_line_contains(const gchar *line, guint gid)
  * @gid: the group asked about
  *
  * The supplementary groups of the process itself count (they may differ from
- * the user database after newgrp or setgroups); when /proc does not tell, the
- * user's groups from the user database do.
+ * the user database after newgrp or setgroups) while /proc/<pid>/status still
+ * belongs to @uid; when it does not (the pid is gone or reused) or /proc does
+ * not tell, the user's groups from the user database do. Prefer
+ * usbpass_auth_socket_in_group() where there is a socket.
  *
  * Returns: %TRUE when the peer is in @gid
  */
@@ -315,16 +414,14 @@ usbpass_auth_peer_in_group(guint pid, guint uid, guint primary_gid, guint gid)
 
 	if (pid > 0) {
 		g_autofree gchar *path = g_strdup_printf("/proc/%u/status", pid);
-		if (g_file_get_contents(path, &status, NULL, NULL)) {
-			g_auto(GStrv) lines = g_strsplit(status, "\n", -1);
-			for (guint i = 0; lines[i] != NULL; i++) {
-				if (g_str_has_prefix(lines[i], "Groups:"))
-					return usbpass_auth_groups_line_contains(lines[i] + 7, gid);
-			}
-		}
+		gboolean in_group = FALSE;
+		if (g_file_get_contents(path, &status, NULL, NULL) &&
+		    usbpass_auth_status_in_group(status, uid, gid, &in_group))
+			return in_group;
 	}
 
-	/* the peer is gone or /proc is hidden: ask the user database */
+	/* the peer is gone, is another user's process now, or /proc is hidden:
+	 * ask the user database */
 	if (getpwuid_r(uid, &pwd_buf, pwd_strings, sizeof(pwd_strings), &pwd) != 0 || pwd == NULL)
 		return FALSE;
 	if (getgrouplist(pwd->pw_name, primary_gid, groups, &ngroups) < 0)
@@ -334,6 +431,22 @@ usbpass_auth_peer_in_group(guint pid, guint uid, guint primary_gid, guint gid)
 			return TRUE;
 	}
 	return FALSE;
+}
+
+static gboolean
+usbpass_auth_ucred_is_admin(UsbpassAuth *self, GSocket *socket, const struct ucred *ucred)
+{
+	gboolean in_group = FALSE;
+
+	if (self->admin_group == NULL)
+		return FALSE;
+	if (ucred->gid == self->admin_gid)
+		return TRUE;
+	/* the groups the peer connected with; /proc only on kernels before 4.13 */
+	if (usbpass_auth_socket_in_group(g_socket_get_fd(socket), self->admin_gid, &in_group))
+		return in_group;
+	return usbpass_auth_peer_in_group(
+	  (guint)ucred->pid, (guint)ucred->uid, (guint)ucred->gid, self->admin_gid);
 }
 
 /**
@@ -372,10 +485,7 @@ usbpass_auth_identify_peer(UsbpassAuth *self, GSocket *socket)
 
 	caller->credentials_given = TRUE;
 	caller->actor = g_strdup_printf("uid:%u", (guint)ucred->uid);
-	if (ucred->uid == 0 ||
-	    (self->admin_group != NULL &&
-	     usbpass_auth_peer_in_group(
-	       (guint)ucred->pid, (guint)ucred->uid, (guint)ucred->gid, self->admin_gid))) {
+	if (ucred->uid == 0 || usbpass_auth_ucred_is_admin(self, socket, ucred)) {
 		caller->authenticated = TRUE;
 		caller->role = USBPASS_TOKEN_ROLE_ADMIN;
 		return g_steal_pointer(&caller);

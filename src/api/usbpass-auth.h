@@ -4,7 +4,9 @@
  * Two ways in, two ways to know the caller:
  *  - the local Unix socket: the kernel's peer credentials (SO_PEERCRED). Root
  *    and members of the configured admin group (primary or supplementary
- *    group of the peer process) are admins; anybody else is refused (403).
+ *    group of the peer process, as SO_PEERGROUPS recorded them at connect;
+ *    before Linux 4.13 /proc/<pid>/status while it is still the same user's,
+ *    else the user database) are admins; anybody else is refused (403).
  *  - TCP: "Authorization: Bearer <secret>". Only the SHA-256 of a secret is
  *    stored ("sha256:<hex>"); a secret is made from getrandom(), shown once by
  *    usbpass_auth_create_token() and never again. No function here returns or

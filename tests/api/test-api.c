@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +36,7 @@
 #include <umockdev.h>
 
 #include "api/usbpass-api-json.h"
+#include "api/usbpass-auth-private.h"
 #include "api/usbpass-auth.h"
 #include "store/sqlite/usbpass-sqlite-store.h"
 #include "usbpass-config.h"
@@ -3009,6 +3011,136 @@ test_auth_peer_group(void)
 	g_assert_true(usbpass_auth_peer_in_group(pid, NOBODY_ID, 4243, 4243));
 }
 
+typedef struct {
+	const gchar *name;
+	const gchar *status;
+	guint uid;
+	guint gid;
+	gboolean answers;
+	gboolean in_group;
+} StatusCase;
+
+/* the /proc fallback for kernels without SO_PEERGROUPS: a status that is not
+ * the credential's user (a reused pid) must not answer */
+static void
+test_auth_peer_status(void)
+{
+	const StatusCase cases[] = {
+		{ "member",
+		  "Name:\tcat\nUid:\t1000\t1000\t1000\t1000\nGid:\t100\t100\t100\t100\n"
+		  "Groups:\t24 4242 27 \n",
+		  1000,
+		  4242,
+		  TRUE,
+		  TRUE },
+		{ "not-member",
+		  "Uid:\t1000\t1000\t1000\t1000\nGroups:\t24 27\n",
+		  1000,
+		  4242,
+		  TRUE,
+		  FALSE },
+		{ "no-groups",
+		  "Uid:\t1000\t1000\t1000\t1000\nGroups:\t\n",
+		  1000,
+		  4242,
+		  TRUE,
+		  FALSE },
+		{ "reused-by-other-user",
+		  "Uid:\t0\t0\t0\t0\nGroups:\t4242\n",
+		  1000,
+		  4242,
+		  FALSE,
+		  FALSE },
+		{ "real-differs",
+		  "Uid:\t0\t1000\t1000\t1000\nGroups:\t4242\n",
+		  1000,
+		  4242,
+		  FALSE,
+		  FALSE },
+		{ "effective-differs",
+		  "Uid:\t1000\t0\t1000\t1000\nGroups:\t4242\n",
+		  1000,
+		  4242,
+		  FALSE,
+		  FALSE },
+		{ "groups-before-uid",
+		  "Groups:\t4242\nUid:\t1000\t1000\t1000\t1000\n",
+		  1000,
+		  4242,
+		  TRUE,
+		  TRUE },
+		{ "no-uid-line", "Groups:\t4242\n", 1000, 4242, FALSE, FALSE },
+		{ "no-groups-line", "Uid:\t1000\t1000\t1000\t1000\n", 1000, 4242, FALSE, FALSE },
+		{ "garbled-uid", "Uid:\tx\t1000\nGroups:\t4242\n", 1000, 4242, FALSE, FALSE },
+		{ "short-uid", "Uid:\t1000\nGroups:\t4242\n", 1000, 4242, FALSE, FALSE },
+		{ "empty", "", 1000, 4242, FALSE, FALSE },
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		gboolean in_group = 2; /* untouched unless it answers */
+		gboolean answers = usbpass_auth_status_in_group(
+		  cases[i].status, cases[i].uid, cases[i].gid, &in_group);
+		g_test_message("status{%s}", cases[i].name);
+		g_assert_cmpint(answers, ==, cases[i].answers);
+		g_assert_cmpint(in_group, ==, cases[i].answers ? cases[i].in_group : 2);
+	}
+
+	/* this process's own status answers for its own user only */
+	{
+		g_autofree gchar *status = NULL;
+		gboolean in_group = FALSE;
+		g_assert_true(g_file_get_contents("/proc/self/status", &status, NULL, NULL));
+		g_assert_true(usbpass_auth_status_in_group(
+		                status, (guint)getuid(), (guint)getgid(), &in_group) ||
+		              getuid() != geteuid());
+		g_assert_false(
+		  usbpass_auth_status_in_group(status, (guint)getuid() + 1, 4242, &in_group));
+	}
+}
+
+/* SO_PEERGROUPS: the kernel's record of the peer's groups at connect time */
+static void
+test_auth_peer_socket(void)
+{
+	gint fds[2] = { -1, -1 };
+	gint pipe_fds[2] = { -1, -1 };
+	gid_t groups[256];
+	gint ngroups = getgroups(G_N_ELEMENTS(groups), groups);
+	gboolean in_group = FALSE;
+
+	g_assert_cmpint(ngroups, >=, 0);
+	g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), ==, 0);
+	if (!usbpass_auth_socket_in_group(fds[0], 4242, &in_group)) {
+		close(fds[0]);
+		close(fds[1]);
+		g_test_skip("the kernel has no SO_PEERGROUPS (Linux < 4.13)");
+		return;
+	}
+	for (gint i = 0; i < ngroups; i++) {
+		in_group = FALSE;
+		g_assert_true(usbpass_auth_socket_in_group(fds[0], (guint)groups[i], &in_group));
+		g_assert_true(in_group);
+	}
+	for (guint gid = 4242; gid < 4245; gid++) {
+		gboolean ours = FALSE;
+		for (gint i = 0; i < ngroups; i++)
+			ours = ours || groups[i] == gid;
+		in_group = !ours;
+		g_assert_true(usbpass_auth_socket_in_group(fds[1], gid, &in_group));
+		g_assert_cmpint(in_group, ==, ours);
+	}
+	close(fds[0]);
+	close(fds[1]);
+
+	/* not a socket, or no fd: the kernel cannot tell */
+	g_assert_cmpint(pipe(pipe_fds), ==, 0);
+	in_group = 2;
+	g_assert_false(usbpass_auth_socket_in_group(pipe_fds[0], 0, &in_group));
+	g_assert_false(usbpass_auth_socket_in_group(-1, 0, &in_group));
+	g_assert_cmpint(in_group, ==, 2);
+	close(pipe_fds[0]);
+	close(pipe_fds[1]);
+}
+
 /* in-process: the JSON guards */
 
 typedef struct {
@@ -3184,6 +3316,8 @@ main(int argc, char **argv)
 	AUTH_TEST("/usbpass/api/auth{tokens}", test_auth_tokens);
 	AUTH_TEST("/usbpass/api/auth{bearer-garbage}", test_auth_bearer_garbage);
 	g_test_add_func("/usbpass/api/auth{peer-group}", test_auth_peer_group);
+	g_test_add_func("/usbpass/api/auth{peer-status}", test_auth_peer_status);
+	g_test_add_func("/usbpass/api/auth{peer-socket}", test_auth_peer_socket);
 
 	API_TEST("/usbpass/api/health", test_health, &options_default);
 	API_TEST("/usbpass/api/health{driver-down}", test_health_driver_down, &options_no_libvirtd);
