@@ -490,8 +490,12 @@ usbpass_api_server_early_cb(SoupServer *server,
 		return;
 	}
 
-	/* who is calling; health is for anybody (load balancers, the CLI's probe) */
-	if (usbpass_api_server_is_unix(msg)) {
+	/* who is calling; health is for anybody (load balancers, the CLI's probe),
+	 * so it neither looks at credentials nor depends on the token store */
+	if (role == USBPASS_API_ROLE_NONE) {
+		request->caller = usbpass_auth_caller_new();
+		request->caller->actor = g_strdup("anonymous");
+	} else if (usbpass_api_server_is_unix(msg)) {
 		request->caller =
 		  usbpass_auth_identify_peer(self->auth, soup_server_message_get_socket(msg));
 	} else {

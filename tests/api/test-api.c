@@ -769,6 +769,64 @@ test_health(ApiFixture *f, gconstpointer user_data)
 	g_assert_cmpuint(g_bytes_get_size(head->body), ==, 0);
 }
 
+/* the store fails under a running daemon: its tables are gone */
+static void
+store_break(ApiFixture *f)
+{
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *err = NULL;
+	gint wait_status = 0;
+	const gchar *argv[] = { "sqlite3",
+		                f->store_path,
+		                "DROP TABLE api_tokens; DROP TABLE audit_log; "
+		                "DROP TABLE host_usb_devices;",
+		                NULL };
+	g_assert_true(g_spawn_sync(NULL,
+	                           (gchar **)argv,
+	                           NULL,
+	                           G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+	                           NULL,
+	                           NULL,
+	                           NULL,
+	                           &err,
+	                           &wait_status,
+	                           &error_local));
+	g_assert_no_error(error_local);
+	g_assert_cmpstr(err, ==, "");
+	g_assert_true(g_spawn_check_wait_status(wait_status, &error_local));
+	g_assert_no_error(error_local);
+}
+
+static void
+test_health_store_down(ApiFixture *f, gconstpointer user_data)
+{
+	/* whatever a probe sends as credentials, health answers without them */
+	const gchar *tokens[] = { NULL, "usbp_unknown_secret", "", f->admin_token };
+	g_autofree gchar *sqlite3 = g_find_program_in_path("sqlite3");
+
+	if (f->skipped)
+		return;
+	if (sqlite3 == NULL) {
+		g_test_skip("needs the sqlite3 program to break the store");
+		return;
+	}
+	store_break(f);
+	for (guint i = 0; i < G_N_ELEMENTS(tokens); i++) {
+		g_autoptr(ApiResponse) health = api_get(f, f->tcp, "/v1/health", tokens[i]);
+		g_test_message("health with token case %u", i);
+		g_assert_cmpuint(health->status, ==, 200);
+		g_assert_cmpstr(
+		  json_object_get_string_member(api_object(health), "status"), ==, "degraded");
+		g_assert_false(json_object_get_boolean_member(api_object(health), "store_ok"));
+	}
+	/* a route that needs a role still reports the store's failure */
+	{
+		g_autoptr(ApiResponse) host = api_get(f, f->tcp, "/v1/host", "usbp_unknown_secret");
+		g_assert_cmpuint(host->status, ==, 503);
+		g_assert_nonnull(api_error_message(host));
+	}
+}
+
 static void
 test_health_driver_down(ApiFixture *f, gconstpointer user_data)
 {
@@ -3321,6 +3379,7 @@ main(int argc, char **argv)
 
 	API_TEST("/usbpass/api/health", test_health, &options_default);
 	API_TEST("/usbpass/api/health{driver-down}", test_health_driver_down, &options_no_libvirtd);
+	API_TEST("/usbpass/api/health{store-down}", test_health_store_down, &options_default);
 	API_TEST("/usbpass/api/host", test_host, &options_default);
 	API_TEST("/usbpass/api/devices", test_devices, &options_default);
 	API_TEST("/usbpass/api/devices{lookup}", test_device_lookup, &options_default);
