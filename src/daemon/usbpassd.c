@@ -44,7 +44,8 @@
 #include "usbpass-error.h"
 #include "usbpass-string.h"
 
-/* how long shutdown waits for attaches and detaches the engine is running */
+/* how long shutdown waits for the attaches, detaches and re-attaches the engine
+ * is running */
 #define USBPASSD_SHUTDOWN_TIMEOUT_USEC (15 * G_USEC_PER_SEC)
 
 /* the least severe level that is logged; read by the log writer */
@@ -385,25 +386,55 @@ usbpassd_start(UsbpassDaemon *self, GError **error)
 	return TRUE;
 }
 
+/* wakes the main loop of usbpassd_stop() so that its deadline is seen */
+static gboolean
+usbpassd_stop_tick_cb(gpointer user_data)
+{
+	return G_SOURCE_CONTINUE;
+}
+
+static guint
+usbpassd_api_pending(UsbpassDaemon *self)
+{
+	return self->server != NULL ? usbpass_api_server_get_pending(self->server) : 0;
+}
+
+static guint
+usbpassd_engine_jobs(UsbpassDaemon *self)
+{
+	return self->engine != NULL ? usbpass_engine_get_jobs_in_flight(self->engine) : 0;
+}
+
 static void
 usbpassd_stop(UsbpassDaemon *self)
 {
 	gint64 deadline = g_get_monotonic_time() + USBPASSD_SHUTDOWN_TIMEOUT_USEC;
+	guint tick_id;
 
 	usbpassd_notify("STOPPING=1");
-	if (self->server == NULL)
-		return;
-	usbpass_api_server_shutdown(self->server);
+	if (self->server != NULL)
+		usbpass_api_server_shutdown(self->server);
 	/* an attach in the engine's worker finishes, is recorded and answered;
-	 * leaving now would leave the row in "attaching" for the next reconcile */
-	while (usbpass_api_server_get_pending(self->server) > 0 &&
+	 * leaving now would leave the row in "attaching" for the next reconcile.
+	 * The engine's own jobs (a re-attach after re-plug) count as well */
+	tick_id = g_timeout_add(100, usbpassd_stop_tick_cb, NULL);
+	while ((usbpassd_api_pending(self) > 0 || usbpassd_engine_jobs(self) > 0) &&
 	       g_get_monotonic_time() < deadline)
 		g_main_context_iteration(NULL, TRUE);
-	if (usbpass_api_server_get_pending(self->server) > 0) {
+	g_source_remove(tick_id);
+	if (usbpassd_api_pending(self) > 0) {
 		g_warning("%u attach or detach requests did not finish in time; the next start "
 		          "reconciles them",
-		          usbpass_api_server_get_pending(self->server));
+		          usbpassd_api_pending(self));
 	}
+	if (usbpassd_engine_jobs(self) > 0) {
+		g_warning("abandoning %u hypervisor jobs (attach, detach or re-attach) still "
+		          "running after %u s; the next start reconciles their devices",
+		          usbpassd_engine_jobs(self),
+		          (guint)(USBPASSD_SHUTDOWN_TIMEOUT_USEC / G_USEC_PER_SEC));
+	}
+	if (self->server == NULL)
+		return;
 	/* let the last answers reach their sockets */
 	while (g_main_context_iteration(NULL, FALSE) && g_get_monotonic_time() < deadline)
 		;

@@ -2428,6 +2428,43 @@ test_shutdown_during_attach(ApiFixture *f, gconstpointer user_data)
 	g_assert_cmpuint(pending.status, ==, 200);
 }
 
+/* a re-attach the engine started itself (actor usbpassd) is not cut off by
+ * SIGTERM: the row is "attached" in the store, never left "attaching" */
+static void
+test_shutdown_during_reattach(ApiFixture *f, gconstpointer user_data)
+{
+	g_autoptr(ApiResponse) attach = NULL;
+	g_autoptr(ApiResponse) device = NULL;
+	g_autoptr(UsbpassStore) store = NULL;
+	g_autoptr(UsbpassStoreDevice) row = NULL;
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *body = NULL;
+	g_autofree gchar *syspath = NULL;
+
+	if (f->skipped)
+		return;
+	body = attach_body(f->cruzer_id);
+	attach = api_post_json(f, f->local, "/v1/instances/demo-off/usb-devices", NULL, body);
+	g_assert_cmpuint(attach->status, ==, 200);
+	syspath =
+	  g_strdup(json_object_get_string_member(api_device(f, &device, f->cruzer_id), "syspath"));
+	g_assert_nonnull(syspath);
+
+	/* unplugged while attached, plugged back: the engine re-attaches it */
+	umockdev_testbed_uevent(f->testbed, syspath, "remove");
+	g_assert_true(wait_for_device_state(f, "missing"));
+	umockdev_testbed_uevent(f->testbed, syspath, "add");
+	g_assert_true(wait_for_device_state(f, "attaching"));
+	daemon_stop(f, SIGTERM);
+
+	store = USBPASS_STORE(usbpass_sqlite_store_new(f->store_path, &error_local));
+	g_assert_no_error(error_local);
+	row = usbpass_store_get_device(store, "testhost", f->cruzer_id, &error_local);
+	g_assert_no_error(error_local);
+	g_assert_cmpstr(usbpass_device_state_to_string(row->state), ==, "attached");
+	g_assert_cmpstr(row->instance_name, ==, "demo-off");
+}
+
 static void
 test_restart_after_attach(ApiFixture *f, gconstpointer user_data)
 {
@@ -3402,6 +3439,8 @@ main(int argc, char **argv)
 	API_TEST("/usbpass/api/attach{client-gone}", test_attach_client_gone, &options_slow);
 	API_TEST(
 	  "/usbpass/api/shutdown{during-attach}", test_shutdown_during_attach, &options_slow);
+	API_TEST(
+	  "/usbpass/api/shutdown{during-reattach}", test_shutdown_during_reattach, &options_slow);
 	API_TEST("/usbpass/api/restart{during-attach}", test_restart_during_attach, &options_slow);
 	API_TEST("/usbpass/api/restart{after-attach}", test_restart_after_attach, &options_default);
 	API_TEST("/usbpass/api/policy{file-reload}", test_policy_reload, &options_policy);
