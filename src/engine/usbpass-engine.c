@@ -34,15 +34,15 @@ struct _UsbpassEngine {
 G_DEFINE_TYPE(UsbpassEngine, usbpass_engine, G_TYPE_OBJECT)
 
 enum { SIGNAL_DEVICE_CHANGED, SIGNAL_LAST };
-static guint signals[SIGNAL_LAST] = {0};
+static guint signals[SIGNAL_LAST] = { 0 };
 
 /* the actor of automatic actions in the audit log */
 #define ENGINE_ACTOR "usbpassd"
 
 G_DEFINE_BOXED_TYPE(UsbpassEngineDevice,
-		    usbpass_engine_device,
-		    usbpass_engine_device_ref,
-		    usbpass_engine_device_unref)
+                    usbpass_engine_device,
+                    usbpass_engine_device_ref,
+                    usbpass_engine_device_unref)
 
 static UsbpassEngineDevice *
 usbpass_engine_device_new(UsbpassDevice *device, UsbpassStoreDevice *record)
@@ -134,12 +134,12 @@ hostdev_from_device(const UsbpassDevice *device)
 
 static void
 engine_audit(UsbpassEngine *self,
-	     const gchar *actor,
-	     const gchar *action,
-	     const gchar *device_id,
-	     const gchar *instance_uuid,
-	     const GError *error,
-	     const gchar *message)
+             const gchar *actor,
+             const gchar *action,
+             const gchar *device_id,
+             const gchar *instance_uuid,
+             const GError *error,
+             const gchar *message)
 {
 	g_autoptr(UsbpassAuditEntry) entry = usbpass_audit_entry_new();
 	g_autoptr(GError) error_local = NULL;
@@ -162,7 +162,9 @@ engine_audit(UsbpassEngine *self,
 	}
 	/* the audit log must never turn a done operation into a failed one */
 	if (!usbpass_store_append_audit(self->store, entry, &error_local))
-		g_warning("failed to write audit entry for '%s': %s, ignoring", action, error_local->message);
+		g_warning("failed to write audit entry for '%s': %s, ignoring",
+		          action,
+		          error_local->message);
 }
 
 static UsbpassStoreDevice *
@@ -189,23 +191,23 @@ engine_emit_changed(UsbpassEngine *self, const gchar *device_id)
 /* a transition that is expected to succeed; the caller only logs a failure */
 static gboolean
 engine_transition(UsbpassEngine *self,
-		  const gchar *device_id,
-		  UsbpassDeviceState from,
-		  UsbpassDeviceState to,
-		  const gchar *instance_uuid,
-		  const gchar *instance_name,
-		  const gchar *error_message,
-		  GError **error)
+                  const gchar *device_id,
+                  UsbpassDeviceState from,
+                  UsbpassDeviceState to,
+                  const gchar *instance_uuid,
+                  const gchar *instance_name,
+                  const gchar *error_message,
+                  GError **error)
 {
 	if (!usbpass_store_transition(self->store,
-				      self->host,
-				      device_id,
-				      from,
-				      to,
-				      instance_uuid,
-				      instance_name,
-				      error_message,
-				      error))
+	                              self->host,
+	                              device_id,
+	                              from,
+	                              to,
+	                              instance_uuid,
+	                              instance_name,
+	                              error_message,
+	                              error))
 		return FALSE;
 	engine_emit_changed(self, device_id);
 	return TRUE;
@@ -216,10 +218,10 @@ engine_transition(UsbpassEngine *self,
 /* finds a present device by spec, else a recorded one by identity */
 static gboolean
 engine_resolve(UsbpassEngine *self,
-	       const gchar *spec,
-	       UsbpassDevice **device_out,
-	       UsbpassStoreDevice **record_out,
-	       GError **error)
+               const gchar *spec,
+               UsbpassDevice **device_out,
+               UsbpassStoreDevice **record_out,
+               GError **error)
 {
 	g_autoptr(UsbpassDevice) device = NULL;
 	g_autoptr(UsbpassStoreDevice) record = NULL;
@@ -289,7 +291,8 @@ driver_find_owner(UsbpassDriver *driver, const UsbpassHostdev *wanted, GError **
 			}
 		}
 	}
-	g_set_error_literal(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND, "no instance holds the device");
+	g_set_error_literal(
+	  error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND, "no instance holds the device");
 	return NULL;
 }
 
@@ -300,9 +303,9 @@ driver_find_owner(UsbpassDriver *driver, const UsbpassHostdev *wanted, GError **
  * present, the placeholders are somebody else's */
 static gboolean
 driver_remove_stale(UsbpassDriver *driver,
-		    const gchar *uuid,
-		    const UsbpassHostdev *old,
-		    GError **error)
+                    const gchar *uuid,
+                    const UsbpassHostdev *old,
+                    GError **error)
 {
 	g_autoptr(GPtrArray) hostdevs = usbpass_driver_list_hostdevs(driver, uuid, error);
 	gboolean model_defined = FALSE;
@@ -316,10 +319,11 @@ driver_remove_stale(UsbpassDriver *driver,
 	for (guint i = 0; i < hostdevs->len; i++) {
 		UsbpassHostdev *hostdev = g_ptr_array_index(hostdevs, i);
 		gboolean placeholder = hostdev->vendor_id == 0 && hostdev->product_id == 0;
-		gboolean same_model = hostdev->vendor_id == old->vendor_id &&
-				      hostdev->product_id == old->product_id;
-		gboolean stale = (placeholder && !model_defined) ||
-				 (same_model && old->bus == hostdev->bus && old->device == hostdev->device);
+		gboolean same_model =
+		  hostdev->vendor_id == old->vendor_id && hostdev->product_id == old->product_id;
+		gboolean stale =
+		  (placeholder && !model_defined) ||
+		  (same_model && old->bus == hostdev->bus && old->device == hostdev->device);
 		g_autoptr(GError) error_local = NULL;
 		if (!stale)
 			continue;
@@ -353,7 +357,7 @@ typedef struct {
 	/* results, written by the worker */
 	gboolean driver_failed; /* the hypervisor call itself failed: row -> failed */
 	gboolean already_there; /* ATTACH: the target instance already had it */
-	gchar *owner_name;	/* ATTACH: another instance holds it */
+	gchar *owner_name;      /* ATTACH: another instance holds it */
 } Job;
 
 static void
@@ -372,7 +376,10 @@ job_free(Job *job)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Job, job_free)
 
 static void
-job_attach_thread(GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
+job_attach_thread(GTask *task,
+                  gpointer source_object,
+                  gpointer task_data,
+                  GCancellable *cancellable)
 {
 	UsbpassEngine *self = USBPASS_ENGINE(source_object);
 	Job *job = task_data;
@@ -392,15 +399,17 @@ job_attach_thread(GTask *task, gpointer source_object, gpointer task_data, GCanc
 		g_clear_pointer(&owner, hostdev_owner_free);
 	} else if (owner != NULL) {
 		job->owner_name = g_strdup(owner->instance->name);
-		g_task_return_new_error(task,
-					USBPASS_ERROR,
-					USBPASS_ERROR_IN_USE,
-					"USB device %s is in use by instance '%s' (attached outside usbpass)",
-					job->device_label,
-					owner->instance->name);
+		g_task_return_new_error(
+		  task,
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_IN_USE,
+		  "USB device %s is in use by instance '%s' (attached outside usbpass)",
+		  job->device_label,
+		  owner->instance->name);
 		return;
 	}
-	if (error_local != NULL && !g_error_matches(error_local, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND)) {
+	if (error_local != NULL &&
+	    !g_error_matches(error_local, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND)) {
 		job->driver_failed = TRUE;
 		g_task_return_error(task, g_steal_pointer(&error_local));
 		return;
@@ -408,7 +417,8 @@ job_attach_thread(GTask *task, gpointer source_object, gpointer task_data, GCanc
 	g_clear_error(&error_local);
 
 	if (job->old_hostdev != NULL &&
-	    !driver_remove_stale(self->driver, job->instance_uuid, job->old_hostdev, &error_local)) {
+	    !driver_remove_stale(
+	      self->driver, job->instance_uuid, job->old_hostdev, &error_local)) {
 		job->driver_failed = TRUE;
 		g_task_return_error(task, g_steal_pointer(&error_local));
 		return;
@@ -422,7 +432,10 @@ job_attach_thread(GTask *task, gpointer source_object, gpointer task_data, GCanc
 }
 
 static void
-job_detach_thread(GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
+job_detach_thread(GTask *task,
+                  gpointer source_object,
+                  gpointer task_data,
+                  GCancellable *cancellable)
 {
 	UsbpassEngine *self = USBPASS_ENGINE(source_object);
 	Job *job = task_data;
@@ -447,7 +460,8 @@ engine_job_done(UsbpassEngine *self, Job *job)
 	g_hash_table_remove(self->in_flight, job->device_id);
 }
 
-static void engine_reattach(UsbpassEngine *self, const gchar *device_id);
+static void
+engine_reattach(UsbpassEngine *self, const gchar *device_id);
 
 /* after a job: events that arrived meanwhile only marked presence, because the
  * row of an assigned device keeps the address its definition names until a
@@ -456,7 +470,8 @@ static void
 engine_catch_up(UsbpassEngine *self, const gchar *device_id)
 {
 	g_autoptr(UsbpassStoreDevice) record = engine_get_record(self, device_id, NULL);
-	g_autoptr(UsbpassDevice) device = usbpass_inventory_find_by_id(self->inventory, device_id, NULL);
+	g_autoptr(UsbpassDevice) device =
+	  usbpass_inventory_find_by_id(self->inventory, device_id, NULL);
 	g_autoptr(GError) error = NULL;
 
 	if (record == NULL)
@@ -464,7 +479,8 @@ engine_catch_up(UsbpassEngine *self, const gchar *device_id)
 	if (record->instance_uuid == NULL) {
 		/* released: the row may take the device's current address */
 		if (device != NULL) {
-			g_autoptr(UsbpassStoreDevice) fresh = record_from_device(self->host, device);
+			g_autoptr(UsbpassStoreDevice) fresh =
+			  record_from_device(self->host, device);
 			if (!usbpass_store_upsert_device(self->store, fresh, &error))
 				g_warning("cannot record '%s': %s", device_id, error->message);
 		}
@@ -473,13 +489,13 @@ engine_catch_up(UsbpassEngine *self, const gchar *device_id)
 	if (device == NULL) {
 		if (record->state == USBPASS_DEVICE_STATE_ATTACHED &&
 		    !engine_transition(self,
-				       device_id,
-				       USBPASS_DEVICE_STATE_ATTACHED,
-				       USBPASS_DEVICE_STATE_MISSING,
-				       record->instance_uuid,
-				       record->instance_name,
-				       NULL,
-				       &error))
+		                       device_id,
+		                       USBPASS_DEVICE_STATE_ATTACHED,
+		                       USBPASS_DEVICE_STATE_MISSING,
+		                       record->instance_uuid,
+		                       record->instance_name,
+		                       NULL,
+		                       &error))
 			g_warning("cannot mark '%s' missing: %s", device_id, error->message);
 		return;
 	}
@@ -507,53 +523,58 @@ engine_attach_finished_cb(GObject *source, GAsyncResult *res, gpointer user_data
 		if (job->driver_failed) {
 			/* the hypervisor's own words stay on the row */
 			if (!engine_transition(self,
-					       job->device_id,
-					       USBPASS_DEVICE_STATE_ATTACHING,
-					       USBPASS_DEVICE_STATE_FAILED,
-					       job->instance_uuid,
-					       job->instance_name,
-					       error->message,
-					       &error_store))
-				g_warning("cannot record failure of %s: %s", action, error_store->message);
+			                       job->device_id,
+			                       USBPASS_DEVICE_STATE_ATTACHING,
+			                       USBPASS_DEVICE_STATE_FAILED,
+			                       job->instance_uuid,
+			                       job->instance_name,
+			                       error->message,
+			                       &error_store))
+				g_warning(
+				  "cannot record failure of %s: %s", action, error_store->message);
 		} else {
 			/* a refusal (in use elsewhere): nothing was done, the row is free again */
-			UsbpassDeviceState back = job->kind == JOB_REATTACH ? USBPASS_DEVICE_STATE_FAILED
-									      : USBPASS_DEVICE_STATE_AVAILABLE;
-			if (!engine_transition(self,
-					       job->device_id,
-					       USBPASS_DEVICE_STATE_ATTACHING,
-					       back,
-					       back == USBPASS_DEVICE_STATE_AVAILABLE ? NULL : job->instance_uuid,
-					       back == USBPASS_DEVICE_STATE_AVAILABLE ? NULL : job->instance_name,
-					       back == USBPASS_DEVICE_STATE_AVAILABLE ? NULL : error->message,
-					       &error_store))
+			UsbpassDeviceState back = job->kind == JOB_REATTACH
+			                            ? USBPASS_DEVICE_STATE_FAILED
+			                            : USBPASS_DEVICE_STATE_AVAILABLE;
+			if (!engine_transition(
+			      self,
+			      job->device_id,
+			      USBPASS_DEVICE_STATE_ATTACHING,
+			      back,
+			      back == USBPASS_DEVICE_STATE_AVAILABLE ? NULL : job->instance_uuid,
+			      back == USBPASS_DEVICE_STATE_AVAILABLE ? NULL : job->instance_name,
+			      back == USBPASS_DEVICE_STATE_AVAILABLE ? NULL : error->message,
+			      &error_store))
 				g_warning("cannot roll back %s: %s", action, error_store->message);
 		}
-		engine_audit(self, job->actor, action, job->device_id, job->instance_uuid, error, NULL);
+		engine_audit(
+		  self, job->actor, action, job->device_id, job->instance_uuid, error, NULL);
 		engine_catch_up(self, job->device_id);
 		g_task_return_error(outer, g_steal_pointer(&error));
 		return;
 	}
 
 	if (!engine_transition(self,
-			       job->device_id,
-			       USBPASS_DEVICE_STATE_ATTACHING,
-			       USBPASS_DEVICE_STATE_ATTACHED,
-			       job->instance_uuid,
-			       job->instance_name,
-			       NULL,
-			       &error_store)) {
-		engine_audit(self, job->actor, action, job->device_id, job->instance_uuid, error_store, NULL);
+	                       job->device_id,
+	                       USBPASS_DEVICE_STATE_ATTACHING,
+	                       USBPASS_DEVICE_STATE_ATTACHED,
+	                       job->instance_uuid,
+	                       job->instance_name,
+	                       NULL,
+	                       &error_store)) {
+		engine_audit(
+		  self, job->actor, action, job->device_id, job->instance_uuid, error_store, NULL);
 		g_task_return_error(outer, g_steal_pointer(&error_store));
 		return;
 	}
 	engine_audit(self,
-		     job->actor,
-		     action,
-		     job->device_id,
-		     job->instance_uuid,
-		     NULL,
-		     job->already_there ? "the instance already had the device" : NULL);
+	             job->actor,
+	             action,
+	             job->device_id,
+	             job->instance_uuid,
+	             NULL,
+	             job->already_there ? "the instance already had the device" : NULL);
 
 	/* unplugged or re-plugged while we were attaching */
 	engine_catch_up(self, job->device_id);
@@ -565,8 +586,8 @@ engine_attach_finished_cb(GObject *source, GAsyncResult *res, gpointer user_data
 		return;
 	}
 	g_task_return_pointer(outer,
-			      usbpass_engine_device_new(device, record),
-			      (GDestroyNotify)usbpass_engine_device_unref);
+	                      usbpass_engine_device_new(device, record),
+	                      (GDestroyNotify)usbpass_engine_device_unref);
 }
 
 static void
@@ -583,28 +604,35 @@ engine_detach_finished_cb(GObject *source, GAsyncResult *res, gpointer user_data
 	engine_job_done(self, job);
 	if (!g_task_propagate_boolean(G_TASK(res), &error)) {
 		if (!engine_transition(self,
-				       job->device_id,
-				       USBPASS_DEVICE_STATE_DETACHING,
-				       USBPASS_DEVICE_STATE_FAILED,
-				       job->instance_uuid,
-				       job->instance_name,
-				       error->message,
-				       &error_store))
+		                       job->device_id,
+		                       USBPASS_DEVICE_STATE_DETACHING,
+		                       USBPASS_DEVICE_STATE_FAILED,
+		                       job->instance_uuid,
+		                       job->instance_name,
+		                       error->message,
+		                       &error_store))
 			g_warning("cannot record failure of detach: %s", error_store->message);
-		engine_audit(self, job->actor, "detach", job->device_id, job->instance_uuid, error, NULL);
+		engine_audit(
+		  self, job->actor, "detach", job->device_id, job->instance_uuid, error, NULL);
 		engine_catch_up(self, job->device_id);
 		g_task_return_error(outer, g_steal_pointer(&error));
 		return;
 	}
 	if (!engine_transition(self,
-			       job->device_id,
-			       USBPASS_DEVICE_STATE_DETACHING,
-			       USBPASS_DEVICE_STATE_AVAILABLE,
-			       NULL,
-			       NULL,
-			       NULL,
-			       &error_store)) {
-		engine_audit(self, job->actor, "detach", job->device_id, job->instance_uuid, error_store, NULL);
+	                       job->device_id,
+	                       USBPASS_DEVICE_STATE_DETACHING,
+	                       USBPASS_DEVICE_STATE_AVAILABLE,
+	                       NULL,
+	                       NULL,
+	                       NULL,
+	                       &error_store)) {
+		engine_audit(self,
+		             job->actor,
+		             "detach",
+		             job->device_id,
+		             job->instance_uuid,
+		             error_store,
+		             NULL);
 		g_task_return_error(outer, g_steal_pointer(&error_store));
 		return;
 	}
@@ -618,8 +646,8 @@ engine_detach_finished_cb(GObject *source, GAsyncResult *res, gpointer user_data
 	}
 	device = usbpass_inventory_find_by_id(self->inventory, job->device_id, NULL);
 	g_task_return_pointer(outer,
-			      usbpass_engine_device_new(device, record),
-			      (GDestroyNotify)usbpass_engine_device_unref);
+	                      usbpass_engine_device_new(device, record),
+	                      (GDestroyNotify)usbpass_engine_device_unref);
 }
 
 static void
@@ -638,12 +666,12 @@ engine_run_job(UsbpassEngine *self, GTask *outer, GTaskThreadFunc func, GAsyncRe
 
 static gboolean
 engine_refuse(UsbpassEngine *self,
-	      GTask *task,
-	      const gchar *actor,
-	      const gchar *action,
-	      const gchar *device_id,
-	      const gchar *instance_uuid,
-	      GError *error)
+              GTask *task,
+              const gchar *actor,
+              const gchar *action,
+              const gchar *device_id,
+              const gchar *instance_uuid,
+              GError *error)
 {
 	engine_audit(self, actor, action, device_id, instance_uuid, error, NULL);
 	g_task_return_error(task, error);
@@ -665,12 +693,12 @@ engine_refuse(UsbpassEngine *self,
  */
 void
 usbpass_engine_attach_async(UsbpassEngine *self,
-			    const gchar *device_spec,
-			    const gchar *instance_spec,
-			    const gchar *actor,
-			    GCancellable *cancellable,
-			    GAsyncReadyCallback callback,
-			    gpointer user_data)
+                            const gchar *device_spec,
+                            const gchar *instance_spec,
+                            const gchar *actor,
+                            GCancellable *cancellable,
+                            GAsyncReadyCallback callback,
+                            gpointer user_data)
 {
 	g_autoptr(GTask) task = NULL;
 	g_autoptr(UsbpassDevice) device = NULL;
@@ -691,17 +719,18 @@ usbpass_engine_attach_async(UsbpassEngine *self,
 	g_task_set_source_tag(task, usbpass_engine_attach_async);
 
 	if (!self->enabled) {
-		engine_refuse(self,
-			      task,
-			      actor,
-			      "attach",
-			      NULL,
-			      NULL,
-			      g_error_new(USBPASS_ERROR,
-					  USBPASS_ERROR_DISABLED,
-					  "USB passthrough is disabled on host '%s': set enabled=true in "
-					  "[daemon] of usbpassd.conf or start usbpassd with --enable",
-					  self->host));
+		engine_refuse(
+		  self,
+		  task,
+		  actor,
+		  "attach",
+		  NULL,
+		  NULL,
+		  g_error_new(USBPASS_ERROR,
+		              USBPASS_ERROR_DISABLED,
+		              "USB passthrough is disabled on host '%s': set enabled=true in "
+		              "[daemon] of usbpassd.conf or start usbpassd with --enable",
+		              self->host));
 		return;
 	}
 	if (!engine_resolve(self, device_spec, &device, &record, &error)) {
@@ -710,55 +739,56 @@ usbpass_engine_attach_async(UsbpassEngine *self,
 	}
 	if (device == NULL) {
 		engine_refuse(self,
-			      task,
-			      actor,
-			      "attach",
-			      record->device_id,
-			      NULL,
-			      g_error_new(USBPASS_ERROR,
-					  USBPASS_ERROR_NOT_FOUND,
-					  "USB device '%s' (%04x:%04x) is not plugged in",
-					  record->device_id,
-					  record->vendor_id,
-					  record->product_id));
+		              task,
+		              actor,
+		              "attach",
+		              record->device_id,
+		              NULL,
+		              g_error_new(USBPASS_ERROR,
+		                          USBPASS_ERROR_NOT_FOUND,
+		                          "USB device '%s' (%04x:%04x) is not plugged in",
+		                          record->device_id,
+		                          record->vendor_id,
+		                          record->product_id));
 		return;
 	}
 	vid_pid = usbpass_device_get_vid_pid(device);
 	if (device->id_conflict != NULL) {
 		engine_refuse(self,
-			      task,
-			      actor,
-			      "attach",
-			      device->id,
-			      NULL,
-			      g_error_new(USBPASS_ERROR,
-					  USBPASS_ERROR_INVALID_DATA,
-					  "USB device '%s' (%s) has no stable identity: %s",
-					  device->port,
-					  vid_pid,
-					  device->id_conflict));
+		              task,
+		              actor,
+		              "attach",
+		              device->id,
+		              NULL,
+		              g_error_new(USBPASS_ERROR,
+		                          USBPASS_ERROR_INVALID_DATA,
+		                          "USB device '%s' (%s) has no stable identity: %s",
+		                          device->port,
+		                          vid_pid,
+		                          device->id_conflict));
 		return;
 	}
 	verdict = usbpass_policy_check(self->policy, device);
 	if (!verdict->allowed) {
 		engine_refuse(self,
-			      task,
-			      actor,
-			      "attach",
-			      device->id,
-			      NULL,
-			      g_error_new(USBPASS_ERROR,
-					  USBPASS_ERROR_DENIED_BY_POLICY,
-					  "USB device '%s' (%s) is denied by policy rule '%s': %s",
-					  device->port,
-					  vid_pid,
-					  verdict->rule,
-					  verdict->reason));
+		              task,
+		              actor,
+		              "attach",
+		              device->id,
+		              NULL,
+		              g_error_new(USBPASS_ERROR,
+		                          USBPASS_ERROR_DENIED_BY_POLICY,
+		                          "USB device '%s' (%s) is denied by policy rule '%s': %s",
+		                          device->port,
+		                          vid_pid,
+		                          verdict->rule,
+		                          verdict->reason));
 		return;
 	}
 	instance = usbpass_driver_lookup_instance(self->driver, instance_spec, &error);
 	if (instance == NULL) {
-		engine_refuse(self, task, actor, "attach", device->id, NULL, g_steal_pointer(&error));
+		engine_refuse(
+		  self, task, actor, "attach", device->id, NULL, g_steal_pointer(&error));
 		return;
 	}
 
@@ -769,45 +799,52 @@ usbpass_engine_attach_async(UsbpassEngine *self,
 		old_hostdev = hostdev_from_record(record);
 	/* the row must exist before it can be claimed, and name the address the
 	 * definition will name; an assigned row keeps its own until re-attach */
-	if (record == NULL || record->state == USBPASS_DEVICE_STATE_AVAILABLE || old_hostdev != NULL) {
+	if (record == NULL || record->state == USBPASS_DEVICE_STATE_AVAILABLE ||
+	    old_hostdev != NULL) {
 		g_autoptr(UsbpassStoreDevice) fresh = record_from_device(self->host, device);
 		if (!usbpass_store_upsert_device(self->store, fresh, &error)) {
-			engine_refuse(self, task, actor, "attach", device->id, instance->uuid, g_steal_pointer(&error));
+			engine_refuse(self,
+			              task,
+			              actor,
+			              "attach",
+			              device->id,
+			              instance->uuid,
+			              g_steal_pointer(&error));
 			return;
 		}
 	}
 	g_clear_pointer(&record, usbpass_store_device_free);
 	record = engine_get_record(self, device->id, &error);
 	if (record == NULL) {
-		engine_refuse(self, task, actor, "attach", device->id, instance->uuid, g_steal_pointer(&error));
+		engine_refuse(
+		  self, task, actor, "attach", device->id, instance->uuid, g_steal_pointer(&error));
 		return;
 	}
 	if (record->state == USBPASS_DEVICE_STATE_ATTACHED &&
 	    g_strcmp0(record->instance_uuid, instance->uuid) == 0) {
 		/* idempotent: asking again for what is already so is not an error */
-		engine_audit(self, actor, "attach", device->id, instance->uuid, NULL, "already attached");
+		engine_audit(
+		  self, actor, "attach", device->id, instance->uuid, NULL, "already attached");
 		g_task_return_pointer(task,
-				      usbpass_engine_device_new(device, record),
-				      (GDestroyNotify)usbpass_engine_device_unref);
+		                      usbpass_engine_device_new(device, record),
+		                      (GDestroyNotify)usbpass_engine_device_unref);
 		return;
 	}
-	if (!usbpass_store_claim_device(self->store,
-					self->host,
-					device->id,
-					instance->uuid,
-					instance->name,
-					&error)) {
-		if (g_error_matches(error, USBPASS_ERROR, USBPASS_ERROR_IN_USE) && record->instance_name != NULL) {
+	if (!usbpass_store_claim_device(
+	      self->store, self->host, device->id, instance->uuid, instance->name, &error)) {
+		if (g_error_matches(error, USBPASS_ERROR, USBPASS_ERROR_IN_USE) &&
+		    record->instance_name != NULL) {
 			g_clear_error(&error);
 			g_set_error(&error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_IN_USE,
-				    "USB device '%s' (%s) is in use by instance '%s'",
-				    device->port,
-				    vid_pid,
-				    record->instance_name);
+			            USBPASS_ERROR,
+			            USBPASS_ERROR_IN_USE,
+			            "USB device '%s' (%s) is in use by instance '%s'",
+			            device->port,
+			            vid_pid,
+			            record->instance_name);
 		}
-		engine_refuse(self, task, actor, "attach", device->id, instance->uuid, g_steal_pointer(&error));
+		engine_refuse(
+		  self, task, actor, "attach", device->id, instance->uuid, g_steal_pointer(&error));
 		return;
 	}
 	engine_emit_changed(self, device->id);
@@ -856,11 +893,11 @@ usbpass_engine_attach_finish(UsbpassEngine *self, GAsyncResult *res, GError **er
  */
 void
 usbpass_engine_detach_async(UsbpassEngine *self,
-			    const gchar *device_spec,
-			    const gchar *actor,
-			    GCancellable *cancellable,
-			    GAsyncReadyCallback callback,
-			    gpointer user_data)
+                            const gchar *device_spec,
+                            const gchar *actor,
+                            GCancellable *cancellable,
+                            GAsyncReadyCallback callback,
+                            gpointer user_data)
 {
 	g_autoptr(GTask) task = NULL;
 	g_autoptr(UsbpassDevice) device = NULL;
@@ -882,48 +919,48 @@ usbpass_engine_detach_async(UsbpassEngine *self,
 	}
 	if (record == NULL || record->state == USBPASS_DEVICE_STATE_AVAILABLE) {
 		engine_refuse(self,
-			      task,
-			      actor,
-			      "detach",
-			      device != NULL ? device->id : record->device_id,
-			      NULL,
-			      g_error_new(USBPASS_ERROR,
-					  USBPASS_ERROR_NOT_FOUND,
-					  "USB device '%s' is not attached to any instance",
-					  device != NULL ? device->port : record_label(record)));
+		              task,
+		              actor,
+		              "detach",
+		              device != NULL ? device->id : record->device_id,
+		              NULL,
+		              g_error_new(USBPASS_ERROR,
+		                          USBPASS_ERROR_NOT_FOUND,
+		                          "USB device '%s' is not attached to any instance",
+		                          device != NULL ? device->port : record_label(record)));
 		return;
 	}
 	from = record->state;
 	if (from != USBPASS_DEVICE_STATE_ATTACHED && from != USBPASS_DEVICE_STATE_FAILED &&
 	    from != USBPASS_DEVICE_STATE_MISSING) {
 		engine_refuse(self,
-			      task,
-			      actor,
-			      "detach",
-			      record->device_id,
-			      record->instance_uuid,
-			      g_error_new(USBPASS_ERROR,
-					  USBPASS_ERROR_BUSY,
-					  "USB device '%s' is %s: try again when that has finished",
-					  record_label(record),
-					  usbpass_device_state_to_string(from)));
+		              task,
+		              actor,
+		              "detach",
+		              record->device_id,
+		              record->instance_uuid,
+		              g_error_new(USBPASS_ERROR,
+		                          USBPASS_ERROR_BUSY,
+		                          "USB device '%s' is %s: try again when that has finished",
+		                          record_label(record),
+		                          usbpass_device_state_to_string(from)));
 		return;
 	}
 	if (!engine_transition(self,
-			       record->device_id,
-			       from,
-			       USBPASS_DEVICE_STATE_DETACHING,
-			       record->instance_uuid,
-			       record->instance_name,
-			       NULL,
-			       &error)) {
+	                       record->device_id,
+	                       from,
+	                       USBPASS_DEVICE_STATE_DETACHING,
+	                       record->instance_uuid,
+	                       record->instance_name,
+	                       NULL,
+	                       &error)) {
 		engine_refuse(self,
-			      task,
-			      actor,
-			      "detach",
-			      record->device_id,
-			      record->instance_uuid,
-			      g_steal_pointer(&error));
+		              task,
+		              actor,
+		              "detach",
+		              record->device_id,
+		              record->instance_uuid,
+		              g_steal_pointer(&error));
 		return;
 	}
 
@@ -991,15 +1028,16 @@ engine_wait(SyncHelper *helper)
  */
 UsbpassEngineDevice *
 usbpass_engine_attach(UsbpassEngine *self,
-		      const gchar *device_spec,
-		      const gchar *instance_spec,
-		      const gchar *actor,
-		      GError **error)
+                      const gchar *device_spec,
+                      const gchar *instance_spec,
+                      const gchar *actor,
+                      GError **error)
 {
-	SyncHelper helper = {NULL};
+	SyncHelper helper = { NULL };
 	g_autoptr(GAsyncResult) res = NULL;
 	g_return_val_if_fail(USBPASS_IS_ENGINE(self), NULL);
-	usbpass_engine_attach_async(self, device_spec, instance_spec, actor, NULL, engine_sync_cb, &helper);
+	usbpass_engine_attach_async(
+	  self, device_spec, instance_spec, actor, NULL, engine_sync_cb, &helper);
 	res = engine_wait(&helper);
 	return usbpass_engine_attach_finish(self, res, error);
 }
@@ -1016,9 +1054,12 @@ usbpass_engine_attach(UsbpassEngine *self,
  * Returns: (transfer full): the device after the detach
  */
 UsbpassEngineDevice *
-usbpass_engine_detach(UsbpassEngine *self, const gchar *device_spec, const gchar *actor, GError **error)
+usbpass_engine_detach(UsbpassEngine *self,
+                      const gchar *device_spec,
+                      const gchar *actor,
+                      GError **error)
 {
-	SyncHelper helper = {NULL};
+	SyncHelper helper = { NULL };
 	g_autoptr(GAsyncResult) res = NULL;
 	g_return_val_if_fail(USBPASS_IS_ENGINE(self), NULL);
 	usbpass_engine_detach_async(self, device_spec, actor, NULL, engine_sync_cb, &helper);
@@ -1064,16 +1105,17 @@ engine_reattach(UsbpassEngine *self, const gchar *device_id)
 	device = usbpass_inventory_find_by_id(self->inventory, device_id, NULL);
 	if (record == NULL || device == NULL || record->instance_uuid == NULL)
 		return;
-	if (record->state != USBPASS_DEVICE_STATE_MISSING && record->state != USBPASS_DEVICE_STATE_ATTACHED)
+	if (record->state != USBPASS_DEVICE_STATE_MISSING &&
+	    record->state != USBPASS_DEVICE_STATE_ATTACHED)
 		return;
 	if (!engine_transition(self,
-			       device_id,
-			       record->state,
-			       USBPASS_DEVICE_STATE_ATTACHING,
-			       record->instance_uuid,
-			       record->instance_name,
-			       NULL,
-			       &error)) {
+	                       device_id,
+	                       record->state,
+	                       USBPASS_DEVICE_STATE_ATTACHING,
+	                       record->instance_uuid,
+	                       record->instance_name,
+	                       NULL,
+	                       &error)) {
 		g_warning("cannot re-attach '%s': %s", device_id, error->message);
 		return;
 	}
@@ -1093,7 +1135,8 @@ engine_reattach(UsbpassEngine *self, const gchar *device_id)
 	{
 		g_autoptr(UsbpassStoreDevice) fresh = record_from_device(self->host, device);
 		if (!usbpass_store_upsert_device(self->store, fresh, &error))
-			g_warning("cannot record new address of '%s': %s", device_id, error->message);
+			g_warning(
+			  "cannot record new address of '%s': %s", device_id, error->message);
 		g_clear_error(&error);
 	}
 	task = g_task_new(self, NULL, engine_reattach_cb, NULL);
@@ -1104,7 +1147,9 @@ engine_reattach(UsbpassEngine *self, const gchar *device_id)
 /* ---- inventory and driver events ------------------------------------------ */
 
 static void
-engine_inventory_event_cb(UsbpassInventory *inventory, UsbpassInventoryEvent *event, gpointer user_data)
+engine_inventory_event_cb(UsbpassInventory *inventory,
+                          UsbpassInventoryEvent *event,
+                          gpointer user_data)
 {
 	UsbpassEngine *self = USBPASS_ENGINE(user_data);
 	UsbpassDevice *device = event->device;
@@ -1115,7 +1160,8 @@ engine_inventory_event_cb(UsbpassInventory *inventory, UsbpassInventoryEvent *ev
 		record = engine_get_record(self, device->id, NULL);
 		if (record == NULL)
 			return;
-		if (!usbpass_store_set_present(self->store, self->host, device->id, FALSE, &error)) {
+		if (!usbpass_store_set_present(
+		      self->store, self->host, device->id, FALSE, &error)) {
 			g_warning("cannot record unplug of '%s': %s", device->id, error->message);
 			return;
 		}
@@ -1123,23 +1169,24 @@ engine_inventory_event_cb(UsbpassInventory *inventory, UsbpassInventoryEvent *ev
 		    record->state == USBPASS_DEVICE_STATE_FAILED) {
 			/* the assignment outlives the unplug: re-plug gives it back */
 			if (!engine_transition(self,
-					       device->id,
-					       record->state,
-					       USBPASS_DEVICE_STATE_MISSING,
-					       record->instance_uuid,
-					       record->instance_name,
-					       NULL,
-					       &error)) {
-				g_warning("cannot mark '%s' missing: %s", device->id, error->message);
+			                       device->id,
+			                       record->state,
+			                       USBPASS_DEVICE_STATE_MISSING,
+			                       record->instance_uuid,
+			                       record->instance_name,
+			                       NULL,
+			                       &error)) {
+				g_warning(
+				  "cannot mark '%s' missing: %s", device->id, error->message);
 				return;
 			}
 			engine_audit(self,
-				     ENGINE_ACTOR,
-				     "unplug",
-				     device->id,
-				     record->instance_uuid,
-				     NULL,
-				     "device unplugged while attached");
+			             ENGINE_ACTOR,
+			             "unplug",
+			             device->id,
+			             record->instance_uuid,
+			             NULL,
+			             "device unplugged while attached");
 		} else {
 			engine_emit_changed(self, device->id);
 		}
@@ -1152,7 +1199,7 @@ engine_inventory_event_cb(UsbpassInventory *inventory, UsbpassInventoryEvent *ev
 	{
 		g_autoptr(UsbpassStoreDevice) fresh = record_from_device(self->host, device);
 		gboolean moved = record != NULL &&
-				 (record->bus != device->bus || record->device != device->device);
+		                 (record->bus != device->bus || record->device != device->device);
 		/* a re-attach needs the old address to find the stale definition */
 		if (record != NULL && record->instance_uuid != NULL && moved) {
 			/* the row keeps the address the definition names: a re-attach
@@ -1162,8 +1209,10 @@ engine_inventory_event_cb(UsbpassInventory *inventory, UsbpassInventoryEvent *ev
 			    record->state == USBPASS_DEVICE_STATE_ATTACHED) {
 				engine_reattach(self, device->id);
 			} else if (!record->present &&
-				   !usbpass_store_set_present(self->store, self->host, device->id, TRUE, &error)) {
-				g_warning("cannot record re-plug of '%s': %s", device->id, error->message);
+			           !usbpass_store_set_present(
+			             self->store, self->host, device->id, TRUE, &error)) {
+				g_warning(
+				  "cannot record re-plug of '%s': %s", device->id, error->message);
 			}
 			return;
 		}
@@ -1185,7 +1234,8 @@ static GPtrArray *
 engine_rows_of_instance(UsbpassEngine *self, const gchar *uuid, GError **error)
 {
 	g_autoptr(GPtrArray) rows = usbpass_store_list_devices(self->store, self->host, error);
-	g_autoptr(GPtrArray) result = g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_store_device_free);
+	g_autoptr(GPtrArray) result =
+	  g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_store_device_free);
 	if (rows == NULL)
 		return NULL;
 	for (guint i = 0; i < rows->len; i++) {
@@ -1213,13 +1263,13 @@ engine_release_instance(UsbpassEngine *self, const gchar *uuid, const gchar *why
 		if (g_hash_table_contains(self->in_flight, row->device_id))
 			continue;
 		if (!engine_transition(self,
-				       row->device_id,
-				       row->state,
-				       USBPASS_DEVICE_STATE_AVAILABLE,
-				       NULL,
-				       NULL,
-				       NULL,
-				       &error_local)) {
+		                       row->device_id,
+		                       row->state,
+		                       USBPASS_DEVICE_STATE_AVAILABLE,
+		                       NULL,
+		                       NULL,
+		                       NULL,
+		                       &error_local)) {
 			g_warning("cannot release '%s': %s", row->device_id, error_local->message);
 			continue;
 		}
@@ -1249,7 +1299,8 @@ engine_check_instance(UsbpassEngine *self, const gchar *uuid)
 		g_autoptr(UsbpassHostdev) wanted = NULL;
 		gboolean live_ok = FALSE;
 
-		if (row->state != USBPASS_DEVICE_STATE_ATTACHED && row->state != USBPASS_DEVICE_STATE_MISSING)
+		if (row->state != USBPASS_DEVICE_STATE_ATTACHED &&
+		    row->state != USBPASS_DEVICE_STATE_MISSING)
 			continue;
 		device = usbpass_inventory_find_by_id(self->inventory, row->device_id, NULL);
 		if (device == NULL)
@@ -1281,7 +1332,8 @@ engine_instance_event_cb(UsbpassDriver *driver, const gchar *uuid, gint kind, gp
 		g_autoptr(UsbpassInstance) instance = NULL;
 		g_autoptr(GError) error = NULL;
 		instance = usbpass_driver_lookup_instance(self->driver, uuid, &error);
-		if (instance == NULL && g_error_matches(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND))
+		if (instance == NULL &&
+		    g_error_matches(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND))
 			engine_release_instance(self, uuid, "transient instance stopped");
 		break;
 	}
@@ -1306,7 +1358,7 @@ engine_connection_changed_cb(UsbpassDriver *driver, gboolean connected, gpointer
 
 	if (!connected) {
 		g_warning("lost the connection to the %s driver; will reconcile on reconnect",
-			  usbpass_driver_get_name(driver));
+		          usbpass_driver_get_name(driver));
 		return;
 	}
 	/* events may have been missed while disconnected */
@@ -1341,7 +1393,8 @@ engine_read_definitions(UsbpassEngine *self, GError **error)
 	g_autoptr(GHashTable) definitions = NULL;
 	if (all == NULL)
 		return NULL;
-	definitions = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)instance_definition_free);
+	definitions = g_hash_table_new_full(
+	  g_str_hash, g_str_equal, NULL, (GDestroyNotify)instance_definition_free);
 	for (guint i = 0; i < all->len; i++) {
 		UsbpassInstanceHostdevs *entry = g_ptr_array_index(all, i);
 		InstanceDefinition *definition = g_new0(InstanceDefinition, 1);
@@ -1375,7 +1428,8 @@ definition_has_model(InstanceDefinition *definition, const UsbpassHostdev *wante
 		UsbpassHostdev *hostdev = g_ptr_array_index(definition->hostdevs, i);
 		if (hostdev->vendor_id == 0 && hostdev->product_id == 0)
 			return TRUE;
-		if (hostdev->vendor_id == wanted->vendor_id && hostdev->product_id == wanted->product_id)
+		if (hostdev->vendor_id == wanted->vendor_id &&
+		    hostdev->product_id == wanted->product_id)
 			return TRUE;
 	}
 	return FALSE;
@@ -1387,7 +1441,8 @@ record_matches_device(const UsbpassStoreDevice *record, const UsbpassDevice *dev
 {
 	return record->present && record->bus == device->bus && record->device == device->device &&
 	       record->vendor_id == device->vendor_id && record->product_id == device->product_id &&
-	       g_strcmp0(record->name, device->name) == 0 && g_strcmp0(record->serial, device->serial) == 0 &&
+	       g_strcmp0(record->name, device->name) == 0 &&
+	       g_strcmp0(record->serial, device->serial) == 0 &&
 	       g_strcmp0(record->port, device->port) == 0;
 }
 
@@ -1428,14 +1483,40 @@ engine_record_inventory(UsbpassEngine *self, GError **error)
 	for (guint i = 0; i < rows->len; i++) {
 		UsbpassStoreDevice *row = g_ptr_array_index(rows, i);
 		gpointer written = NULL;
-		gboolean is_present = g_hash_table_lookup_extended(present, row->device_id, NULL, &written);
+		gboolean is_present =
+		  g_hash_table_lookup_extended(present, row->device_id, NULL, &written);
 		/* the upsert marked it present already */
 		if (GPOINTER_TO_INT(written))
 			continue;
 		if (row->present != is_present &&
-		    !usbpass_store_set_present(self->store, self->host, row->device_id, is_present, error))
+		    !usbpass_store_set_present(
+		      self->store, self->host, row->device_id, is_present, error))
 			return FALSE;
 	}
+	return TRUE;
+}
+
+/* one move of reconcile and its audit line; the row keeps its instance
+ * unless it becomes available */
+static gboolean
+engine_reconcile_move(UsbpassEngine *self,
+                      const UsbpassStoreDevice *row,
+                      UsbpassDeviceState to,
+                      const gchar *action,
+                      const gchar *why,
+                      GError **error)
+{
+	gboolean release = to == USBPASS_DEVICE_STATE_AVAILABLE;
+	if (!engine_transition(self,
+	                       row->device_id,
+	                       row->state,
+	                       to,
+	                       release ? NULL : row->instance_uuid,
+	                       release ? NULL : row->instance_name,
+	                       NULL,
+	                       error))
+		return FALSE;
+	engine_audit(self, ENGINE_ACTOR, action, row->device_id, row->instance_uuid, NULL, why);
 	return TRUE;
 }
 
@@ -1460,7 +1541,8 @@ usbpass_engine_reconcile(UsbpassEngine *self, GError **error)
 	g_autoptr(GPtrArray) devices = NULL;
 	g_autoptr(GPtrArray) reattach = g_ptr_array_new_with_free_func(g_free);
 	/* rows this pass already acted on: the definitions read above are stale for them */
-	g_autoptr(GHashTable) settled = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autoptr(GHashTable) settled =
+	  g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
 	g_return_val_if_fail(USBPASS_IS_ENGINE(self), FALSE);
 
@@ -1492,141 +1574,121 @@ usbpass_engine_reconcile(UsbpassEngine *self, GError **error)
 		switch (row->state) {
 		case USBPASS_DEVICE_STATE_ATTACHING:
 			/* crashed mid-attach: the definition says whether it happened */
-			if (held) {
-				if (!engine_transition(self,
-						       row->device_id,
-						       row->state,
-						       USBPASS_DEVICE_STATE_ATTACHED,
-						       row->instance_uuid,
-						       row->instance_name,
-						       NULL,
-						       &error_local))
-					break;
-				engine_audit(self, ENGINE_ACTOR, "reconcile", row->device_id, row->instance_uuid, NULL, "interrupted attach finished");
-			} else if (definition_has_model(definition, hostdev)) {
+			if (held)
+				engine_reconcile_move(self,
+				                      row,
+				                      USBPASS_DEVICE_STATE_ATTACHED,
+				                      "reconcile",
+				                      "interrupted attach finished",
+				                      &error_local);
+			else if (definition_has_model(definition, hostdev)) {
 				/* an interrupted re-attach: the instance still names the device
 				 * at its old address or as a placeholder, so keep the assignment */
-				if (!engine_transition(self,
-						       row->device_id,
-						       row->state,
-						       USBPASS_DEVICE_STATE_MISSING,
-						       row->instance_uuid,
-						       row->instance_name,
-						       NULL,
-						       &error_local))
-					break;
-				engine_audit(self, ENGINE_ACTOR, "reconcile", row->device_id, row->instance_uuid, NULL, "interrupted re-attach resumed");
-				if (row->present)
+				if (engine_reconcile_move(self,
+				                          row,
+				                          USBPASS_DEVICE_STATE_MISSING,
+				                          "reconcile",
+				                          "interrupted re-attach resumed",
+				                          &error_local) &&
+				    row->present)
 					g_ptr_array_add(reattach, g_strdup(row->device_id));
-			} else {
-				if (!engine_transition(self,
-						       row->device_id,
-						       row->state,
-						       USBPASS_DEVICE_STATE_AVAILABLE,
-						       NULL,
-						       NULL,
-						       NULL,
-						       &error_local))
-					break;
-				engine_audit(self, ENGINE_ACTOR, "reconcile", row->device_id, row->instance_uuid, NULL, "interrupted attach rolled back");
-			}
+			} else
+				engine_reconcile_move(self,
+				                      row,
+				                      USBPASS_DEVICE_STATE_AVAILABLE,
+				                      "reconcile",
+				                      "interrupted attach rolled back",
+				                      &error_local);
 			break;
 		case USBPASS_DEVICE_STATE_DETACHING:
 			/* crashed mid-detach: the caller wanted it gone, so finish the job */
-			if (held && !usbpass_driver_detach(self->driver, row->instance_uuid, hostdev, &error_local) &&
+			if (held &&
+			    !usbpass_driver_detach(
+			      self->driver, row->instance_uuid, hostdev, &error_local) &&
 			    !g_error_matches(error_local, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND)) {
 				g_autoptr(GError) error_store = NULL;
 				if (!engine_transition(self,
-						       row->device_id,
-						       row->state,
-						       USBPASS_DEVICE_STATE_FAILED,
-						       row->instance_uuid,
-						       row->instance_name,
-						       error_local->message,
-						       &error_store))
-					g_warning("cannot record failure of '%s': %s", row->device_id, error_store->message);
-				engine_audit(self, ENGINE_ACTOR, "reconcile", row->device_id, row->instance_uuid, error_local, NULL);
+				                       row->device_id,
+				                       row->state,
+				                       USBPASS_DEVICE_STATE_FAILED,
+				                       row->instance_uuid,
+				                       row->instance_name,
+				                       error_local->message,
+				                       &error_store))
+					g_warning("cannot record failure of '%s': %s",
+					          row->device_id,
+					          error_store->message);
+				engine_audit(self,
+				             ENGINE_ACTOR,
+				             "reconcile",
+				             row->device_id,
+				             row->instance_uuid,
+				             error_local,
+				             NULL);
 				g_clear_error(&error_local);
 				break;
 			}
 			g_clear_error(&error_local);
-			if (!engine_transition(self,
-					       row->device_id,
-					       row->state,
-					       USBPASS_DEVICE_STATE_AVAILABLE,
-					       NULL,
-					       NULL,
-					       NULL,
-					       &error_local))
-				break;
-			engine_audit(self, ENGINE_ACTOR, "reconcile", row->device_id, row->instance_uuid, NULL, "interrupted detach finished");
+			engine_reconcile_move(self,
+			                      row,
+			                      USBPASS_DEVICE_STATE_AVAILABLE,
+			                      "reconcile",
+			                      "interrupted detach finished",
+			                      &error_local);
 			break;
 		case USBPASS_DEVICE_STATE_ATTACHED:
 		case USBPASS_DEVICE_STATE_MISSING:
-		case USBPASS_DEVICE_STATE_FAILED:
-			if (row->instance_uuid == NULL)
-				break;
+		case USBPASS_DEVICE_STATE_FAILED: {
+			g_autoptr(UsbpassDevice) device = NULL;
 			if (definition == NULL) {
 				/* the instance is gone: so is the assignment */
-				if (!engine_transition(self,
-						       row->device_id,
-						       row->state,
-						       USBPASS_DEVICE_STATE_AVAILABLE,
-						       NULL,
-						       NULL,
-						       NULL,
-						       &error_local))
-					break;
-				engine_audit(self, ENGINE_ACTOR, "release", row->device_id, row->instance_uuid, NULL, "instance no longer exists");
+				engine_reconcile_move(self,
+				                      row,
+				                      USBPASS_DEVICE_STATE_AVAILABLE,
+				                      "release",
+				                      "instance no longer exists",
+				                      &error_local);
 				break;
 			}
 			if (row->state == USBPASS_DEVICE_STATE_FAILED) {
 				/* the hypervisor did the work and then reported an error */
-				if (held && row->present &&
-				    engine_transition(self,
-						      row->device_id,
-						      row->state,
-						      USBPASS_DEVICE_STATE_ATTACHED,
-						      row->instance_uuid,
-						      row->instance_name,
-						      NULL,
-						      &error_local))
-					engine_audit(self, ENGINE_ACTOR, "reconcile", row->device_id, row->instance_uuid, NULL, "failed row found in the instance's definition");
+				if (held && row->present)
+					engine_reconcile_move(
+					  self,
+					  row,
+					  USBPASS_DEVICE_STATE_ATTACHED,
+					  "reconcile",
+					  "failed row found in the instance's definition",
+					  &error_local);
 				break;
 			}
-			if (!row->present && row->state == USBPASS_DEVICE_STATE_ATTACHED) {
-				if (!engine_transition(self,
-						       row->device_id,
-						       row->state,
-						       USBPASS_DEVICE_STATE_MISSING,
-						       row->instance_uuid,
-						       row->instance_name,
-						       NULL,
-						       &error_local))
-					break;
-				engine_audit(self, ENGINE_ACTOR, "reconcile", row->device_id, row->instance_uuid, NULL, "device unplugged while usbpassd was away");
+			if (!row->present) {
+				if (row->state == USBPASS_DEVICE_STATE_ATTACHED)
+					engine_reconcile_move(
+					  self,
+					  row,
+					  USBPASS_DEVICE_STATE_MISSING,
+					  "reconcile",
+					  "device unplugged while usbpassd was away",
+					  &error_local);
 				break;
 			}
-			if (row->present) {
-				g_autoptr(UsbpassDevice) device = usbpass_inventory_find_by_id(self->inventory, row->device_id, NULL);
-				gboolean moved = device != NULL && (device->bus != row->bus || device->device != row->device);
-				if (moved || row->state == USBPASS_DEVICE_STATE_MISSING) {
-					g_ptr_array_add(reattach, g_strdup(row->device_id));
-				} else if (!held) {
-					/* removed from the definition by hand: released */
-					if (!engine_transition(self,
-							       row->device_id,
-							       row->state,
-							       USBPASS_DEVICE_STATE_AVAILABLE,
-							       NULL,
-							       NULL,
-							       NULL,
-							       &error_local))
-						break;
-					engine_audit(self, ENGINE_ACTOR, "release", row->device_id, row->instance_uuid, NULL, "device no longer in the instance's definition");
-				}
-			}
+			device =
+			  usbpass_inventory_find_by_id(self->inventory, row->device_id, NULL);
+			if (row->state == USBPASS_DEVICE_STATE_MISSING ||
+			    (device != NULL &&
+			     (device->bus != row->bus || device->device != row->device)))
+				g_ptr_array_add(reattach, g_strdup(row->device_id));
+			else if (!held)
+				engine_reconcile_move(
+				  self,
+				  row,
+				  USBPASS_DEVICE_STATE_AVAILABLE,
+				  "release",
+				  "device no longer in the instance's definition",
+				  &error_local);
 			break;
+		}
 		default:
 			break;
 		}
@@ -1654,26 +1716,32 @@ usbpass_engine_reconcile(UsbpassEngine *self, GError **error)
 			if (!definition_has(definition, hostdev))
 				continue;
 			if (!usbpass_store_claim_device(self->store,
-							self->host,
-							device->id,
-							definition->instance->uuid,
-							definition->instance->name,
-							&error_local) ||
+			                                self->host,
+			                                device->id,
+			                                definition->instance->uuid,
+			                                definition->instance->name,
+			                                &error_local) ||
 			    !engine_transition(self,
-					       device->id,
-					       USBPASS_DEVICE_STATE_ATTACHING,
-					       USBPASS_DEVICE_STATE_ATTACHED,
-					       definition->instance->uuid,
-					       definition->instance->name,
-					       NULL,
-					       &error_local)) {
+			                       device->id,
+			                       USBPASS_DEVICE_STATE_ATTACHING,
+			                       USBPASS_DEVICE_STATE_ATTACHED,
+			                       definition->instance->uuid,
+			                       definition->instance->name,
+			                       NULL,
+			                       &error_local)) {
 				g_warning("cannot import '%s' of instance '%s': %s",
-					  device->id,
-					  definition->instance->name,
-					  error_local->message);
+				          device->id,
+				          definition->instance->name,
+				          error_local->message);
 				break;
 			}
-			engine_audit(self, ENGINE_ACTOR, "import", device->id, definition->instance->uuid, NULL, "found in the instance's definition");
+			engine_audit(self,
+			             ENGINE_ACTOR,
+			             "import",
+			             device->id,
+			             definition->instance->uuid,
+			             NULL,
+			             "found in the instance's definition");
 			break;
 		}
 	}
@@ -1850,18 +1918,12 @@ usbpass_engine_start(UsbpassEngine *self, GError **error)
 
 	if (self->started)
 		return TRUE;
-	self->inventory_event_id = g_signal_connect(self->inventory,
-						    "event",
-						    G_CALLBACK(engine_inventory_event_cb),
-						    self);
-	self->driver_event_id = g_signal_connect(self->driver,
-						 "instance-event",
-						 G_CALLBACK(engine_instance_event_cb),
-						 self);
-	self->driver_connection_id = g_signal_connect(self->driver,
-						      "connection-changed",
-						      G_CALLBACK(engine_connection_changed_cb),
-						      self);
+	self->inventory_event_id =
+	  g_signal_connect(self->inventory, "event", G_CALLBACK(engine_inventory_event_cb), self);
+	self->driver_event_id = g_signal_connect(
+	  self->driver, "instance-event", G_CALLBACK(engine_instance_event_cb), self);
+	self->driver_connection_id = g_signal_connect(
+	  self->driver, "connection-changed", G_CALLBACK(engine_connection_changed_cb), self);
 	self->started = TRUE;
 	if (!usbpass_driver_is_connected(self->driver))
 		return engine_record_inventory(self, error);
@@ -1980,15 +2042,15 @@ usbpass_engine_class_init(UsbpassEngineClass *klass)
 	 * Emitted after each change of a row of host_usb_devices.
 	 */
 	signals[SIGNAL_DEVICE_CHANGED] = g_signal_new("device-changed",
-						      G_TYPE_FROM_CLASS(klass),
-						      G_SIGNAL_RUN_LAST,
-						      0,
-						      NULL,
-						      NULL,
-						      NULL,
-						      G_TYPE_NONE,
-						      1,
-						      usbpass_engine_device_get_type());
+	                                              G_TYPE_FROM_CLASS(klass),
+	                                              G_SIGNAL_RUN_LAST,
+	                                              0,
+	                                              NULL,
+	                                              NULL,
+	                                              NULL,
+	                                              G_TYPE_NONE,
+	                                              1,
+	                                              usbpass_engine_device_get_type());
 }
 
 static void
@@ -2009,7 +2071,10 @@ usbpass_engine_init(UsbpassEngine *self)
  * Returns: (transfer full): a new #UsbpassEngine
  */
 UsbpassEngine *
-usbpass_engine_new(const gchar *host, UsbpassInventory *inventory, UsbpassStore *store, UsbpassDriver *driver)
+usbpass_engine_new(const gchar *host,
+                   UsbpassInventory *inventory,
+                   UsbpassStore *store,
+                   UsbpassDriver *driver)
 {
 	UsbpassEngine *self;
 

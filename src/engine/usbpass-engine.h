@@ -42,7 +42,7 @@ G_DECLARE_FINAL_TYPE(UsbpassEngine, usbpass_engine, USBPASS, ENGINE, GObject)
 
 /* what callers see of a device: the inventory's view joined with its row */
 typedef struct {
-	UsbpassDevice *device;	    /* NULL when not plugged in (state missing, or known but absent) */
+	UsbpassDevice *device; /* NULL when not plugged in (state missing, or known but absent) */
 	UsbpassStoreDevice *record; /* NULL when never recorded */
 	gint refcount;
 } UsbpassEngineDevice;
@@ -57,9 +57,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassEngineDevice, usbpass_engine_device_unref)
 
 UsbpassEngine *
 usbpass_engine_new(const gchar *host,
-		   UsbpassInventory *inventory,
-		   UsbpassStore *store,
-		   UsbpassDriver *driver) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2, 3, 4);
+                   UsbpassInventory *inventory,
+                   UsbpassStore *store,
+                   UsbpassDriver *driver) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2, 3, 4);
 
 const gchar *
 usbpass_engine_get_host(UsbpassEngine *self) USBPASS_NONNULL(1);
@@ -79,51 +79,58 @@ usbpass_engine_start(UsbpassEngine *self, GError **error) USBPASS_NONNULL(1);
 /* Returns: (transfer container) (element-type UsbpassEngineDevice): present
  * devices and recorded ones, ordered by bus then port, absent ones last */
 GPtrArray *
-usbpass_engine_list_devices(UsbpassEngine *self, GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_engine_list_devices(UsbpassEngine *self, GError **error) G_GNUC_WARN_UNUSED_RESULT
+  USBPASS_NONNULL(1);
 /* @spec: identity, "BUS:DEVICE" or port path */
 UsbpassEngineDevice *
-usbpass_engine_find_device(UsbpassEngine *self, const gchar *spec, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+usbpass_engine_find_device(UsbpassEngine *self,
+                           const gchar *spec,
+                           GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
 
 /* would @spec be allowed, by which rule; never attaches */
 UsbpassPolicyVerdict *
-usbpass_engine_check_policy(UsbpassEngine *self, const gchar *spec, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+usbpass_engine_check_policy(UsbpassEngine *self,
+                            const gchar *spec,
+                            GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
 
 /* @actor: who asks, for the audit log ("uid:1000", "token:ops") */
 void
 usbpass_engine_attach_async(UsbpassEngine *self,
-			    const gchar *device_spec,
-			    const gchar *instance_spec,
-			    const gchar *actor,
-			    GCancellable *cancellable,
-			    GAsyncReadyCallback callback,
-			    gpointer user_data) USBPASS_NONNULL(1, 2, 3, 4);
+                            const gchar *device_spec,
+                            const gchar *instance_spec,
+                            const gchar *actor,
+                            GCancellable *cancellable,
+                            GAsyncReadyCallback callback,
+                            gpointer user_data) USBPASS_NONNULL(1, 2, 3, 4);
 /* Returns: (transfer full): the device after the attach */
 UsbpassEngineDevice *
-usbpass_engine_attach_finish(UsbpassEngine *self, GAsyncResult *res, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+usbpass_engine_attach_finish(UsbpassEngine *self,
+                             GAsyncResult *res,
+                             GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
 void
 usbpass_engine_detach_async(UsbpassEngine *self,
-			    const gchar *device_spec,
-			    const gchar *actor,
-			    GCancellable *cancellable,
-			    GAsyncReadyCallback callback,
-			    gpointer user_data) USBPASS_NONNULL(1, 2, 3);
+                            const gchar *device_spec,
+                            const gchar *actor,
+                            GCancellable *cancellable,
+                            GAsyncReadyCallback callback,
+                            gpointer user_data) USBPASS_NONNULL(1, 2, 3);
 UsbpassEngineDevice *
-usbpass_engine_detach_finish(UsbpassEngine *self, GAsyncResult *res, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+usbpass_engine_detach_finish(UsbpassEngine *self,
+                             GAsyncResult *res,
+                             GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
 
 /* blocking wrappers for the CLI and tests: run the thread-default main context */
 UsbpassEngineDevice *
 usbpass_engine_attach(UsbpassEngine *self,
-		      const gchar *device_spec,
-		      const gchar *instance_spec,
-		      const gchar *actor,
-		      GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2, 3, 4);
+                      const gchar *device_spec,
+                      const gchar *instance_spec,
+                      const gchar *actor,
+                      GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2, 3, 4);
 UsbpassEngineDevice *
-usbpass_engine_detach(UsbpassEngine *self, const gchar *device_spec, const gchar *actor, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2, 3);
+usbpass_engine_detach(UsbpassEngine *self,
+                      const gchar *device_spec,
+                      const gchar *actor,
+                      GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2, 3);
 
 gboolean
 usbpass_engine_reconcile(UsbpassEngine *self, GError **error) USBPASS_NONNULL(1);
@@ -135,14 +142,18 @@ usbpass_engine_get_jobs_in_flight(UsbpassEngine *self) USBPASS_NONNULL(1);
 
 /* instances with the devices assigned to each: (element-type UsbpassInstance) */
 GPtrArray *
-usbpass_engine_list_instances(UsbpassEngine *self, GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
+usbpass_engine_list_instances(UsbpassEngine *self, GError **error) G_GNUC_WARN_UNUSED_RESULT
+  USBPASS_NONNULL(1);
 UsbpassInstance *
-usbpass_engine_lookup_instance(UsbpassEngine *self, const gchar *spec, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+usbpass_engine_lookup_instance(UsbpassEngine *self,
+                               const gchar *spec,
+                               GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
 /* Returns: (transfer container) (element-type UsbpassStoreDevice): rows assigned to @uuid */
 GPtrArray *
-usbpass_engine_list_instance_devices(UsbpassEngine *self, const gchar *uuid, GError **error)
-    G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+usbpass_engine_list_instance_devices(UsbpassEngine *self,
+                                     const gchar *uuid,
+                                     GError **error) G_GNUC_WARN_UNUSED_RESULT
+  USBPASS_NONNULL(1, 2);
 
 UsbpassStore *
 usbpass_engine_get_store(UsbpassEngine *self) USBPASS_NONNULL(1);

@@ -28,7 +28,7 @@ typedef struct {
 	UsbpassEngine *engine;
 	GPtrArray *devices; /* of UsbpassDevice: the host's current set */
 	gchar *off_uuid;    /* shut off, persistent */
-	gchar *on_uuid;	    /* running, persistent */
+	gchar *on_uuid;     /* running, persistent */
 	gchar *paused_uuid;
 	gchar *transient_uuid;
 	guint changed_count;
@@ -36,15 +36,16 @@ typedef struct {
 
 static UsbpassDevice *
 make_device(const gchar *port,
-	    guint bus,
-	    guint devnum,
-	    guint16 vendor_id,
-	    guint16 product_id,
-	    const gchar *serial,
-	    guint8 device_class)
+            guint bus,
+            guint devnum,
+            guint16 vendor_id,
+            guint16 product_id,
+            const gchar *serial,
+            guint8 device_class)
 {
 	UsbpassDevice *device = usbpass_device_new();
-	device->syspath = g_strdup_printf("/sys/devices/pci0000:00/0000:00:14.0/usb%u/%s", bus, port);
+	device->syspath =
+	  g_strdup_printf("/sys/devices/pci0000:00/0000:00:14.0/usb%u/%s", bus, port);
 	device->port = g_strdup(port);
 	device->parent_port = g_strdup_printf("usb%u", bus);
 	device->bus = bus;
@@ -110,7 +111,7 @@ add_instance(Fixture *fx, const gchar *name, UsbpassInstanceState state, gboolea
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(UsbpassInstance) instance =
-	    usbpass_test_driver_add_instance(fx->driver, NULL, name, state, persistent, &error);
+	  usbpass_test_driver_add_instance(fx->driver, NULL, name, state, persistent, &error);
 	g_assert_no_error(error);
 	g_assert_nonnull(instance);
 	return g_strdup(instance->uuid);
@@ -195,23 +196,34 @@ row_of(Fixture *fx, const gchar *device_id)
 }
 
 static void
-assert_state(Fixture *fx, const gchar *device_id, UsbpassDeviceState state, const gchar *instance_uuid)
+assert_state(Fixture *fx,
+             const gchar *device_id,
+             UsbpassDeviceState state,
+             const gchar *instance_uuid)
 {
 	g_autoptr(UsbpassStoreDevice) row = row_of(fx, device_id);
-	g_assert_cmpstr(usbpass_device_state_to_string(row->state), ==, usbpass_device_state_to_string(state));
+	g_assert_cmpstr(
+	  usbpass_device_state_to_string(row->state), ==, usbpass_device_state_to_string(state));
 	g_assert_cmpstr(row->instance_uuid, ==, instance_uuid);
 }
 
 static guint
-count_hostdevs(Fixture *fx, const gchar *uuid, UsbpassTestDriverScope scope, guint16 vendor_id, guint bus, guint devnum)
+count_hostdevs(Fixture *fx,
+               const gchar *uuid,
+               UsbpassTestDriverScope scope,
+               guint16 vendor_id,
+               guint bus,
+               guint devnum)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(GPtrArray) hostdevs = usbpass_test_driver_get_hostdevs(fx->driver, uuid, scope, &error);
+	g_autoptr(GPtrArray) hostdevs =
+	  usbpass_test_driver_get_hostdevs(fx->driver, uuid, scope, &error);
 	guint count = 0;
 	g_assert_no_error(error);
 	for (guint i = 0; i < hostdevs->len; i++) {
 		UsbpassHostdev *hostdev = g_ptr_array_index(hostdevs, i);
-		if (hostdev->vendor_id == vendor_id && (bus == 0 || (hostdev->bus == bus && hostdev->device == devnum)))
+		if (hostdev->vendor_id == vendor_id &&
+		    (bus == 0 || (hostdev->bus == bus && hostdev->device == devnum)))
 			count++;
 	}
 	return count;
@@ -229,10 +241,10 @@ static void
 test_attach_detach_scopes(Fixture *fx, gconstpointer user_data)
 {
 	const ScopeCase cases[] = {
-	    {"off", FALSE, TRUE},
-	    {"on", TRUE, TRUE},
-	    {"paused", TRUE, TRUE},
-	    {"transient", TRUE, FALSE},
+		{ "off", FALSE, TRUE },
+		{ "on", TRUE, TRUE },
+		{ "paused", TRUE, TRUE },
+		{ "transient", TRUE, FALSE },
 	};
 	g_autofree gchar *id = device_id_at(fx, "1-1");
 
@@ -244,16 +256,22 @@ test_attach_detach_scopes(Fixture *fx, gconstpointer user_data)
 
 		instance = usbpass_engine_lookup_instance(fx->engine, cases[i].instance, &error);
 		g_assert_no_error(error);
-		attached = usbpass_engine_attach(fx->engine, "1-1", cases[i].instance, "uid:0", &error);
+		attached =
+		  usbpass_engine_attach(fx->engine, "1-1", cases[i].instance, "uid:0", &error);
 		g_assert_no_error(error);
 		g_assert_nonnull(attached);
 		g_assert_cmpint(attached->record->state, ==, USBPASS_DEVICE_STATE_ATTACHED);
 		g_assert_cmpstr(attached->record->instance_uuid, ==, instance->uuid);
 		g_assert_cmpstr(attached->record->instance_name, ==, cases[i].instance);
-		g_assert_cmpuint(count_hostdevs(fx, instance->uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, 0x0781, 1, 2), ==, cases[i].live ? 1 : 0);
-		g_assert_cmpuint(count_hostdevs(fx, instance->uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 1, 2),
-				 ==,
-				 cases[i].persistent ? 1 : 0);
+		g_assert_cmpuint(
+		  count_hostdevs(fx, instance->uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, 0x0781, 1, 2),
+		  ==,
+		  cases[i].live ? 1 : 0);
+		g_assert_cmpuint(
+		  count_hostdevs(
+		    fx, instance->uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 1, 2),
+		  ==,
+		  cases[i].persistent ? 1 : 0);
 
 		/* asking again is idempotent; asking for another instance is refused */
 		g_clear_pointer(&attached, usbpass_engine_device_unref);
@@ -261,7 +279,12 @@ test_attach_detach_scopes(Fixture *fx, gconstpointer user_data)
 		g_assert_no_error(error);
 		g_assert_cmpint(attached->record->state, ==, USBPASS_DEVICE_STATE_ATTACHED);
 		g_clear_pointer(&attached, usbpass_engine_device_unref);
-		attached = usbpass_engine_attach(fx->engine, id, g_strcmp0(cases[i].instance, "off") == 0 ? "on" : "off", "uid:0", &error);
+		attached =
+		  usbpass_engine_attach(fx->engine,
+		                        id,
+		                        g_strcmp0(cases[i].instance, "off") == 0 ? "on" : "off",
+		                        "uid:0",
+		                        &error);
 		g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_IN_USE);
 		g_assert_nonnull(strstr(error->message, cases[i].instance));
 		g_assert_null(attached);
@@ -271,8 +294,15 @@ test_attach_detach_scopes(Fixture *fx, gconstpointer user_data)
 		g_assert_no_error(error);
 		g_assert_cmpint(detached->record->state, ==, USBPASS_DEVICE_STATE_AVAILABLE);
 		g_assert_null(detached->record->instance_uuid);
-		g_assert_cmpuint(count_hostdevs(fx, instance->uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, 0x0781, 0, 0), ==, 0);
-		g_assert_cmpuint(count_hostdevs(fx, instance->uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0, 0), ==, 0);
+		g_assert_cmpuint(
+		  count_hostdevs(fx, instance->uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, 0x0781, 0, 0),
+		  ==,
+		  0);
+		g_assert_cmpuint(
+		  count_hostdevs(
+		    fx, instance->uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0, 0),
+		  ==,
+		  0);
 	}
 }
 
@@ -282,8 +312,10 @@ test_attach_saved(Fixture *fx, gconstpointer user_data)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(UsbpassEngineDevice) attached = NULL;
 	g_autofree gchar *id = device_id_at(fx, "1-1");
-	g_autofree gchar *saved_uuid = add_instance(fx, "saved", USBPASS_INSTANCE_STATE_RUNNING, TRUE);
-	gboolean ret = usbpass_test_driver_set_state(fx->driver, saved_uuid, USBPASS_INSTANCE_STATE_SAVED, &error);
+	g_autofree gchar *saved_uuid =
+	  add_instance(fx, "saved", USBPASS_INSTANCE_STATE_RUNNING, TRUE);
+	gboolean ret = usbpass_test_driver_set_state(
+	  fx->driver, saved_uuid, USBPASS_INSTANCE_STATE_SAVED, &error);
 
 	g_assert_no_error(error);
 	g_assert_true(ret);
@@ -305,8 +337,12 @@ test_attach_saved(Fixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	g_assert_cmpint(attached->record->state, ==, USBPASS_DEVICE_STATE_ATTACHED);
 	g_assert_null(attached->record->error);
-	g_assert_cmpuint(count_hostdevs(fx, saved_uuid, USBPASS_TEST_DRIVER_SCOPE_SAVED, 0x0781, 1, 2), ==, 1);
-	g_assert_cmpuint(count_hostdevs(fx, saved_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 1, 2), ==, 1);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, saved_uuid, USBPASS_TEST_DRIVER_SCOPE_SAVED, 0x0781, 1, 2), ==, 1);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, saved_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 1, 2),
+	  ==,
+	  1);
 }
 
 /* ---- refusals -------------------------------------------------------------- */
@@ -321,15 +357,15 @@ static void
 test_attach_refusals(Fixture *fx, gconstpointer user_data)
 {
 	const RefusalCase cases[] = {
-	    {"9-9", "off", USBPASS_ERROR_NOT_FOUND},
-	    {"1:99", "off", USBPASS_ERROR_NOT_FOUND},
-	    {"1-1", "no-such-instance", USBPASS_ERROR_NOT_FOUND},
-	    {"usb1", "off", USBPASS_ERROR_DENIED_BY_POLICY},
+		{ "9-9", "off", USBPASS_ERROR_NOT_FOUND },
+		{ "1:99", "off", USBPASS_ERROR_NOT_FOUND },
+		{ "1-1", "no-such-instance", USBPASS_ERROR_NOT_FOUND },
+		{ "usb1", "off", USBPASS_ERROR_DENIED_BY_POLICY },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GError) error = NULL;
-		g_autoptr(UsbpassEngineDevice) attached =
-		    usbpass_engine_attach(fx->engine, cases[i].device, cases[i].instance, "uid:1000", &error);
+		g_autoptr(UsbpassEngineDevice) attached = usbpass_engine_attach(
+		  fx->engine, cases[i].device, cases[i].instance, "uid:1000", &error);
 		g_assert_error(error, USBPASS_ERROR, (gint)cases[i].code);
 		g_assert_null(attached);
 	}
@@ -337,7 +373,8 @@ test_attach_refusals(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(usbpass_test_driver_get_call_count(fx->driver, "attach"), ==, 0);
 	{
 		g_autoptr(GError) error = NULL;
-		g_autoptr(GPtrArray) audit = usbpass_store_list_audit(fx->store, HOST, 0, 100, &error);
+		g_autoptr(GPtrArray) audit =
+		  usbpass_store_list_audit(fx->store, HOST, 0, 100, &error);
 		g_assert_no_error(error);
 		g_assert_cmpuint(audit->len, >=, G_N_ELEMENTS(cases));
 	}
@@ -360,7 +397,8 @@ test_attach_disabled(Fixture *fx, gconstpointer user_data)
 	audit = usbpass_store_list_audit(fx->store, HOST, 0, 10, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(audit->len, ==, 1);
-	g_assert_cmpstr(((UsbpassAuditEntry *)g_ptr_array_index(audit, 0))->outcome, ==, "disabled");
+	g_assert_cmpstr(
+	  ((UsbpassAuditEntry *)g_ptr_array_index(audit, 0))->outcome, ==, "disabled");
 	g_assert_cmpstr(((UsbpassAuditEntry *)g_ptr_array_index(audit, 0))->actor, ==, "uid:0");
 }
 
@@ -378,7 +416,8 @@ test_attach_in_use_by_hand(Fixture *fx, gconstpointer user_data)
 	hostdev->product_id = 0x0407;
 	hostdev->bus = 1;
 	hostdev->device = 3;
-	ret = usbpass_test_driver_add_hostdev(fx->driver, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, hostdev, &error);
+	ret = usbpass_test_driver_add_hostdev(
+	  fx->driver, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, hostdev, &error);
 	g_assert_no_error(error);
 	g_assert_true(ret);
 
@@ -388,14 +427,20 @@ test_attach_in_use_by_hand(Fixture *fx, gconstpointer user_data)
 	g_assert_null(attached);
 	/* refused, not failed: the row is free again and nothing was attached */
 	assert_state(fx, id, USBPASS_DEVICE_STATE_AVAILABLE, NULL);
-	g_assert_cmpuint(count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x1050, 0, 0), ==, 0);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x1050, 0, 0),
+	  ==,
+	  0);
 	g_clear_error(&error);
 
 	/* asking for the instance that already holds it records what is so */
 	attached = usbpass_engine_attach(fx->engine, "1-2", "off", "uid:0", &error);
 	g_assert_no_error(error);
 	g_assert_cmpint(attached->record->state, ==, USBPASS_DEVICE_STATE_ATTACHED);
-	g_assert_cmpuint(count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x1050, 0, 0), ==, 1);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x1050, 0, 0),
+	  ==,
+	  1);
 }
 
 static void
@@ -417,8 +462,12 @@ test_attach_driver_failure(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(row->instance_uuid, ==, fx->on_uuid);
 	g_assert_cmpstr(row->error, ==, error->message);
 	/* nothing half-done: no definition names the device */
-	g_assert_cmpuint(count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, 0x0781, 0, 0), ==, 0);
-	g_assert_cmpuint(count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0, 0), ==, 0);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, 0x0781, 0, 0), ==, 0);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0, 0),
+	  ==,
+	  0);
 	g_clear_error(&error);
 
 	/* a failed row belongs to its instance until released */
@@ -435,7 +484,10 @@ test_attach_driver_failure(Fixture *fx, gconstpointer user_data)
 	g_clear_pointer(&attached, usbpass_engine_device_unref);
 
 	/* a failing detach keeps the assignment and says why */
-	usbpass_test_driver_fail_next(fx->driver, "detach", USBPASS_ERROR_DRIVER, "internal error: unable to execute QEMU command");
+	usbpass_test_driver_fail_next(fx->driver,
+	                              "detach",
+	                              USBPASS_ERROR_DRIVER,
+	                              "internal error: unable to execute QEMU command");
 	detached = usbpass_engine_detach(fx->engine, id, "uid:0", &error);
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_DRIVER);
 	g_assert_null(detached);
@@ -449,7 +501,8 @@ test_attach_driver_failure(Fixture *fx, gconstpointer user_data)
 	detached = usbpass_engine_detach(fx->engine, id, "uid:0", &error);
 	g_assert_no_error(error);
 	g_assert_cmpint(detached->record->state, ==, USBPASS_DEVICE_STATE_AVAILABLE);
-	g_assert_cmpuint(count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, 0x0781, 0, 0), ==, 0);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, 0x0781, 0, 0), ==, 0);
 }
 
 static void
@@ -474,7 +527,13 @@ static void
 replug(Fixture *fx, const UsbpassDevice *old, const gchar *new_port, guint new_devnum)
 {
 	g_ptr_array_add(fx->devices,
-			make_device(new_port, old->bus, new_devnum, old->vendor_id, old->product_id, old->serial, old->device_class));
+	                make_device(new_port,
+	                            old->bus,
+	                            new_devnum,
+	                            old->vendor_id,
+	                            old->product_id,
+	                            old->serial,
+	                            old->device_class));
 	fixture_apply(fx);
 }
 
@@ -526,10 +585,18 @@ test_unplug_replug(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(row->port, ==, new_port);
 	g_assert_true(row->present);
 	/* the definitions name the new address only */
-	g_assert_cmpuint(count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, 0x1050, 1, 17), ==, 1);
-	g_assert_cmpuint(count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x1050, 1, 17), ==, 1);
-	g_assert_cmpuint(count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x1050, 0, 0), ==, 1);
-	g_assert_cmpuint(count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, 0x1050, 0, 0), ==, 1);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, 0x1050, 1, 17), ==, 1);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x1050, 1, 17),
+	  ==,
+	  1);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x1050, 0, 0),
+	  ==,
+	  1);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, 0x1050, 0, 0), ==, 1);
 }
 
 static void
@@ -547,7 +614,8 @@ test_unplug_shutoff(Fixture *fx, gconstpointer user_data)
 	assert_state(fx, id, USBPASS_DEVICE_STATE_MISSING, fx->off_uuid);
 
 	/* a missing device never stops the instance from booting */
-	ret = usbpass_test_driver_set_state(fx->driver, fx->off_uuid, USBPASS_INSTANCE_STATE_RUNNING, &error);
+	ret = usbpass_test_driver_set_state(
+	  fx->driver, fx->off_uuid, USBPASS_INSTANCE_STATE_RUNNING, &error);
 	g_assert_no_error(error);
 	g_assert_true(ret);
 	assert_state(fx, id, USBPASS_DEVICE_STATE_MISSING, fx->off_uuid);
@@ -555,8 +623,12 @@ test_unplug_shutoff(Fixture *fx, gconstpointer user_data)
 	/* and when it comes back, the running instance gets it */
 	replug(fx, unplugged, "1-1", 30);
 	wait_for_state(fx, id, USBPASS_DEVICE_STATE_ATTACHED);
-	g_assert_cmpuint(count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, 0x0781, 1, 30), ==, 1);
-	g_assert_cmpuint(count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0, 0), ==, 1);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, 0x0781, 1, 30), ==, 1);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0, 0),
+	  ==,
+	  1);
 }
 
 static void
@@ -576,7 +648,10 @@ test_detach_missing(Fixture *fx, gconstpointer user_data)
 	g_assert_no_error(error);
 	g_assert_null(detached->device);
 	g_assert_cmpint(detached->record->state, ==, USBPASS_DEVICE_STATE_AVAILABLE);
-	g_assert_cmpuint(count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0, 0), ==, 0);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0, 0),
+	  ==,
+	  0);
 }
 
 /* ---- instance events -------------------------------------------------------- */
@@ -612,7 +687,8 @@ test_instance_started_placeholder(Fixture *fx, gconstpointer user_data)
 	 * placeholder for the absent optional device */
 	unplugged = fixture_unplug(fx, "1-1");
 	usbpass_test_driver_set_device_present(fx->driver, 1, 2, FALSE);
-	ret = usbpass_test_driver_set_state(fx->driver, fx->off_uuid, USBPASS_INSTANCE_STATE_RUNNING, &error);
+	ret = usbpass_test_driver_set_state(
+	  fx->driver, fx->off_uuid, USBPASS_INSTANCE_STATE_RUNNING, &error);
 	g_assert_no_error(error);
 	g_assert_true(ret);
 	assert_state(fx, id, USBPASS_DEVICE_STATE_MISSING, fx->off_uuid);
@@ -623,13 +699,15 @@ test_instance_started_placeholder(Fixture *fx, gconstpointer user_data)
 	replug(fx, unplugged, "1-1", 2);
 	wait_for_state(fx, id, USBPASS_DEVICE_STATE_ATTACHED);
 	{
-		g_autoptr(GPtrArray) live = usbpass_test_driver_get_hostdevs(fx->driver, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, &error);
+		g_autoptr(GPtrArray) live = usbpass_test_driver_get_hostdevs(
+		  fx->driver, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, &error);
 		guint usable = 0;
 		g_assert_no_error(error);
 		for (guint i = 0; i < live->len; i++) {
 			UsbpassHostdev *hostdev = g_ptr_array_index(live, i);
 			g_assert_false(hostdev->missing);
-			if (hostdev->vendor_id == 0x0781 && hostdev->bus == 1 && hostdev->device == 2)
+			if (hostdev->vendor_id == 0x0781 && hostdev->bus == 1 &&
+			    hostdev->device == 2)
 				usable++;
 		}
 		g_assert_cmpuint(usable, ==, 1);
@@ -654,11 +732,11 @@ typedef struct {
 
 static gboolean
 crash_hook(UsbpassTestDriver *driver,
-	   const gchar *method,
-	   const gchar *uuid,
-	   const UsbpassHostdev *hostdev,
-	   gboolean applied,
-	   gpointer user_data)
+           const gchar *method,
+           const gchar *uuid,
+           const UsbpassHostdev *hostdev,
+           gboolean applied,
+           gpointer user_data)
 {
 	CrashPoint *point = user_data;
 	if (g_strcmp0(method, point->method) != 0 || applied != point->applied)
@@ -672,19 +750,20 @@ static void
 test_crash_recovery(Fixture *fx, gconstpointer user_data)
 {
 	const CrashCase cases[] = {
-	    {"attach", FALSE, NULL, USBPASS_DEVICE_STATE_AVAILABLE, FALSE},
-	    {"attach", TRUE, NULL, USBPASS_DEVICE_STATE_ATTACHED, TRUE},
-	    {"detach", FALSE, "attached", USBPASS_DEVICE_STATE_AVAILABLE, FALSE},
-	    {"detach", TRUE, "attached", USBPASS_DEVICE_STATE_AVAILABLE, FALSE},
+		{ "attach", FALSE, NULL, USBPASS_DEVICE_STATE_AVAILABLE, FALSE },
+		{ "attach", TRUE, NULL, USBPASS_DEVICE_STATE_ATTACHED, TRUE },
+		{ "detach", FALSE, "attached", USBPASS_DEVICE_STATE_AVAILABLE, FALSE },
+		{ "detach", TRUE, "attached", USBPASS_DEVICE_STATE_AVAILABLE, FALSE },
 	};
 	g_autofree gchar *id = device_id_at(fx, "1-1");
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GError) error = NULL;
 		g_autoptr(UsbpassEngineDevice) result = NULL;
-		CrashPoint point = {cases[i].method, cases[i].applied, FALSE};
-		UsbpassDeviceState crashed_in = g_strcmp0(cases[i].method, "attach") == 0 ? USBPASS_DEVICE_STATE_ATTACHING
-											   : USBPASS_DEVICE_STATE_DETACHING;
+		CrashPoint point = { cases[i].method, cases[i].applied, FALSE };
+		UsbpassDeviceState crashed_in = g_strcmp0(cases[i].method, "attach") == 0
+		                                  ? USBPASS_DEVICE_STATE_ATTACHING
+		                                  : USBPASS_DEVICE_STATE_DETACHING;
 		gboolean ret;
 
 		if (cases[i].setup != NULL) {
@@ -696,7 +775,8 @@ test_crash_recovery(Fixture *fx, gconstpointer user_data)
 		 * definition changed (or not) behind it */
 		usbpass_test_driver_set_hook(fx->driver, crash_hook, &point, NULL);
 		if (crashed_in == USBPASS_DEVICE_STATE_ATTACHING) {
-			ret = usbpass_store_claim_device(fx->store, HOST, id, fx->off_uuid, "off", &error);
+			ret = usbpass_store_claim_device(
+			  fx->store, HOST, id, fx->off_uuid, "off", &error);
 			g_assert_no_error(error);
 			g_assert_true(ret);
 			{
@@ -705,10 +785,19 @@ test_crash_recovery(Fixture *fx, gconstpointer user_data)
 				hostdev->product_id = 0x5567;
 				hostdev->bus = 1;
 				hostdev->device = 2;
-				ret = usbpass_driver_attach(USBPASS_DRIVER(fx->driver), fx->off_uuid, hostdev, &error);
+				ret = usbpass_driver_attach(
+				  USBPASS_DRIVER(fx->driver), fx->off_uuid, hostdev, &error);
 			}
 		} else {
-			ret = usbpass_store_transition(fx->store, HOST, id, USBPASS_DEVICE_STATE_ATTACHED, USBPASS_DEVICE_STATE_DETACHING, fx->off_uuid, "off", NULL, &error);
+			ret = usbpass_store_transition(fx->store,
+			                               HOST,
+			                               id,
+			                               USBPASS_DEVICE_STATE_ATTACHED,
+			                               USBPASS_DEVICE_STATE_DETACHING,
+			                               fx->off_uuid,
+			                               "off",
+			                               NULL,
+			                               &error);
 			g_assert_no_error(error);
 			g_assert_true(ret);
 			{
@@ -717,7 +806,8 @@ test_crash_recovery(Fixture *fx, gconstpointer user_data)
 				hostdev->product_id = 0x5567;
 				hostdev->bus = 1;
 				hostdev->device = 2;
-				ret = usbpass_driver_detach(USBPASS_DRIVER(fx->driver), fx->off_uuid, hostdev, &error);
+				ret = usbpass_driver_detach(
+				  USBPASS_DRIVER(fx->driver), fx->off_uuid, hostdev, &error);
 			}
 		}
 		g_assert_true(point.fired);
@@ -733,9 +823,11 @@ test_crash_recovery(Fixture *fx, gconstpointer user_data)
 			g_autoptr(UsbpassStoreDevice) row = row_of(fx, id);
 			g_assert_cmpint(row->state, ==, cases[i].after);
 		}
-		g_assert_cmpuint(count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0, 0),
-				 ==,
-				 cases[i].in_definition ? 1 : 0);
+		g_assert_cmpuint(
+		  count_hostdevs(
+		    fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0, 0),
+		  ==,
+		  cases[i].in_definition ? 1 : 0);
 
 		/* back to a clean slate for the next case */
 		if (cases[i].after == USBPASS_DEVICE_STATE_ATTACHED) {
@@ -745,7 +837,6 @@ test_crash_recovery(Fixture *fx, gconstpointer user_data)
 		assert_state(fx, id, USBPASS_DEVICE_STATE_AVAILABLE, NULL);
 	}
 }
-
 
 static void
 test_replug_after_failed_detach(Fixture *fx, gconstpointer user_data)
@@ -759,7 +850,8 @@ test_replug_after_failed_detach(Fixture *fx, gconstpointer user_data)
 	result = usbpass_engine_attach(fx->engine, "1-1", "off", "uid:0", &error);
 	g_assert_no_error(error);
 	g_clear_pointer(&result, usbpass_engine_device_unref);
-	usbpass_test_driver_fail_next(fx->driver, "detach", USBPASS_ERROR_DRIVER, "internal error: detach refused");
+	usbpass_test_driver_fail_next(
+	  fx->driver, "detach", USBPASS_ERROR_DRIVER, "internal error: detach refused");
 	result = usbpass_engine_detach(fx->engine, id, "uid:0", &error);
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_DRIVER);
 	g_clear_error(&error);
@@ -769,13 +861,22 @@ test_replug_after_failed_detach(Fixture *fx, gconstpointer user_data)
 	assert_state(fx, id, USBPASS_DEVICE_STATE_MISSING, fx->off_uuid);
 	replug(fx, unplugged, "1-1", 40);
 	wait_for_state(fx, id, USBPASS_DEVICE_STATE_ATTACHED);
-	g_assert_cmpuint(count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 1, 40), ==, 1);
-	g_assert_cmpuint(count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0, 0), ==, 1);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 1, 40),
+	  ==,
+	  1);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0, 0),
+	  ==,
+	  1);
 
 	/* and a detach now leaves nothing behind */
 	result = usbpass_engine_detach(fx->engine, id, "uid:0", &error);
 	g_assert_no_error(error);
-	g_assert_cmpuint(count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0, 0), ==, 0);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0, 0),
+	  ==,
+	  0);
 	row = row_of(fx, id);
 	g_assert_cmpuint(row->device, ==, 40);
 }
@@ -798,11 +899,11 @@ replug_idle_cb(gpointer user_data)
 
 static gboolean
 replug_hook(UsbpassTestDriver *driver,
-	    const gchar *method,
-	    const gchar *uuid,
-	    const UsbpassHostdev *hostdev,
-	    gboolean applied,
-	    gpointer user_data)
+            const gchar *method,
+            const gchar *uuid,
+            const UsbpassHostdev *hostdev,
+            gboolean applied,
+            gpointer user_data)
 {
 	ReplugDuringAttach *helper = user_data;
 	if (g_strcmp0(method, "attach") != 0 || !applied || helper->fired)
@@ -820,7 +921,7 @@ test_replug_during_attach(Fixture *fx, gconstpointer user_data)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(UsbpassEngineDevice) result = NULL;
 	g_autofree gchar *id = device_id_at(fx, "1-2");
-	ReplugDuringAttach helper = {fx, NULL, FALSE};
+	ReplugDuringAttach helper = { fx, NULL, FALSE };
 
 	usbpass_test_driver_set_hook(fx->driver, replug_hook, &helper, NULL);
 	result = usbpass_engine_attach(fx->engine, "1-2", "off", "uid:0", &error);
@@ -831,13 +932,21 @@ test_replug_during_attach(Fixture *fx, gconstpointer user_data)
 	wait_for_state(fx, id, USBPASS_DEVICE_STATE_ATTACHED);
 	{
 		gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-		while (count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x1050, 1, 50) == 0 &&
+		while (count_hostdevs(
+		         fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x1050, 1, 50) ==
+		         0 &&
 		       g_get_monotonic_time() < deadline)
 			g_main_context_iteration(NULL, TRUE);
 	}
 	wait_for_state(fx, id, USBPASS_DEVICE_STATE_ATTACHED);
-	g_assert_cmpuint(count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x1050, 1, 50), ==, 1);
-	g_assert_cmpuint(count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x1050, 0, 0), ==, 1);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x1050, 1, 50),
+	  ==,
+	  1);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x1050, 0, 0),
+	  ==,
+	  1);
 	{
 		g_autoptr(UsbpassStoreDevice) row = row_of(fx, id);
 		g_assert_cmpuint(row->device, ==, 50);
@@ -854,7 +963,8 @@ test_reconcile_failed_but_held(Fixture *fx, gconstpointer user_data)
 	gboolean ret;
 
 	/* the hypervisor applied the change, then the connection dropped */
-	usbpass_test_driver_set_hook(fx->driver, crash_hook, &(CrashPoint){"attach", TRUE, FALSE}, NULL);
+	usbpass_test_driver_set_hook(
+	  fx->driver, crash_hook, &(CrashPoint){ "attach", TRUE, FALSE }, NULL);
 	result = usbpass_engine_attach(fx->engine, "1-1", "off", "uid:0", &error);
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_DRIVER);
 	g_clear_error(&error);
@@ -876,13 +986,13 @@ dump_rows(Fixture *fx)
 	for (guint i = 0; i < rows->len; i++) {
 		UsbpassStoreDevice *row = g_ptr_array_index(rows, i);
 		g_string_append_printf(out,
-				       "%s %s %s %u:%u %d\n",
-				       row->device_id,
-				       usbpass_device_state_to_string(row->state),
-				       row->instance_uuid,
-				       row->bus,
-				       row->device,
-				       row->present);
+		                       "%s %s %s %u:%u %d\n",
+		                       row->device_id,
+		                       usbpass_device_state_to_string(row->state),
+		                       row->instance_uuid,
+		                       row->bus,
+		                       row->device,
+		                       row->present);
 	}
 	return g_string_free(g_steal_pointer(&out), FALSE);
 }
@@ -902,7 +1012,8 @@ test_reconcile_import_idempotent(Fixture *fx, gconstpointer user_data)
 	hostdev->product_id = 0x7523;
 	hostdev->bus = 1;
 	hostdev->device = 4;
-	ret = usbpass_test_driver_add_hostdev(fx->driver, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, hostdev, &error);
+	ret = usbpass_test_driver_add_hostdev(
+	  fx->driver, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, hostdev, &error);
 	g_assert_no_error(error);
 	g_assert_true(ret);
 	ret = usbpass_engine_reconcile(fx->engine, &error);
@@ -930,10 +1041,10 @@ static void
 count_row_writes(sqlite3 *db)
 {
 	const gchar *sql = "CREATE TABLE test_row_writes (device_id TEXT);"
-			   "CREATE TRIGGER test_row_inserted AFTER INSERT ON host_usb_devices"
-			   " BEGIN INSERT INTO test_row_writes VALUES (new.device_id); END;"
-			   "CREATE TRIGGER test_row_updated AFTER UPDATE ON host_usb_devices"
-			   " BEGIN INSERT INTO test_row_writes VALUES (new.device_id); END;";
+	                   "CREATE TRIGGER test_row_inserted AFTER INSERT ON host_usb_devices"
+	                   " BEGIN INSERT INTO test_row_writes VALUES (new.device_id); END;"
+	                   "CREATE TRIGGER test_row_updated AFTER UPDATE ON host_usb_devices"
+	                   " BEGIN INSERT INTO test_row_writes VALUES (new.device_id); END;";
 	g_assert_cmpint(sqlite3_exec(db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
 }
 
@@ -942,7 +1053,10 @@ row_writes(sqlite3 *db)
 {
 	sqlite3_stmt *stmt = NULL;
 	gint64 count;
-	g_assert_cmpint(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM test_row_writes", -1, &stmt, NULL), ==, SQLITE_OK);
+	g_assert_cmpint(
+	  sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM test_row_writes", -1, &stmt, NULL),
+	  ==,
+	  SQLITE_OK);
 	g_assert_cmpint(sqlite3_step(stmt), ==, SQLITE_ROW);
 	count = sqlite3_column_int64(stmt, 0);
 	sqlite3_finalize(stmt);
@@ -960,15 +1074,15 @@ static void
 test_reconcile_stale_rows(Fixture *fx, gconstpointer user_data)
 {
 	const StaleCase cases[] = {
-		{"name", "1-2"},
-		{"serial", "1-2"},
-		{"port", "1-2"},
-		{"address", "1-2"},
-		{"vendor", "1-2"},
-		{"absent", "1-2"},
+		{ "name", "1-2" },
+		{ "serial", "1-2" },
+		{ "port", "1-2" },
+		{ "address", "1-2" },
+		{ "vendor", "1-2" },
+		{ "absent", "1-2" },
 		/* an assigned row at its own address is kept up to date too */
-		{"name", "1-1"},
-		{"absent", "1-1"},
+		{ "name", "1-1" },
+		{ "absent", "1-1" },
 	};
 	g_autoptr(GError) error = NULL;
 	g_autoptr(UsbpassEngineDevice) attached = NULL;
@@ -990,7 +1104,8 @@ test_reconcile_stale_rows(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpint(row_writes(db), ==, before);
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
-		g_autoptr(UsbpassDevice) device = usbpass_inventory_find(fx->inventory, cases[i].port, &error);
+		g_autoptr(UsbpassDevice) device =
+		  usbpass_inventory_find(fx->inventory, cases[i].port, &error);
 		g_autoptr(UsbpassStoreDevice) stale = NULL;
 		g_autoptr(UsbpassStoreDevice) row = NULL;
 
@@ -1078,7 +1193,8 @@ test_reconcile_on_reconnect(Fixture *fx, gconstpointer user_data)
 	hostdev->product_id = 0x0407;
 	hostdev->bus = 1;
 	hostdev->device = 3;
-	ret = usbpass_test_driver_add_hostdev(fx->driver, fx->paused_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, hostdev, &error);
+	ret = usbpass_test_driver_add_hostdev(
+	  fx->driver, fx->paused_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, hostdev, &error);
 	g_assert_no_error(error);
 	g_assert_true(ret);
 	assert_state(fx, id, USBPASS_DEVICE_STATE_AVAILABLE, NULL);
@@ -1101,7 +1217,8 @@ race_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
 	RaceCounters *counters = user_data;
 	g_autoptr(GError) error = NULL;
-	g_autoptr(UsbpassEngineDevice) device = usbpass_engine_attach_finish(USBPASS_ENGINE(source), res, &error);
+	g_autoptr(UsbpassEngineDevice) device =
+	  usbpass_engine_attach_finish(USBPASS_ENGINE(source), res, &error);
 	counters->done++;
 	if (device != NULL)
 		counters->won++;
@@ -1115,11 +1232,11 @@ race_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 
 static gboolean
 slow_hook(UsbpassTestDriver *driver,
-	  const gchar *method,
-	  const gchar *uuid,
-	  const UsbpassHostdev *hostdev,
-	  gboolean applied,
-	  gpointer user_data)
+          const gchar *method,
+          const gchar *uuid,
+          const UsbpassHostdev *hostdev,
+          gboolean applied,
+          gpointer user_data)
 {
 	/* keep the winner's call in flight while the others arrive */
 	if (!applied)
@@ -1130,14 +1247,20 @@ slow_hook(UsbpassTestDriver *driver,
 static void
 test_claim_concurrent(Fixture *fx, gconstpointer user_data)
 {
-	const gchar *instances[] = {"off", "on", "paused", "transient"};
-	RaceCounters counters = {0};
+	const gchar *instances[] = { "off", "on", "paused", "transient" };
+	RaceCounters counters = { 0 };
 	g_autofree gchar *id = device_id_at(fx, "1-1");
 	const guint requests = 32;
 
 	usbpass_test_driver_set_hook(fx->driver, slow_hook, NULL, NULL);
 	for (guint i = 0; i < requests; i++)
-		usbpass_engine_attach_async(fx->engine, "1-1", instances[i % G_N_ELEMENTS(instances)], "uid:0", NULL, race_cb, &counters);
+		usbpass_engine_attach_async(fx->engine,
+		                            "1-1",
+		                            instances[i % G_N_ELEMENTS(instances)],
+		                            "uid:0",
+		                            NULL,
+		                            race_cb,
+		                            &counters);
 	g_assert_cmpuint(usbpass_engine_get_jobs_in_flight(fx->engine), ==, 1);
 	while (counters.done < requests)
 		g_main_context_iteration(NULL, TRUE);
@@ -1150,9 +1273,13 @@ test_claim_concurrent(Fixture *fx, gconstpointer user_data)
 		g_assert_cmpint(row->state, ==, USBPASS_DEVICE_STATE_ATTACHED);
 		for (guint i = 0; i < G_N_ELEMENTS(instances); i++) {
 			g_autoptr(GError) error = NULL;
-			g_autoptr(UsbpassInstance) instance = usbpass_engine_lookup_instance(fx->engine, instances[i], &error);
-			guint n = count_hostdevs(fx, instance->uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, 0x0781, 0, 0) +
-				  count_hostdevs(fx, instance->uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0, 0);
+			g_autoptr(UsbpassInstance) instance =
+			  usbpass_engine_lookup_instance(fx->engine, instances[i], &error);
+			guint n =
+			  count_hostdevs(
+			    fx, instance->uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, 0x0781, 0, 0) +
+			  count_hostdevs(
+			    fx, instance->uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0, 0);
 			if (n > 0) {
 				holders++;
 				g_assert_cmpstr(instance->uuid, ==, row->instance_uuid);
@@ -1206,7 +1333,9 @@ main(int argc, char **argv)
 	ADD("/usbpass/engine/replug{other-port}", test_unplug_replug, "other-port");
 	ADD("/usbpass/engine/replug{shutoff-then-started}", test_unplug_shutoff, NULL);
 	ADD("/usbpass/engine/instance{undefined}", test_instance_undefined, NULL);
-	ADD("/usbpass/engine/instance{started-with-placeholder}", test_instance_started_placeholder, NULL);
+	ADD("/usbpass/engine/instance{started-with-placeholder}",
+	    test_instance_started_placeholder,
+	    NULL);
 	ADD("/usbpass/engine/crash-recovery", test_crash_recovery, NULL);
 	ADD("/usbpass/engine/replug{after-failed-detach}", test_replug_after_failed_detach, NULL);
 	ADD("/usbpass/engine/replug{during-attach}", test_replug_during_attach, NULL);
