@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "usbpass-api-events-private.h"
 #include "usbpass-api-events.h"
 #include "usbpass-error.h"
 
@@ -54,10 +55,15 @@ usbpass_api_watcher_free(UsbpassApiWatcher *self)
 }
 
 static void
+usbpass_api_events_update_keepalive(UsbpassApiEvents *self);
+
+static void
 usbpass_api_events_remove_watcher(UsbpassApiEvents *self, UsbpassApiWatcher *watcher)
 {
 	/* the message is being finished by libsoup, which holds its own reference */
 	g_ptr_array_remove_fast(self->watchers, watcher);
+	/* no timer for nobody: the last watcher stops the keep-alive */
+	usbpass_api_events_update_keepalive(self);
 }
 
 static void
@@ -316,6 +322,20 @@ usbpass_api_events_get_dropped_count(UsbpassApiEvents *self)
 {
 	g_return_val_if_fail(USBPASS_IS_API_EVENTS(self), 0);
 	return self->dropped;
+}
+
+/**
+ * usbpass_api_events_get_keepalive_armed:
+ * @self: the watchers
+ *
+ * Returns: whether the keep-alive timer is running; it runs only while
+ * somebody watches
+ */
+gboolean
+usbpass_api_events_get_keepalive_armed(UsbpassApiEvents *self)
+{
+	g_return_val_if_fail(USBPASS_IS_API_EVENTS(self), FALSE);
+	return self->keepalive_id != 0;
 }
 
 /**

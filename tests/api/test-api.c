@@ -35,6 +35,7 @@
 #include <libsoup/soup.h>
 #include <umockdev.h>
 
+#include "api/usbpass-api-events-private.h"
 #include "api/usbpass-api-json.h"
 #include "api/usbpass-auth-private.h"
 #include "api/usbpass-auth.h"
@@ -3236,6 +3237,108 @@ test_auth_peer_socket(void)
 	close(pipe_fds[1]);
 }
 
+/* in-process: the keep-alive timer of the event watchers */
+
+static void
+events_handler_cb(SoupServer *server,
+                  SoupServerMessage *msg,
+                  const char *path,
+                  GHashTable *query,
+                  gpointer user_data)
+{
+	UsbpassApiEvents *events = USBPASS_API_EVENTS(user_data);
+	g_autoptr(GError) error_local = NULL;
+	g_assert_true(usbpass_api_events_add_watcher(events, msg, &error_local));
+	g_assert_no_error(error_local);
+}
+
+static gboolean
+events_tick_cb(gpointer user_data)
+{
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+events_wait_for_watchers(UsbpassApiEvents *events, guint count)
+{
+	gint64 deadline = g_get_monotonic_time() + WAIT_TIMEOUT_USEC;
+	guint tick_id = g_timeout_add(20, events_tick_cb, NULL);
+	while (usbpass_api_events_get_watcher_count(events) != count &&
+	       g_get_monotonic_time() < deadline)
+		g_main_context_iteration(NULL, TRUE);
+	g_source_remove(tick_id);
+	return usbpass_api_events_get_watcher_count(events) == count;
+}
+
+static void
+test_events_keepalive(void)
+{
+	g_autoptr(UsbpassApiEvents) events = usbpass_api_events_new();
+	g_autoptr(SoupServer) server = soup_server_new(NULL, NULL);
+	g_autoptr(GSocketClient) client = g_socket_client_new();
+	g_autoptr(GError) error_local = NULL;
+	GSList *uris;
+	guint port;
+
+	usbpass_api_events_set_keepalive(events, 1);
+	soup_server_add_handler(server, "/v1/events", events_handler_cb, events, NULL);
+	g_assert_true(
+	  soup_server_listen_local(server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error_local));
+	g_assert_no_error(error_local);
+	uris = soup_server_get_uris(server);
+	g_assert_nonnull(uris);
+	port = (guint)g_uri_get_port(uris->data);
+	g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
+	g_assert_false(usbpass_api_events_get_keepalive_armed(events));
+
+	/* twice: the timer starts with the first watcher and stops with the last */
+	for (guint round = 0; round < 2; round++) {
+		g_autoptr(GSocketConnection) first = NULL;
+		g_autoptr(GSocketConnection) second = NULL;
+		const gchar *request = "GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+		first =
+		  g_socket_client_connect_to_host(client, "127.0.0.1", port, NULL, &error_local);
+		g_assert_no_error(error_local);
+		g_assert_true(
+		  g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(first)),
+		                            request,
+		                            strlen(request),
+		                            NULL,
+		                            NULL,
+		                            &error_local));
+		g_assert_no_error(error_local);
+		g_assert_true(events_wait_for_watchers(events, 1));
+		g_assert_true(usbpass_api_events_get_keepalive_armed(events));
+
+		second =
+		  g_socket_client_connect_to_host(client, "127.0.0.1", port, NULL, &error_local);
+		g_assert_no_error(error_local);
+		g_assert_true(
+		  g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(second)),
+		                            request,
+		                            strlen(request),
+		                            NULL,
+		                            NULL,
+		                            &error_local));
+		g_assert_no_error(error_local);
+		g_assert_true(events_wait_for_watchers(events, 2));
+
+		/* one leaves: the other still gets keep-alives */
+		g_assert_true(g_io_stream_close(G_IO_STREAM(first), NULL, &error_local));
+		g_assert_no_error(error_local);
+		g_assert_true(events_wait_for_watchers(events, 1));
+		g_assert_true(usbpass_api_events_get_keepalive_armed(events));
+
+		/* the last leaves: no timer fires for nobody */
+		g_assert_true(g_io_stream_close(G_IO_STREAM(second), NULL, &error_local));
+		g_assert_no_error(error_local);
+		g_assert_true(events_wait_for_watchers(events, 0));
+		g_assert_false(usbpass_api_events_get_keepalive_armed(events));
+	}
+	soup_server_disconnect(server);
+}
+
 /* in-process: the JSON guards */
 
 typedef struct {
@@ -3407,6 +3510,7 @@ main(int argc, char **argv)
 	g_test_add_func("/usbpass/api/config{values}", test_config_values);
 	g_test_add_func("/usbpass/api/config{failures}", test_config_failures);
 	g_test_add_func("/usbpass/api/json{guards}", test_json_guards);
+	g_test_add_func("/usbpass/api/events{keepalive}", test_events_keepalive);
 	AUTH_TEST("/usbpass/api/auth{secrets}", test_auth_secrets);
 	AUTH_TEST("/usbpass/api/auth{tokens}", test_auth_tokens);
 	AUTH_TEST("/usbpass/api/auth{bearer-garbage}", test_auth_bearer_garbage);
