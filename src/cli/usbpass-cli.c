@@ -62,7 +62,7 @@ struct _UsbpassCliCommand {
 	const gchar *description; /* more for `usbpass COMMAND --help`, or NULL */
 	guint min_args;
 	guint max_args;
-	void (*add_options)(UsbpassCli *cli, GOptionContext *context);
+	const GOptionEntry *options[2]; /* usbpass_cli_add_entries() tables, in help order */
 	gint (*run)(UsbpassCli *cli, gchar **args, GError **error);
 };
 
@@ -217,75 +217,116 @@ usbpass_cli_get_client(UsbpassCli *cli, GError **error)
 	return cli->client;
 }
 
+/* how a command shows the answer of usbpassd without --json; @data is the
+ * command's own (the instance of an assignment) */
+typedef gchar *(*UsbpassCliTextFunc)(UsbpassCli *cli,
+                                     JsonObject *answer,
+                                     gconstpointer data,
+                                     GError **error);
+
+/* the end of a command: --json prints @answer as usbpassd sent it, else @text
+ * writes it for people; @answer is NULL when the call failed */
+static gint
+usbpass_cli_answer(UsbpassCli *cli,
+                   JsonObject *answer,
+                   UsbpassCliTextFunc text,
+                   gconstpointer data,
+                   GError **error)
+{
+	g_autofree gchar *out = NULL;
+
+	if (answer == NULL)
+		return -1;
+	if (usbpass_cli_json(cli)) {
+		usbpass_cli_write_json_object(answer);
+		return 0;
+	}
+	out = text(cli, answer, data, error);
+	if (out == NULL)
+		return -1;
+	usbpass_cli_write(out);
+	return 0;
+}
+
+/* option tables hold the offset of their variable as arg_data: the tables are
+ * static, the variables are in each UsbpassCli */
+#define USBPASS_CLI_OPTION(member) GSIZE_TO_POINTER(G_STRUCT_OFFSET(UsbpassCliOptions, member))
+#define USBPASS_CLI_GLOBAL(member) GSIZE_TO_POINTER(G_STRUCT_OFFSET(UsbpassCliGlobals, member))
+
+/* adds the entries of @table (ended by { NULL }) to @context, each pointing at
+ * its variable in @base */
+static void
+usbpass_cli_add_entries(GOptionContext *context, gpointer base, const GOptionEntry *table)
+{
+	g_autoptr(GArray) entries = g_array_new(TRUE, TRUE, sizeof(GOptionEntry));
+
+	for (const GOptionEntry *entry = table; entry->long_name != NULL; entry++) {
+		GOptionEntry copy = *entry;
+		copy.arg_data = (guint8 *)base + GPOINTER_TO_SIZE(entry->arg_data);
+		g_array_append_val(entries, copy);
+	}
+	/* the context keeps a copy of the entries */
+	g_option_context_add_main_entries(context, (const GOptionEntry *)entries->data, NULL);
+}
+
 /* ---- commands ---- */
 
-static void
-usbpass_cli_add_filter_options(UsbpassCli *cli, GOptionContext *context)
-{
-	const GOptionEntry entries[] = {
-		{ "state",
-		  0,
-		  0,
-		  G_OPTION_ARG_FILENAME,
-		  &cli->options.state,
-		  "Only devices in STATE (available, attached, failed, missing…)",
-		  "STATE" },
-		{ "instance",
-		  0,
-		  0,
-		  G_OPTION_ARG_FILENAME,
-		  &cli->options.instance,
-		  "Only devices assigned to INSTANCE (uuid or name)",
-		  "INSTANCE" },
-		{ "vendor-id",
-		  0,
-		  0,
-		  G_OPTION_ARG_FILENAME,
-		  &cli->options.vendor_id,
-		  "Only devices of this vendor (4 hex digits)",
-		  "VID" },
-		{ "product-id",
-		  0,
-		  0,
-		  G_OPTION_ARG_FILENAME,
-		  &cli->options.product_id,
-		  "Only devices of this product (4 hex digits)",
-		  "PID" },
-		{ "present",
-		  0,
-		  0,
-		  G_OPTION_ARG_NONE,
-		  &cli->options.present,
-		  "Only devices plugged in now",
-		  NULL },
-		{ "missing",
-		  0,
-		  0,
-		  G_OPTION_ARG_NONE,
-		  &cli->options.missing,
-		  "Only assigned devices that are unplugged",
-		  NULL },
-		{ NULL },
-	};
-	g_option_context_add_main_entries(context, entries, NULL);
-}
+static const GOptionEntry usbpass_cli_filter_entries[] = {
+	{ "state",
+	  0,
+	  0,
+	  G_OPTION_ARG_FILENAME,
+	  USBPASS_CLI_OPTION(state),
+	  "Only devices in STATE (available, attached, failed, missing…)",
+	  "STATE" },
+	{ "instance",
+	  0,
+	  0,
+	  G_OPTION_ARG_FILENAME,
+	  USBPASS_CLI_OPTION(instance),
+	  "Only devices assigned to INSTANCE (uuid or name)",
+	  "INSTANCE" },
+	{ "vendor-id",
+	  0,
+	  0,
+	  G_OPTION_ARG_FILENAME,
+	  USBPASS_CLI_OPTION(vendor_id),
+	  "Only devices of this vendor (4 hex digits)",
+	  "VID" },
+	{ "product-id",
+	  0,
+	  0,
+	  G_OPTION_ARG_FILENAME,
+	  USBPASS_CLI_OPTION(product_id),
+	  "Only devices of this product (4 hex digits)",
+	  "PID" },
+	{ "present",
+	  0,
+	  0,
+	  G_OPTION_ARG_NONE,
+	  USBPASS_CLI_OPTION(present),
+	  "Only devices plugged in now",
+	  NULL },
+	{ "missing",
+	  0,
+	  0,
+	  G_OPTION_ARG_NONE,
+	  USBPASS_CLI_OPTION(missing),
+	  "Only assigned devices that are unplugged",
+	  NULL },
+	{ NULL },
+};
 
-static void
-usbpass_cli_list_options(UsbpassCli *cli, GOptionContext *context)
-{
-	const GOptionEntry entries[] = {
-		{ "tree",
-		  't',
-		  0,
-		  G_OPTION_ARG_NONE,
-		  &cli->options.tree,
-		  "Show the topology: controller, root hub, ports, devices",
-		  NULL },
-		{ NULL },
-	};
-	g_option_context_add_main_entries(context, entries, NULL);
-	usbpass_cli_add_filter_options(cli, context);
-}
+static const GOptionEntry usbpass_cli_list_entries[] = {
+	{ "tree",
+	  't',
+	  0,
+	  G_OPTION_ARG_NONE,
+	  USBPASS_CLI_OPTION(tree),
+	  "Show the topology: controller, root hub, ports, devices",
+	  NULL },
+	{ NULL },
+};
 
 static JsonObject *
 usbpass_cli_list_devices(UsbpassCli *cli, UsbpassClient *client, GError **error)
@@ -315,30 +356,30 @@ usbpass_cli_list_devices(UsbpassCli *cli, UsbpassClient *client, GError **error)
 	return usbpass_client_list_devices(client, &filter, NULL, error);
 }
 
+static gchar *
+usbpass_cli_text_list(UsbpassCli *cli, JsonObject *answer, gconstpointer data, GError **error)
+{
+	if (cli->options.tree || g_strcmp0(cli->command->name, "tree") == 0)
+		return usbpass_cli_format_tree(answer, usbpass_cli_flags(cli), error);
+	return usbpass_cli_format_devices(answer, usbpass_cli_flags(cli), error);
+}
+
 static gint
 usbpass_cli_run_list(UsbpassCli *cli, gchar **args, GError **error)
 {
 	UsbpassClient *client = usbpass_cli_get_client(cli, error);
 	g_autoptr(JsonObject) answer = NULL;
-	g_autofree gchar *text = NULL;
 
 	if (client == NULL)
 		return -1;
 	answer = usbpass_cli_list_devices(cli, client, error);
-	if (answer == NULL)
-		return -1;
-	if (usbpass_cli_json(cli)) {
-		usbpass_cli_write_json_object(answer);
-		return 0;
-	}
-	if (cli->options.tree || g_strcmp0(cli->command->name, "tree") == 0)
-		text = usbpass_cli_format_tree(answer, usbpass_cli_flags(cli), error);
-	else
-		text = usbpass_cli_format_devices(answer, usbpass_cli_flags(cli), error);
-	if (text == NULL)
-		return -1;
-	usbpass_cli_write(text);
-	return 0;
+	return usbpass_cli_answer(cli, answer, usbpass_cli_text_list, NULL, error);
+}
+
+static gchar *
+usbpass_cli_text_device(UsbpassCli *cli, JsonObject *answer, gconstpointer data, GError **error)
+{
+	return usbpass_cli_format_device(answer);
 }
 
 static gint
@@ -346,37 +387,23 @@ usbpass_cli_run_show(UsbpassCli *cli, gchar **args, GError **error)
 {
 	UsbpassClient *client = usbpass_cli_get_client(cli, error);
 	g_autoptr(JsonObject) device = NULL;
-	g_autofree gchar *text = NULL;
 
 	if (client == NULL)
 		return -1;
 	device = usbpass_client_get_device(client, args[0], NULL, error);
-	if (device == NULL)
-		return -1;
-	if (usbpass_cli_json(cli)) {
-		usbpass_cli_write_json_object(device);
-		return 0;
-	}
-	text = usbpass_cli_format_device(device);
-	usbpass_cli_write(text);
-	return 0;
+	return usbpass_cli_answer(cli, device, usbpass_cli_text_device, NULL, error);
 }
 
-static void
-usbpass_cli_watch_options(UsbpassCli *cli, GOptionContext *context)
-{
-	const GOptionEntry entries[] = {
-		{ "count",
-		  'n',
-		  0,
-		  G_OPTION_ARG_INT,
-		  &cli->options.count,
-		  "Exit after COUNT events",
-		  "COUNT" },
-		{ NULL },
-	};
-	g_option_context_add_main_entries(context, entries, NULL);
-}
+static const GOptionEntry usbpass_cli_watch_entries[] = {
+	{ "count",
+	  'n',
+	  0,
+	  G_OPTION_ARG_INT,
+	  USBPASS_CLI_OPTION(count),
+	  "Exit after COUNT events",
+	  "COUNT" },
+	{ NULL },
+};
 
 static gboolean
 usbpass_cli_watch_cb(const gchar *event, JsonNode *data, gpointer user_data)
@@ -429,25 +456,29 @@ usbpass_cli_run_watch(UsbpassCli *cli, gchar **args, GError **error)
 	return 0;
 }
 
+/* @data: the instance, as the user named it */
+static gchar *
+usbpass_cli_text_attached(UsbpassCli *cli, JsonObject *answer, gconstpointer data, GError **error)
+{
+	return usbpass_cli_format_assignment(answer, TRUE, data);
+}
+
+static gchar *
+usbpass_cli_text_detached(UsbpassCli *cli, JsonObject *answer, gconstpointer data, GError **error)
+{
+	return usbpass_cli_format_assignment(answer, FALSE, data);
+}
+
 static gint
 usbpass_cli_run_attach(UsbpassCli *cli, gchar **args, GError **error)
 {
 	UsbpassClient *client = usbpass_cli_get_client(cli, error);
 	g_autoptr(JsonObject) device = NULL;
-	g_autofree gchar *text = NULL;
 
 	if (client == NULL)
 		return -1;
 	device = usbpass_client_attach(client, args[1], args[0], NULL, error);
-	if (device == NULL)
-		return -1;
-	if (usbpass_cli_json(cli)) {
-		usbpass_cli_write_json_object(device);
-		return 0;
-	}
-	text = usbpass_cli_format_assignment(device, TRUE, args[1]);
-	usbpass_cli_write(text);
-	return 0;
+	return usbpass_cli_answer(cli, device, usbpass_cli_text_attached, args[1], error);
 }
 
 static const gchar *
@@ -466,7 +497,6 @@ usbpass_cli_run_detach(UsbpassCli *cli, gchar **args, GError **error)
 	UsbpassClient *client = usbpass_cli_get_client(cli, error);
 	g_autoptr(JsonObject) before = NULL;
 	g_autoptr(JsonObject) device = NULL;
-	g_autofree gchar *text = NULL;
 	const gchar *instance_uuid;
 	const gchar *instance_name;
 	const gchar *id;
@@ -492,16 +522,29 @@ usbpass_cli_run_detach(UsbpassCli *cli, gchar **args, GError **error)
 	id = usbpass_cli_member_string(before, "id");
 	device = usbpass_client_detach(
 	  client, instance_uuid, id != NULL && id[0] != '\0' ? id : args[0], NULL, error);
-	if (device == NULL)
-		return -1;
-	if (usbpass_cli_json(cli)) {
-		usbpass_cli_write_json_object(device);
-		return 0;
-	}
-	text = usbpass_cli_format_assignment(
-	  device, FALSE, instance_name != NULL ? instance_name : instance_uuid);
-	usbpass_cli_write(text);
-	return 0;
+	return usbpass_cli_answer(cli,
+	                          device,
+	                          usbpass_cli_text_detached,
+	                          instance_name != NULL ? instance_name : instance_uuid,
+	                          error);
+}
+
+static gchar *
+usbpass_cli_text_instances(UsbpassCli *cli, JsonObject *answer, gconstpointer data, GError **error)
+{
+	return usbpass_cli_format_instances(answer, usbpass_cli_flags(cli), error);
+}
+
+/* one Instance: the table of a list of one */
+static gchar *
+usbpass_cli_text_instance(UsbpassCli *cli, JsonObject *answer, gconstpointer data, GError **error)
+{
+	g_autoptr(JsonArray) array = json_array_new();
+	g_autoptr(JsonObject) list = json_object_new();
+
+	json_array_add_object_element(array, json_object_ref(answer));
+	json_object_set_array_member(list, "instances", g_steal_pointer(&array));
+	return usbpass_cli_text_instances(cli, list, data, error);
 }
 
 static gint
@@ -509,56 +552,32 @@ usbpass_cli_run_instances(UsbpassCli *cli, gchar **args, GError **error)
 {
 	UsbpassClient *client = usbpass_cli_get_client(cli, error);
 	g_autoptr(JsonObject) answer = NULL;
-	g_autofree gchar *text = NULL;
 
 	if (client == NULL)
 		return -1;
 	if (args[0] != NULL) {
-		g_autoptr(JsonObject) instance = NULL;
-		g_autoptr(JsonArray) array = NULL;
-
-		instance = usbpass_client_get_instance(client, args[0], NULL, error);
-		if (instance == NULL)
-			return -1;
-		if (usbpass_cli_json(cli)) {
-			usbpass_cli_write_json_object(instance);
-			return 0;
-		}
-		array = json_array_new();
-		json_array_add_object_element(array, g_steal_pointer(&instance));
-		answer = json_object_new();
-		json_object_set_array_member(answer, "instances", g_steal_pointer(&array));
-	} else {
-		answer = usbpass_client_list_instances(client, NULL, error);
-		if (answer == NULL)
-			return -1;
-		if (usbpass_cli_json(cli)) {
-			usbpass_cli_write_json_object(answer);
-			return 0;
-		}
+		answer = usbpass_client_get_instance(client, args[0], NULL, error);
+		return usbpass_cli_answer(cli, answer, usbpass_cli_text_instance, NULL, error);
 	}
-	text = usbpass_cli_format_instances(answer, usbpass_cli_flags(cli), error);
-	if (text == NULL)
-		return -1;
-	usbpass_cli_write(text);
-	return 0;
+	answer = usbpass_client_list_instances(client, NULL, error);
+	return usbpass_cli_answer(cli, answer, usbpass_cli_text_instances, NULL, error);
 }
 
-static void
-usbpass_cli_status_options(UsbpassCli *cli, GOptionContext *context)
+static const GOptionEntry usbpass_cli_status_entries[] = {
+	{ "all",
+	  'a',
+	  0,
+	  G_OPTION_ARG_NONE,
+	  USBPASS_CLI_OPTION(all),
+	  "Include hubs and root hubs, which are never passed through",
+	  NULL },
+	{ NULL },
+};
+
+static gchar *
+usbpass_cli_text_status(UsbpassCli *cli, JsonObject *answer, gconstpointer data, GError **error)
 {
-	const GOptionEntry entries[] = {
-		{ "all",
-		  'a',
-		  0,
-		  G_OPTION_ARG_NONE,
-		  &cli->options.all,
-		  "Include hubs and root hubs, which are never passed through",
-		  NULL },
-		{ NULL },
-	};
-	g_option_context_add_main_entries(context, entries, NULL);
-	usbpass_cli_add_filter_options(cli, context);
+	return usbpass_cli_format_status(answer, cli->options.all, usbpass_cli_flags(cli), error);
 }
 
 static gint
@@ -566,45 +585,35 @@ usbpass_cli_run_status(UsbpassCli *cli, gchar **args, GError **error)
 {
 	UsbpassClient *client = usbpass_cli_get_client(cli, error);
 	g_autoptr(JsonObject) answer = NULL;
-	g_autofree gchar *text = NULL;
 
 	if (client == NULL)
 		return -1;
 	answer = usbpass_cli_list_devices(cli, client, error);
-	if (answer == NULL)
-		return -1;
-	if (usbpass_cli_json(cli)) {
-		usbpass_cli_write_json_object(answer);
-		return 0;
-	}
-	text = usbpass_cli_format_status(answer, cli->options.all, usbpass_cli_flags(cli), error);
-	if (text == NULL)
-		return -1;
-	usbpass_cli_write(text);
-	return 0;
+	return usbpass_cli_answer(cli, answer, usbpass_cli_text_status, NULL, error);
 }
 
-static void
-usbpass_cli_audit_options(UsbpassCli *cli, GOptionContext *context)
+static const GOptionEntry usbpass_cli_audit_entries[] = {
+	{ "limit",
+	  'n',
+	  0,
+	  G_OPTION_ARG_INT,
+	  USBPASS_CLI_OPTION(limit),
+	  "Show at most N entries (1 to 1000)",
+	  "N" },
+	{ "after",
+	  0,
+	  0,
+	  G_OPTION_ARG_INT64,
+	  USBPASS_CLI_OPTION(after),
+	  "Only entries newer than the entry ID",
+	  "ID" },
+	{ NULL },
+};
+
+static gchar *
+usbpass_cli_text_audit(UsbpassCli *cli, JsonObject *answer, gconstpointer data, GError **error)
 {
-	const GOptionEntry entries[] = {
-		{ "limit",
-		  'n',
-		  0,
-		  G_OPTION_ARG_INT,
-		  &cli->options.limit,
-		  "Show at most N entries (1 to 1000)",
-		  "N" },
-		{ "after",
-		  0,
-		  0,
-		  G_OPTION_ARG_INT64,
-		  &cli->options.after,
-		  "Only entries newer than the entry ID",
-		  "ID" },
-		{ NULL },
-	};
-	g_option_context_add_main_entries(context, entries, NULL);
+	return usbpass_cli_format_audit(answer, usbpass_cli_flags(cli), error);
 }
 
 static gint
@@ -612,7 +621,6 @@ usbpass_cli_run_audit(UsbpassCli *cli, gchar **args, GError **error)
 {
 	UsbpassClient *client = NULL;
 	g_autoptr(JsonObject) answer = NULL;
-	g_autofree gchar *text = NULL;
 
 	if (cli->options.limit < 0 || cli->options.limit > 1000) {
 		g_set_error_literal(error,
@@ -631,33 +639,27 @@ usbpass_cli_run_audit(UsbpassCli *cli, gchar **args, GError **error)
 		return -1;
 	answer = usbpass_client_list_audit(
 	  client, cli->options.after, (guint)cli->options.limit, NULL, error);
-	if (answer == NULL)
-		return -1;
-	if (usbpass_cli_json(cli)) {
-		usbpass_cli_write_json_object(answer);
-		return 0;
-	}
-	text = usbpass_cli_format_audit(answer, usbpass_cli_flags(cli), error);
-	if (text == NULL)
-		return -1;
-	usbpass_cli_write(text);
-	return 0;
+	return usbpass_cli_answer(cli, answer, usbpass_cli_text_audit, NULL, error);
 }
 
-static void
-usbpass_cli_token_create_options(UsbpassCli *cli, GOptionContext *context)
+static const GOptionEntry usbpass_cli_token_create_entries[] = {
+	{ "role",
+	  'r',
+	  0,
+	  G_OPTION_ARG_FILENAME,
+	  USBPASS_CLI_OPTION(role),
+	  "reader, operator or admin (required)",
+	  "ROLE" },
+	{ NULL },
+};
+
+static gchar *
+usbpass_cli_text_token_created(UsbpassCli *cli,
+                               JsonObject *answer,
+                               gconstpointer data,
+                               GError **error)
 {
-	const GOptionEntry entries[] = {
-		{ "role",
-		  'r',
-		  0,
-		  G_OPTION_ARG_FILENAME,
-		  &cli->options.role,
-		  "reader, operator or admin (required)",
-		  "ROLE" },
-		{ NULL },
-	};
-	g_option_context_add_main_entries(context, entries, NULL);
+	return usbpass_cli_format_token_created(answer, error);
 }
 
 static gint
@@ -665,7 +667,6 @@ usbpass_cli_run_token_create(UsbpassCli *cli, gchar **args, GError **error)
 {
 	UsbpassClient *client = NULL;
 	g_autoptr(JsonObject) answer = NULL;
-	g_autofree gchar *text = NULL;
 
 	if (cli->options.role == NULL) {
 		g_set_error_literal(error,
@@ -678,17 +679,13 @@ usbpass_cli_run_token_create(UsbpassCli *cli, gchar **args, GError **error)
 	if (client == NULL)
 		return -1;
 	answer = usbpass_client_create_token(client, args[0], cli->options.role, NULL, error);
-	if (answer == NULL)
-		return -1;
-	if (usbpass_cli_json(cli)) {
-		usbpass_cli_write_json_object(answer);
-		return 0;
-	}
-	text = usbpass_cli_format_token_created(answer, error);
-	if (text == NULL)
-		return -1;
-	usbpass_cli_write(text);
-	return 0;
+	return usbpass_cli_answer(cli, answer, usbpass_cli_text_token_created, NULL, error);
+}
+
+static gchar *
+usbpass_cli_text_tokens(UsbpassCli *cli, JsonObject *answer, gconstpointer data, GError **error)
+{
+	return usbpass_cli_format_tokens(answer, usbpass_cli_flags(cli), error);
 }
 
 static gint
@@ -696,22 +693,11 @@ usbpass_cli_run_token_list(UsbpassCli *cli, gchar **args, GError **error)
 {
 	UsbpassClient *client = usbpass_cli_get_client(cli, error);
 	g_autoptr(JsonObject) answer = NULL;
-	g_autofree gchar *text = NULL;
 
 	if (client == NULL)
 		return -1;
 	answer = usbpass_client_list_tokens(client, NULL, error);
-	if (answer == NULL)
-		return -1;
-	if (usbpass_cli_json(cli)) {
-		usbpass_cli_write_json_object(answer);
-		return 0;
-	}
-	text = usbpass_cli_format_tokens(answer, usbpass_cli_flags(cli), error);
-	if (text == NULL)
-		return -1;
-	usbpass_cli_write(text);
-	return 0;
+	return usbpass_cli_answer(cli, answer, usbpass_cli_text_tokens, NULL, error);
 }
 
 static gint
@@ -736,25 +722,31 @@ usbpass_cli_run_token_revoke(UsbpassCli *cli, gchar **args, GError **error)
 	return 0;
 }
 
+static gchar *
+usbpass_cli_text_policy(UsbpassCli *cli, JsonObject *answer, gconstpointer data, GError **error)
+{
+	return usbpass_cli_format_policy(answer);
+}
+
 static gint
 usbpass_cli_run_policy_show(UsbpassCli *cli, gchar **args, GError **error)
 {
 	UsbpassClient *client = usbpass_cli_get_client(cli, error);
 	g_autoptr(JsonObject) answer = NULL;
-	g_autofree gchar *text = NULL;
 
 	if (client == NULL)
 		return -1;
 	answer = usbpass_client_get_policy(client, NULL, error);
-	if (answer == NULL)
-		return -1;
-	if (usbpass_cli_json(cli)) {
-		usbpass_cli_write_json_object(answer);
-		return 0;
-	}
-	text = usbpass_cli_format_policy(answer);
-	usbpass_cli_write(text);
-	return 0;
+	return usbpass_cli_answer(cli, answer, usbpass_cli_text_policy, NULL, error);
+}
+
+static gchar *
+usbpass_cli_text_policy_check(UsbpassCli *cli,
+                              JsonObject *answer,
+                              gconstpointer data,
+                              GError **error)
+{
+	return usbpass_cli_format_policy_check(answer);
 }
 
 static gint
@@ -778,16 +770,18 @@ usbpass_cli_run_policy_check(UsbpassCli *cli, gchar **args, GError **error)
 		                    "the answer of usbpassd has no \"allowed\" boolean");
 		return -1;
 	}
-	if (usbpass_cli_json(cli)) {
-		usbpass_cli_write_json_object(answer);
-	} else {
-		g_autofree gchar *text = usbpass_cli_format_policy_check(answer);
-		usbpass_cli_write(text);
-	}
+	if (usbpass_cli_answer(cli, answer, usbpass_cli_text_policy_check, NULL, error) < 0)
+		return -1;
 	/* like grep: scripts can test the answer without parsing it */
 	return json_node_get_boolean(allowed)
 	         ? 0
 	         : usbpass_error_to_exit_code(USBPASS_ERROR_DENIED_BY_POLICY);
+}
+
+static gchar *
+usbpass_cli_text_host(UsbpassCli *cli, JsonObject *answer, gconstpointer data, GError **error)
+{
+	return usbpass_cli_format_host(answer);
 }
 
 static gint
@@ -795,20 +789,11 @@ usbpass_cli_run_host(UsbpassCli *cli, gchar **args, GError **error)
 {
 	UsbpassClient *client = usbpass_cli_get_client(cli, error);
 	g_autoptr(JsonObject) answer = NULL;
-	g_autofree gchar *text = NULL;
 
 	if (client == NULL)
 		return -1;
 	answer = usbpass_client_get_host(client, NULL, error);
-	if (answer == NULL)
-		return -1;
-	if (usbpass_cli_json(cli)) {
-		usbpass_cli_write_json_object(answer);
-		return 0;
-	}
-	text = usbpass_cli_format_host(answer);
-	usbpass_cli_write(text);
-	return 0;
+	return usbpass_cli_answer(cli, answer, usbpass_cli_text_host, NULL, error);
 }
 
 static gint
@@ -822,7 +807,7 @@ static const UsbpassCliCommand usbpass_cli_commands[] = {
 	  "answer of GET /v1/devices as it is: {\"generation\": N, \"devices\": [...]}.",
 	  0,
 	  0,
-	  usbpass_cli_list_options,
+	  { usbpass_cli_list_entries, usbpass_cli_filter_entries },
 	  usbpass_cli_run_list },
 	{ "tree",
 	  NULL,
@@ -830,9 +815,9 @@ static const UsbpassCliCommand usbpass_cli_commands[] = {
 	  "The same as `usbpass list --tree`.",
 	  0,
 	  0,
-	  usbpass_cli_add_filter_options,
+	  { usbpass_cli_filter_entries },
 	  usbpass_cli_run_list },
-	{ "show", "DEVICE", "Show one USB device", NULL, 1, 1, NULL, usbpass_cli_run_show },
+	{ "show", "DEVICE", "Show one USB device", NULL, 1, 1, { NULL }, usbpass_cli_run_show },
 	{ "watch",
 	  NULL,
 	  "Print hotplug and assignment events as they happen",
@@ -840,7 +825,7 @@ static const UsbpassCliCommand usbpass_cli_commands[] = {
 	  "\"attached … → web01\". With --json, one {\"event\", \"data\"} object per line.",
 	  0,
 	  0,
-	  usbpass_cli_watch_options,
+	  { usbpass_cli_watch_entries },
 	  usbpass_cli_run_watch },
 	{ "attach",
 	  "DEVICE INSTANCE",
@@ -848,7 +833,7 @@ static const UsbpassCliCommand usbpass_cli_commands[] = {
 	  NULL,
 	  2,
 	  2,
-	  NULL,
+	  { NULL },
 	  usbpass_cli_run_attach },
 	{ "detach",
 	  "DEVICE",
@@ -856,7 +841,7 @@ static const UsbpassCliCommand usbpass_cli_commands[] = {
 	  NULL,
 	  1,
 	  1,
-	  NULL,
+	  { NULL },
 	  usbpass_cli_run_detach },
 	{ "instances",
 	  "[INSTANCE]",
@@ -864,7 +849,7 @@ static const UsbpassCliCommand usbpass_cli_commands[] = {
 	  NULL,
 	  0,
 	  1,
-	  NULL,
+	  { NULL },
 	  usbpass_cli_run_instances },
 	{ "status",
 	  NULL,
@@ -872,7 +857,7 @@ static const UsbpassCliCommand usbpass_cli_commands[] = {
 	  "Columns: ID NAME BUS:DEV STATE INSTANCE ERROR (the host_usb_devices table).",
 	  0,
 	  0,
-	  usbpass_cli_status_options,
+	  { usbpass_cli_status_entries, usbpass_cli_filter_entries },
 	  usbpass_cli_run_status },
 	{ "audit",
 	  NULL,
@@ -880,7 +865,7 @@ static const UsbpassCliCommand usbpass_cli_commands[] = {
 	  NULL,
 	  0,
 	  0,
-	  usbpass_cli_audit_options,
+	  { usbpass_cli_audit_entries },
 	  usbpass_cli_run_audit },
 	{ "token create",
 	  "NAME --role ROLE",
@@ -888,7 +873,7 @@ static const UsbpassCliCommand usbpass_cli_commands[] = {
 	  NULL,
 	  1,
 	  1,
-	  usbpass_cli_token_create_options,
+	  { usbpass_cli_token_create_entries },
 	  usbpass_cli_run_token_create },
 	{ "token list",
 	  NULL,
@@ -896,7 +881,7 @@ static const UsbpassCliCommand usbpass_cli_commands[] = {
 	  NULL,
 	  0,
 	  0,
-	  NULL,
+	  { NULL },
 	  usbpass_cli_run_token_list },
 	{ "token revoke",
 	  "NAME",
@@ -904,7 +889,7 @@ static const UsbpassCliCommand usbpass_cli_commands[] = {
 	  NULL,
 	  1,
 	  1,
-	  NULL,
+	  { NULL },
 	  usbpass_cli_run_token_revoke },
 	{ "policy show",
 	  NULL,
@@ -912,7 +897,7 @@ static const UsbpassCliCommand usbpass_cli_commands[] = {
 	  NULL,
 	  0,
 	  0,
-	  NULL,
+	  { NULL },
 	  usbpass_cli_run_policy_show },
 	{ "policy check",
 	  "DEVICE",
@@ -920,7 +905,7 @@ static const UsbpassCliCommand usbpass_cli_commands[] = {
 	  "Exits 0 when it would be allowed, 5 when the policy denies it.",
 	  1,
 	  1,
-	  NULL,
+	  { NULL },
 	  usbpass_cli_run_policy_check },
 	{ "host",
 	  NULL,
@@ -928,7 +913,7 @@ static const UsbpassCliCommand usbpass_cli_commands[] = {
 	  NULL,
 	  0,
 	  0,
-	  NULL,
+	  { NULL },
 	  usbpass_cli_run_host },
 	{ "help",
 	  "[COMMAND]",
@@ -936,7 +921,7 @@ static const UsbpassCliCommand usbpass_cli_commands[] = {
 	  NULL,
 	  0,
 	  2,
-	  NULL,
+	  { NULL },
 	  usbpass_cli_run_help },
 };
 
@@ -995,76 +980,71 @@ usbpass_cli_commands_text(const gchar *group)
 	return g_string_free(out, FALSE);
 }
 
-static void
-usbpass_cli_add_global_options(UsbpassCliGlobals *globals, GOptionContext *context)
-{
-	const GOptionEntry entries[] = {
-		{ "json",
-		  'j',
-		  0,
-		  G_OPTION_ARG_NONE,
-		  &globals->json,
-		  "Print the JSON answer of usbpassd",
-		  NULL },
-		{ "wide",
-		  'w',
-		  0,
-		  G_OPTION_ARG_NONE,
-		  &globals->wide,
-		  "Never cut long columns",
-		  NULL },
-		{ "socket",
-		  0,
-		  0,
-		  G_OPTION_ARG_FILENAME,
-		  &globals->socket,
-		  "The Unix socket of usbpassd (default " USBPASS_CLIENT_DEFAULT_SOCKET ")",
-		  "PATH" },
-		{ "url",
-		  0,
-		  0,
-		  G_OPTION_ARG_FILENAME,
-		  &globals->url,
-		  "A remote usbpassd, http(s)://HOST:PORT (needs a token)",
-		  "URL" },
-		{ "token",
-		  0,
-		  0,
-		  G_OPTION_ARG_FILENAME,
-		  &globals->token,
-		  "The bearer token for --url (prefer USBPASS_TOKEN or --token-file)",
-		  "TOKEN" },
-		{ "token-file",
-		  0,
-		  0,
-		  G_OPTION_ARG_FILENAME,
-		  &globals->token_file,
-		  "Read the bearer token from FILE",
-		  "FILE" },
-		{ "version",
-		  0,
-		  0,
-		  G_OPTION_ARG_NONE,
-		  &globals->version,
-		  "Print the version of usbpass",
-		  NULL },
-		{ "help", 'h', 0, G_OPTION_ARG_NONE, &globals->help, "Show this help", NULL },
-		{ NULL },
-	};
-	g_option_context_add_main_entries(context, entries, NULL);
-}
+static const GOptionEntry usbpass_cli_global_entries[] = {
+	{ "json",
+	  'j',
+	  0,
+	  G_OPTION_ARG_NONE,
+	  USBPASS_CLI_GLOBAL(json),
+	  "Print the JSON answer of usbpassd",
+	  NULL },
+	{ "wide",
+	  'w',
+	  0,
+	  G_OPTION_ARG_NONE,
+	  USBPASS_CLI_GLOBAL(wide),
+	  "Never cut long columns",
+	  NULL },
+	{ "socket",
+	  0,
+	  0,
+	  G_OPTION_ARG_FILENAME,
+	  USBPASS_CLI_GLOBAL(socket),
+	  "The Unix socket of usbpassd (default " USBPASS_CLIENT_DEFAULT_SOCKET ")",
+	  "PATH" },
+	{ "url",
+	  0,
+	  0,
+	  G_OPTION_ARG_FILENAME,
+	  USBPASS_CLI_GLOBAL(url),
+	  "A remote usbpassd, http(s)://HOST:PORT (needs a token)",
+	  "URL" },
+	{ "token",
+	  0,
+	  0,
+	  G_OPTION_ARG_FILENAME,
+	  USBPASS_CLI_GLOBAL(token),
+	  "The bearer token for --url (prefer USBPASS_TOKEN or --token-file)",
+	  "TOKEN" },
+	{ "token-file",
+	  0,
+	  0,
+	  G_OPTION_ARG_FILENAME,
+	  USBPASS_CLI_GLOBAL(token_file),
+	  "Read the bearer token from FILE",
+	  "FILE" },
+	{ "version",
+	  0,
+	  0,
+	  G_OPTION_ARG_NONE,
+	  USBPASS_CLI_GLOBAL(version),
+	  "Print the version of usbpass",
+	  NULL },
+	{ "help", 'h', 0, G_OPTION_ARG_NONE, USBPASS_CLI_GLOBAL(help), "Show this help", NULL },
+	{ NULL },
+};
 
 static GOptionContext *
 usbpass_cli_command_context(UsbpassCli *cli, const UsbpassCliCommand *command)
 {
 	g_autofree gchar *parameters = NULL;
 	GOptionContext *context;
-	const GOptionEntry remaining[] = {
+	static const GOptionEntry remaining[] = {
 		{ G_OPTION_REMAINING,
 		  0,
 		  0,
 		  G_OPTION_ARG_FILENAME_ARRAY,
-		  &cli->options.remaining,
+		  USBPASS_CLI_OPTION(remaining),
 		  NULL,
 		  NULL },
 		{ NULL },
@@ -1079,10 +1059,10 @@ usbpass_cli_command_context(UsbpassCli *cli, const UsbpassCliCommand *command)
 	g_option_context_set_summary(context, command->summary);
 	if (command->description != NULL)
 		g_option_context_set_description(context, command->description);
-	if (command->add_options != NULL)
-		command->add_options(cli, context);
-	usbpass_cli_add_global_options(&cli->after, context);
-	g_option_context_add_main_entries(context, remaining, NULL);
+	for (guint i = 0; i < G_N_ELEMENTS(command->options) && command->options[i] != NULL; i++)
+		usbpass_cli_add_entries(context, &cli->options, command->options[i]);
+	usbpass_cli_add_entries(context, &cli->after, usbpass_cli_global_entries);
+	usbpass_cli_add_entries(context, &cli->options, remaining);
 	return context;
 }
 
@@ -1097,7 +1077,7 @@ usbpass_cli_main_help(UsbpassCli *cli)
 	g_option_context_set_help_enabled(context, FALSE);
 	g_option_context_set_summary(context, "Hand host USB devices to virtual machines.");
 	g_option_context_set_description(context, commands);
-	usbpass_cli_add_global_options(&scratch, context);
+	usbpass_cli_add_entries(context, &scratch, usbpass_cli_global_entries);
 	help = g_option_context_get_help(context, TRUE, NULL);
 	return help;
 }
@@ -1181,7 +1161,7 @@ usbpass_cli_run(UsbpassCli *cli, gint argc, gchar **argv, GError **error)
 	global_context = g_option_context_new("COMMAND [ARGUMENT…]");
 	g_option_context_set_help_enabled(global_context, FALSE);
 	g_option_context_set_strict_posix(global_context, TRUE);
-	usbpass_cli_add_global_options(&cli->before, global_context);
+	usbpass_cli_add_entries(global_context, &cli->before, usbpass_cli_global_entries);
 	if (!g_option_context_parse_strv(global_context, &args, error))
 		return -1;
 	if (cli->before.version) {
