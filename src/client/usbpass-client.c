@@ -7,6 +7,7 @@
 
 #include <gio/gunixsocketaddress.h>
 #include <libsoup/soup.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "usbpass-client-private.h"
@@ -868,6 +869,44 @@ usbpass_client_build_path(const gchar *collection,
 	return g_strdup_printf("/v1/%s/%s%s", collection, escaped, suffix != NULL ? suffix : "");
 }
 
+/* a call on "/v1/<collection>/<escaped name><suffix>" whose answer must be an object */
+static JsonObject *
+usbpass_client_call_named(UsbpassClient *self,
+                          const gchar *method,
+                          const gchar *collection,
+                          const gchar *name,
+                          const gchar *suffix,
+                          JsonNode *body,
+                          GCancellable *cancellable,
+                          GError **error)
+{
+	g_autofree gchar *path = usbpass_client_build_path(collection, name, suffix, error);
+	if (path == NULL)
+		return NULL;
+	return usbpass_client_call_object(self, method, path, body, cancellable, error);
+}
+
+/* a request body of string members: key, value, ..., NULL */
+static JsonNode *
+usbpass_client_string_body(const gchar *first_key, ...) G_GNUC_NULL_TERMINATED;
+
+static JsonNode *
+usbpass_client_string_body(const gchar *first_key, ...)
+{
+	g_autoptr(JsonBuilder) builder = json_builder_new_immutable();
+	va_list args;
+
+	json_builder_begin_object(builder);
+	va_start(args, first_key);
+	for (const gchar *key = first_key; key != NULL; key = va_arg(args, const gchar *)) {
+		json_builder_set_member_name(builder, key);
+		json_builder_add_string_value(builder, va_arg(args, const gchar *));
+	}
+	va_end(args);
+	json_builder_end_object(builder);
+	return json_builder_get_root(builder);
+}
+
 /**
  * usbpass_client_get_device:
  * @self: a #UsbpassClient
@@ -886,15 +925,11 @@ usbpass_client_get_device(UsbpassClient *self,
                           GCancellable *cancellable,
                           GError **error)
 {
-	g_autofree gchar *path = NULL;
-
 	g_return_val_if_fail(USBPASS_IS_CLIENT(self), NULL);
 	g_return_val_if_fail(device != NULL, NULL);
 
-	path = usbpass_client_build_path("devices", device, NULL, error);
-	if (path == NULL)
-		return NULL;
-	return usbpass_client_call_object(self, "GET", path, NULL, cancellable, error);
+	return usbpass_client_call_named(
+	  self, "GET", "devices", device, NULL, NULL, cancellable, error);
 }
 
 /* one Device object of an answer as a record, or a protocol error */
@@ -1021,15 +1056,11 @@ usbpass_client_check_policy(UsbpassClient *self,
                             GCancellable *cancellable,
                             GError **error)
 {
-	g_autofree gchar *path = NULL;
-
 	g_return_val_if_fail(USBPASS_IS_CLIENT(self), NULL);
 	g_return_val_if_fail(device != NULL, NULL);
 
-	path = usbpass_client_build_path("devices", device, "/policy", error);
-	if (path == NULL)
-		return NULL;
-	return usbpass_client_call_object(self, "GET", path, NULL, cancellable, error);
+	return usbpass_client_call_named(
+	  self, "GET", "devices", device, "/policy", NULL, cancellable, error);
 }
 
 /**
@@ -1083,15 +1114,11 @@ usbpass_client_get_instance(UsbpassClient *self,
                             GCancellable *cancellable,
                             GError **error)
 {
-	g_autofree gchar *path = NULL;
-
 	g_return_val_if_fail(USBPASS_IS_CLIENT(self), NULL);
 	g_return_val_if_fail(instance != NULL, NULL);
 
-	path = usbpass_client_build_path("instances", instance, NULL, error);
-	if (path == NULL)
-		return NULL;
-	return usbpass_client_call_object(self, "GET", path, NULL, cancellable, error);
+	return usbpass_client_call_named(
+	  self, "GET", "instances", instance, NULL, NULL, cancellable, error);
 }
 
 /**
@@ -1113,8 +1140,6 @@ usbpass_client_attach(UsbpassClient *self,
                       GCancellable *cancellable,
                       GError **error)
 {
-	g_autofree gchar *path = NULL;
-	g_autoptr(JsonBuilder) builder = NULL;
 	g_autoptr(JsonNode) body = NULL;
 
 	g_return_val_if_fail(USBPASS_IS_CLIENT(self), NULL);
@@ -1128,16 +1153,9 @@ usbpass_client_attach(UsbpassClient *self,
 		                    "an empty name is not a device");
 		return NULL;
 	}
-	path = usbpass_client_build_path("instances", instance, "/usb-devices", error);
-	if (path == NULL)
-		return NULL;
-	builder = json_builder_new_immutable();
-	json_builder_begin_object(builder);
-	json_builder_set_member_name(builder, "device");
-	json_builder_add_string_value(builder, device);
-	json_builder_end_object(builder);
-	body = json_builder_get_root(builder);
-	return usbpass_client_call_object(self, "POST", path, body, cancellable, error);
+	body = usbpass_client_string_body("device", device, NULL);
+	return usbpass_client_call_named(
+	  self, "POST", "instances", instance, "/usb-devices", body, cancellable, error);
 }
 
 /**
@@ -1159,7 +1177,7 @@ usbpass_client_detach(UsbpassClient *self,
                       GCancellable *cancellable,
                       GError **error)
 {
-	g_autofree gchar *escaped_instance = NULL;
+	g_autofree gchar *devices = NULL;
 	g_autofree gchar *escaped_device = NULL;
 	g_autofree gchar *path = NULL;
 
@@ -1167,13 +1185,13 @@ usbpass_client_detach(UsbpassClient *self,
 	g_return_val_if_fail(instance != NULL, NULL);
 	g_return_val_if_fail(device != NULL, NULL);
 
-	escaped_instance = usbpass_client_escape_segment(instance, error);
-	if (escaped_instance == NULL)
+	devices = usbpass_client_build_path("instances", instance, "/usb-devices/", error);
+	if (devices == NULL)
 		return NULL;
 	escaped_device = usbpass_client_escape_segment(device, error);
 	if (escaped_device == NULL)
 		return NULL;
-	path = g_strdup_printf("/v1/instances/%s/usb-devices/%s", escaped_instance, escaped_device);
+	path = g_strconcat(devices, escaped_device, NULL);
 	return usbpass_client_call_object(self, "DELETE", path, NULL, cancellable, error);
 }
 
@@ -1231,21 +1249,13 @@ usbpass_client_create_token(UsbpassClient *self,
                             GCancellable *cancellable,
                             GError **error)
 {
-	g_autoptr(JsonBuilder) builder = NULL;
 	g_autoptr(JsonNode) body = NULL;
 
 	g_return_val_if_fail(USBPASS_IS_CLIENT(self), NULL);
 	g_return_val_if_fail(name != NULL, NULL);
 	g_return_val_if_fail(role != NULL, NULL);
 
-	builder = json_builder_new_immutable();
-	json_builder_begin_object(builder);
-	json_builder_set_member_name(builder, "name");
-	json_builder_add_string_value(builder, name);
-	json_builder_set_member_name(builder, "role");
-	json_builder_add_string_value(builder, role);
-	json_builder_end_object(builder);
-	body = json_builder_get_root(builder);
+	body = usbpass_client_string_body("name", name, "role", role, NULL);
 	return usbpass_client_call_object(self, "POST", "/v1/tokens", body, cancellable, error);
 }
 
