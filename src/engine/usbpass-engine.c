@@ -346,6 +346,7 @@ typedef enum {
 
 typedef struct {
 	JobKind kind;
+	UsbpassEngine *engine; /* unowned: the outer task, alive until the job ends, holds it */
 	gchar *device_id;
 	gchar *device_label;
 	gchar *instance_uuid;
@@ -381,8 +382,8 @@ job_attach_thread(GTask *task,
                   gpointer task_data,
                   GCancellable *cancellable)
 {
-	UsbpassEngine *self = USBPASS_ENGINE(source_object);
 	Job *job = task_data;
+	UsbpassEngine *self = job->engine;
 	g_autoptr(HostdevOwner) owner = NULL;
 	g_autoptr(GError) error_local = NULL;
 
@@ -437,8 +438,8 @@ job_detach_thread(GTask *task,
                   gpointer task_data,
                   GCancellable *cancellable)
 {
-	UsbpassEngine *self = USBPASS_ENGINE(source_object);
 	Job *job = task_data;
+	UsbpassEngine *self = job->engine;
 	g_autoptr(GError) error_local = NULL;
 
 	if (!usbpass_driver_detach(self->driver, job->instance_uuid, job->hostdev, &error_local)) {
@@ -509,8 +510,8 @@ engine_catch_up(UsbpassEngine *self, const gchar *device_id)
 static void
 engine_attach_finished_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
-	UsbpassEngine *self = USBPASS_ENGINE(source);
 	g_autoptr(GTask) outer = G_TASK(user_data);
+	UsbpassEngine *self = USBPASS_ENGINE(g_task_get_source_object(outer));
 	Job *job = g_task_get_task_data(outer);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GError) error_store = NULL;
@@ -593,8 +594,8 @@ engine_attach_finished_cb(GObject *source, GAsyncResult *res, gpointer user_data
 static void
 engine_detach_finished_cb(GObject *source, GAsyncResult *res, gpointer user_data)
 {
-	UsbpassEngine *self = USBPASS_ENGINE(source);
 	g_autoptr(GTask) outer = G_TASK(user_data);
+	UsbpassEngine *self = USBPASS_ENGINE(g_task_get_source_object(outer));
 	Job *job = g_task_get_task_data(outer);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GError) error_store = NULL;
@@ -655,8 +656,11 @@ engine_run_job(UsbpassEngine *self, GTask *outer, GTaskThreadFunc func, GAsyncRe
 {
 	Job *job = g_task_get_task_data(outer);
 	/* not cancellable: once the hypervisor call is under way its outcome must
-	 * reach the store, or the row would lie about the definition */
-	g_autoptr(GTask) inner = g_task_new(self, NULL, done, g_object_ref(outer));
+	 * reach the store, or the row would lie about the definition; and without
+	 * a source object: the worker thread drops its reference to this task
+	 * whenever it gets round to it, and must never drop the engine's last */
+	g_autoptr(GTask) inner = g_task_new(NULL, NULL, done, g_object_ref(outer));
+	job->engine = self;
 	g_hash_table_insert(self->in_flight, g_strdup(job->device_id), GUINT_TO_POINTER(1));
 	g_task_set_task_data(inner, job, NULL);
 	g_task_run_in_thread(inner, func);
