@@ -47,6 +47,13 @@ class LabError(Exception):
     pass
 
 
+def die_with_parent():
+    """In the QEMU child before exec: SIGKILL when lab/run dies, whatever kills it."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 def qemu_prop(value):
     if value is True:
         return "on"
@@ -305,9 +312,9 @@ class OuterVM:
         with open(self.path("qemu.cmdline"), "w") as f:
             f.write(" ".join(cmd) + "\n")
         start = time.monotonic()
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                     stdout=open(self.path("qemu.log"), "w"),
-                                     stderr=subprocess.STDOUT)
+        with open(self.path("qemu.log"), "w") as qemu_log:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=qemu_log,
+                                         stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         self.log(f"outer QEMU pid {self.proc.pid}, console in {self.path('console.log')}")
         self.qmp = Qmp(self.path("qmp.sock"))
         self.agent = Agent(self.path("agent.sock"))
