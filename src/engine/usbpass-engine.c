@@ -488,10 +488,13 @@ engine_catch_up(UsbpassEngine *self, const gchar *device_id)
 		return;
 	}
 	if (device == NULL) {
-		if (record->state == USBPASS_DEVICE_STATE_ATTACHED &&
+		/* unplugged while the job ran: a failed re-attach of a device that is
+		 * gone again keeps its assignment too (found by the lab) */
+		if ((record->state == USBPASS_DEVICE_STATE_ATTACHED ||
+		     record->state == USBPASS_DEVICE_STATE_FAILED) &&
 		    !engine_transition(self,
 		                       device_id,
-		                       USBPASS_DEVICE_STATE_ATTACHED,
+		                       record->state,
 		                       USBPASS_DEVICE_STATE_MISSING,
 		                       record->instance_uuid,
 		                       record->instance_name,

@@ -976,6 +976,70 @@ test_reconcile_failed_but_held(Fixture *fx, gconstpointer user_data)
 	assert_state(fx, id, USBPASS_DEVICE_STATE_ATTACHED, fx->off_uuid);
 }
 
+typedef struct {
+	Fixture *fx;
+	UsbpassDevice *unplugged;
+	gboolean fired;
+} FlapHelper;
+
+static gboolean
+flap_idle_cb(gpointer user_data)
+{
+	FlapHelper *helper = user_data;
+	helper->unplugged = fixture_unplug(helper->fx, "1-2");
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean
+flap_hook(UsbpassTestDriver *driver,
+          const gchar *method,
+          const gchar *uuid,
+          const UsbpassHostdev *hostdev,
+          gboolean applied,
+          gpointer user_data)
+{
+	FlapHelper *helper = user_data;
+	if (g_strcmp0(method, "attach") != 0 || applied || helper->fired)
+		return TRUE;
+	/* pulled again while the re-attach runs: QEMU cannot find it */
+	helper->fired = TRUE;
+	g_idle_add(flap_idle_cb, helper);
+	g_usleep(200 * 1000);
+	return FALSE;
+}
+
+static void
+test_replug_flapping(Fixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UsbpassEngineDevice) result = NULL;
+	g_autoptr(UsbpassDevice) unplugged = NULL;
+	g_autofree gchar *id = device_id_at(fx, "1-2");
+	FlapHelper helper = { fx, NULL, FALSE };
+
+	result = usbpass_engine_attach(fx->engine, "1-2", "on", "uid:0", &error);
+	g_assert_no_error(error);
+	unplugged = fixture_unplug(fx, "1-2");
+	assert_state(fx, id, USBPASS_DEVICE_STATE_MISSING, fx->on_uuid);
+
+	usbpass_test_driver_set_hook(fx->driver, flap_hook, &helper, NULL);
+	replug(fx, unplugged, "1-2", 60);
+	while (!helper.fired || helper.unplugged == NULL ||
+	       usbpass_engine_get_jobs_in_flight(fx->engine) > 0)
+		g_main_context_iteration(NULL, TRUE);
+	usbpass_test_driver_set_hook(fx->driver, NULL, NULL, NULL);
+	/* the failed re-attach of a device that is gone again keeps the assignment */
+	wait_for_state(fx, id, USBPASS_DEVICE_STATE_MISSING);
+	assert_state(fx, id, USBPASS_DEVICE_STATE_MISSING, fx->on_uuid);
+
+	/* and the next re-plug gives it back */
+	replug(fx, helper.unplugged, "1-2", 61);
+	wait_for_state(fx, id, USBPASS_DEVICE_STATE_ATTACHED);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, 0x1050, 1, 61), ==, 1);
+	g_clear_pointer(&helper.unplugged, usbpass_device_unref);
+}
+
 static gchar *
 dump_rows(Fixture *fx)
 {
@@ -1339,6 +1403,7 @@ main(int argc, char **argv)
 	ADD("/usbpass/engine/crash-recovery", test_crash_recovery, NULL);
 	ADD("/usbpass/engine/replug{after-failed-detach}", test_replug_after_failed_detach, NULL);
 	ADD("/usbpass/engine/replug{during-attach}", test_replug_during_attach, NULL);
+	ADD("/usbpass/engine/replug{flapping}", test_replug_flapping, NULL);
 	ADD("/usbpass/engine/reconcile{failed-but-held}", test_reconcile_failed_but_held, NULL);
 	ADD("/usbpass/engine/reconcile{import-idempotent}", test_reconcile_import_idempotent, NULL);
 	ADD("/usbpass/engine/reconcile{stale-rows}", test_reconcile_stale_rows, NULL);
