@@ -594,6 +594,19 @@ usbpass_inventory_apply_pending(UsbpassInventory *self)
 			new = usbpass_device_reader_read_syspath(reader, key, NULL);
 		if (old == NULL && new == NULL)
 			continue;
+		/* the kernel unbinds drivers ~10 ms before it removes a device, and a
+		 * read in between may find its attributes half gone; a serial never
+		 * vanishes from a device that stays plugged, so such a read is not a
+		 * new identity (the lab saw an attached stick re-identified by port
+		 * and its assignment never marked missing): keep what we knew, the
+		 * remove that follows takes it */
+		if (old != NULL && new != NULL &&
+		    ((new->error != NULL && old->error == NULL) ||
+		     (old->serial != NULL && new->serial == NULL &&
+		      old->vendor_id == new->vendor_id && old->product_id == new->product_id))) {
+			g_debug("ignoring a half-read of '%s' during its removal", key);
+			continue;
+		}
 		change = g_new0(UsbpassChange, 1);
 		change->old = old != NULL ? usbpass_device_ref(old) : NULL;
 		change->new = g_steal_pointer(&new);

@@ -781,6 +781,24 @@ test_hotplug_change(Fixture *fixture, gconstpointer user_data)
 		g_main_context_iteration(NULL, TRUE);
 	g_assert_cmpuint(usbpass_inventory_flush(fixture->inventory), ==, 0);
 	g_assert_cmpuint(fixture->changed, ==, 0);
+
+	/* teardown: the kernel unbinds before it removes, and a read in between
+	 * finds the serial gone; that is not a new identity, and no event */
+	{
+		g_autofree gchar *ftdi = usbpass_mock_syspath(XHCI, 1, "1-4.2");
+		g_autofree gchar *root = umockdev_testbed_get_root_dir(fixture->testbed);
+		g_autofree gchar *serial = g_build_filename(root, ftdi, "serial", NULL);
+		g_autoptr(GError) error = NULL;
+		g_autoptr(UsbpassDevice) still = NULL;
+		g_assert_cmpint(g_unlink(serial), ==, 0);
+		umockdev_testbed_uevent(fixture->testbed, ftdi, "unbind");
+		while (usbpass_inventory_get_pending(fixture->inventory) == 0)
+			g_main_context_iteration(NULL, TRUE);
+		g_assert_cmpuint(usbpass_inventory_flush(fixture->inventory), ==, 0);
+		still = usbpass_inventory_find(fixture->inventory, "0403:6001:s:A50285BI", &error);
+		g_assert_no_error(error);
+		g_assert_cmpstr(still->serial, ==, "A50285BI");
+	}
 }
 
 static void
