@@ -354,11 +354,9 @@ typedef struct {
 	gchar *actor;
 	UsbpassHostdev *hostdev;     /* the address to attach, or to detach */
 	UsbpassHostdev *old_hostdev; /* the address the definition may still name: removed first */
-	UsbpassDeviceState from;     /* the state the row was moved out of */
 	/* results, written by the worker */
 	gboolean driver_failed; /* the hypervisor call itself failed: row -> failed */
 	gboolean already_there; /* ATTACH: the target instance already had it */
-	gchar *owner_name;      /* ATTACH: another instance holds it */
 } Job;
 
 static void
@@ -371,7 +369,6 @@ job_free(Job *job)
 	g_free(job->actor);
 	usbpass_hostdev_free(job->hostdev);
 	usbpass_hostdev_free(job->old_hostdev);
-	g_free(job->owner_name);
 	g_free(job);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Job, job_free)
@@ -399,7 +396,6 @@ job_attach_thread(GTask *task,
 		}
 		g_clear_pointer(&owner, hostdev_owner_free);
 	} else if (owner != NULL) {
-		job->owner_name = g_strdup(owner->instance->name);
 		g_task_return_new_error(
 		  task,
 		  USBPASS_ERROR,
@@ -865,7 +861,6 @@ usbpass_engine_attach_async(UsbpassEngine *self,
 	job->actor = g_strdup(actor);
 	job->hostdev = hostdev_from_device(device);
 	job->old_hostdev = g_steal_pointer(&old_hostdev);
-	job->from = record->state;
 	g_task_set_task_data(task, g_steal_pointer(&job), (GDestroyNotify)job_free);
 	engine_run_job(self, task, job_attach_thread, engine_attach_finished_cb);
 }
@@ -980,7 +975,6 @@ usbpass_engine_detach_async(UsbpassEngine *self,
 	job->actor = g_strdup(actor);
 	/* the definition names the address of the last attach, which the row keeps */
 	job->hostdev = hostdev_from_record(record);
-	job->from = from;
 	g_task_set_task_data(task, g_steal_pointer(&job), (GDestroyNotify)job_free);
 	engine_run_job(self, task, job_detach_thread, engine_detach_finished_cb);
 }
@@ -1136,7 +1130,6 @@ engine_reattach(UsbpassEngine *self, const gchar *device_id)
 	job->actor = g_strdup(ENGINE_ACTOR);
 	job->old_hostdev = hostdev_from_record(record);
 	job->hostdev = hostdev_from_device(device);
-	job->from = record->state;
 
 	/* the row keeps the new address from now on: the definition will name it */
 	{
