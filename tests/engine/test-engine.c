@@ -425,8 +425,9 @@ test_attach_in_use_by_hand(Fixture *fx, gconstpointer user_data)
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_IN_USE);
 	g_assert_nonnull(strstr(error->message, "'off'"));
 	g_assert_null(attached);
-	/* refused, not failed: the row is free again and nothing was attached */
-	assert_state(fx, id, USBPASS_DEVICE_STATE_AVAILABLE, NULL);
+	/* refused, not failed: nothing was attached, and the row says at once
+	 * who holds the device (issue 9, item 3) */
+	assert_state(fx, id, USBPASS_DEVICE_STATE_ATTACHED, fx->off_uuid);
 	g_assert_cmpuint(
 	  count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x1050, 0, 0),
 	  ==,
