@@ -8,7 +8,7 @@
  *                    definition holds (usbpass_hostdev_holds()), which entries
  *                    are usbpass's, and that no entry usbpass did not write is
  *                    ever found for removal; no daemon needed
- *   reconcile/FORM   against the private libvirtd of scripts/with-libvirtd
+ *   libvirt/reconcile/FORM against the private libvirtd of scripts/with-libvirtd
  *                    (skipped without it): the domain is defined, the engine
  *                    reconciles over the libvirt driver, every held device's
  *                    row names the domain, every other row is available, an
@@ -16,6 +16,9 @@
  *                    of a hand-written one are refused as in use, and after
  *                    all that the persistent definitions are byte for byte
  *                    what they were
+ *   libvirt/reconcile/retry-after-no-free-ports: a domain whose USB ports hand-written
+ *                    hostdevs fill refuses usbpass's attach; the retry leaves
+ *                    them where they are (issue 9, item 2)
  */
 #include "config.h"
 
@@ -373,6 +376,76 @@ test_reconcile(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(other_after, ==, other_before);
 }
 
+/* issue 9 item 2 against libvirt: a domain whose USB ports are all taken by
+ * hand-written address-only hostdevs refuses usbpass's attach ("No free USB
+ * ports"); the retry must not make room by removing one of them */
+static void
+test_retry_no_free_ports(Fixture *fx, gconstpointer user_data)
+{
+	const gchar *full = "<domain type='qemu'><name>usbpass-corpus-full</name>"
+	                    "<memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+	                    "<os><type arch='x86_64' machine='pc'>hvm</type></os><devices>"
+	                    "<controller type='usb' index='0' model='piix3-uhci'/>"
+	                    "<hostdev mode='subsystem' type='usb'><source startupPolicy='optional'>"
+	                    "<address bus='1' device='9'/></source></hostdev>"
+	                    "<hostdev mode='subsystem' type='usb'><source startupPolicy='optional'>"
+	                    "<address bus='1' device='4'/></source></hostdev>"
+	                    "</devices></domain>";
+	const CorpusCase held = { "full", FALSE, DEV_A | DEV_B, 0 };
+	g_autoptr(GError) error = NULL;
+	g_autoptr(virDomain) domain = NULL;
+	g_autofree gchar *uuid = NULL;
+	g_autofree gchar *before = NULL;
+	g_autofree gchar *after = NULL;
+	g_autofree gchar *db_path = NULL;
+	g_autoptr(UsbpassInventory) inventory = NULL;
+	g_autoptr(UsbpassStore) store = NULL;
+	g_autoptr(UsbpassLibvirtDriver) driver = NULL;
+	g_autoptr(UsbpassEngine) engine = NULL;
+	gboolean ret;
+
+	if (fx->uri == NULL) {
+		g_test_skip("no libvirtd: run under scripts/with-libvirtd");
+		return;
+	}
+	domain = define_domain(fx, full, "full");
+	uuid = domain_uuid(domain);
+	before = inactive_xml(domain);
+
+	inventory = inventory_new();
+	db_path = g_build_filename(fx->tmpdir, "usbpass.db", NULL);
+	store = USBPASS_STORE(usbpass_sqlite_store_new(db_path, &error));
+	g_assert_no_error(error);
+	driver = usbpass_libvirt_driver_new(fx->uri);
+	ret = usbpass_driver_open(USBPASS_DRIVER(driver), &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	engine = usbpass_engine_new(HOST, inventory, store, USBPASS_DRIVER(driver));
+	usbpass_engine_set_enabled(engine, TRUE);
+	ret = usbpass_engine_start(engine, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	assert_rows(store, inventory, &held, uuid);
+
+	for (guint attempt = 0; attempt < 2; attempt++) {
+		g_autoptr(UsbpassEngineDevice) attached =
+		  usbpass_engine_attach(engine, "2-1", virDomainGetName(domain), "uid:0", &error);
+		g_test_message("attempt %u", attempt);
+		g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_DRIVER);
+		g_assert_nonnull(strstr(error->message, "No free USB ports"));
+		g_assert_null(attached);
+		g_clear_error(&error);
+		after = inactive_xml(domain);
+		g_assert_cmpstr(after, ==, before);
+		g_clear_pointer(&after, g_free);
+	}
+	ret = usbpass_engine_reconcile(engine, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	after = inactive_xml(domain);
+	g_assert_cmpstr(after, ==, before);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -387,9 +460,16 @@ main(int argc, char **argv)
 		g_autofree gchar *path = NULL;
 		if (corpus_cases[i].live_only)
 			continue;
-		path = g_strdup_printf("/usbpass/corpus/reconcile/%s", corpus_cases[i].form);
+		path =
+		  g_strdup_printf("/usbpass/corpus/libvirt/reconcile/%s", corpus_cases[i].form);
 		g_test_add(
 		  path, Fixture, &corpus_cases[i], fixture_setup, test_reconcile, fixture_teardown);
 	}
+	g_test_add("/usbpass/corpus/libvirt/reconcile/retry-after-no-free-ports",
+	           Fixture,
+	           NULL,
+	           fixture_setup,
+	           test_retry_no_free_ports,
+	           fixture_teardown);
 	return g_test_run();
 }
