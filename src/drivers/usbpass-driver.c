@@ -233,6 +233,92 @@ usbpass_hostdev_matches(const UsbpassHostdev *self, const UsbpassHostdev *other)
 }
 
 /**
+ * usbpass_hostdev_holds:
+ * @self: an entry of a definition
+ * @device: a host device: its ids and its current address
+ *
+ * Whether @self claims @device the way libvirt resolves the entry when the
+ * instance starts or the entry is hot-plugged: by ids and address when it
+ * gives both, by ids alone, or by address alone. An entry with neither names
+ * no device. This is the in-use answer: an entry holds its device whoever
+ * wrote it and whether or not the device is there.
+ *
+ * Returns: %TRUE when @self names @device
+ */
+gboolean
+usbpass_hostdev_holds(const UsbpassHostdev *self, const UsbpassHostdev *device)
+{
+	gboolean has_ids;
+	gboolean has_address;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(device != NULL, FALSE);
+
+	/* libvirt refuses vendor id 0, while product id 0 is valid */
+	has_ids = self->vendor_id != 0;
+	has_address = self->bus != 0;
+	if (!has_ids && !has_address)
+		return FALSE;
+	if (has_ids &&
+	    (self->vendor_id != device->vendor_id || self->product_id != device->product_id))
+		return FALSE;
+	if (has_address && (self->bus != device->bus || self->device != device->device))
+		return FALSE;
+	return TRUE;
+}
+
+/**
+ * usbpass_hostdev_make_alias:
+ * @self: the device usbpass is about to write into a definition
+ *
+ * Returns: (transfer full): the user alias that marks the entry as usbpass's,
+ * e.g. "ua-usbpass-0781-5567-1-4"
+ */
+gchar *
+usbpass_hostdev_make_alias(const UsbpassHostdev *self)
+{
+	g_return_val_if_fail(self != NULL, NULL);
+
+	return g_strdup_printf(USBPASS_HOSTDEV_ALIAS_PREFIX "%04x-%04x-%u-%u",
+			       self->vendor_id,
+			       self->product_id,
+			       self->bus,
+			       self->device);
+}
+
+/**
+ * usbpass_hostdev_is_removable_for:
+ * @self: an entry of a definition
+ * @wanted: what a detach asks to remove: a device, or an entry as listed
+ *
+ * The ownership rule of detach: only an entry usbpass wrote (@owned) may go,
+ * and only the one for @wanted: the same alias, or the same device.
+ *
+ * Returns: %TRUE when a detach of @wanted may remove @self
+ */
+gboolean
+usbpass_hostdev_is_removable_for(const UsbpassHostdev *self, const UsbpassHostdev *wanted)
+{
+	g_autofree gchar *alias = NULL;
+
+	g_return_val_if_fail(self != NULL, FALSE);
+	g_return_val_if_fail(wanted != NULL, FALSE);
+
+	if (!self->owned)
+		return FALSE;
+	if (self->alias != NULL && wanted->owned && g_strcmp0(self->alias, wanted->alias) == 0)
+		return TRUE;
+	alias = usbpass_hostdev_make_alias(wanted);
+	if (g_strcmp0(self->alias, alias) == 0)
+		return TRUE;
+	/* an owned entry without ids (an absent device's placeholder) is found by
+	 * its alias only, never as "vendor 0" */
+	if (self->vendor_id == 0 && self->bus == 0)
+		return FALSE;
+	return usbpass_hostdev_matches(self, wanted);
+}
+
+/**
  * usbpass_hostdev_validate:
  * @self: a hostdev
  * @error: (nullable): #USBPASS_ERROR_INVALID_DATA
@@ -825,7 +911,13 @@ usbpass_driver_merge_hostdevs(GPtrArray *live, GPtrArray *persistent)
 
 		for (guint j = 0; j < n_live; j++) {
 			UsbpassHostdev *candidate = g_ptr_array_index(merged, j);
-			if (!candidate->persistent && usbpass_hostdev_matches(candidate, entry)) {
+			/* an owned entry is the same element in both definitions
+			 * exactly when the alias is the same; never pair it with
+			 * one somebody else wrote */
+			if (candidate->persistent || candidate->owned != entry->owned)
+				continue;
+			if (candidate->owned ? g_strcmp0(candidate->alias, entry->alias) == 0
+					     : usbpass_hostdev_matches(candidate, entry)) {
 				candidate->persistent = TRUE;
 				paired = TRUE;
 				break;

@@ -66,9 +66,27 @@ void
 usbpass_instance_unref(UsbpassInstance *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassInstance, usbpass_instance_unref)
 
-/* a USB host device as an instance's definition names it */
+/*
+ * Ownership: usbpass removes from a definition only what it wrote there itself.
+ * Every hostdev it writes carries a user alias, USBPASS_HOSTDEV_ALIAS_PREFIX
+ * followed by ids and address ("ua-usbpass-0781-5567-1-4",
+ * usbpass_hostdev_make_alias()). libvirt keeps user aliases ("ua-" prefix) in
+ * the live, persistent and managed-save definitions, also for an entry it
+ * marks missing, so the mark travels with the element itself: it is written
+ * in the same call as the hostdev, which a crash cannot split, unlike a second
+ * record in the domain's <metadata>. Drivers set @owned on the hostdevs they
+ * list from that mark and nothing else; detach, the removal of stale entries
+ * on re-plug or retry, and reconcile never remove an entry without it. Any
+ * other USB hostdev (written by hand, by another tool, or by a usbpass older
+ * than the mark) is the operator's: it counts as holding its device, and
+ * usbpass never changes it.
+ */
+#define USBPASS_HOSTDEV_ALIAS_PREFIX "ua-usbpass-"
+
+/* a USB host device as an instance's definition names it, in any form
+ * libvirt accepts: vendor and product ids, an address, or both */
 typedef struct {
-	guint16 vendor_id; /* 0 in libvirt's placeholder for a missing device */
+	guint16 vendor_id; /* 0 when the definition names no ids (libvirt refuses vendor 0) */
 	guint16 product_id;
 	guint bus; /* 0 when the definition has no address */
 	guint device;
@@ -76,6 +94,7 @@ typedef struct {
 	gboolean persistent; /* in the persistent definition */
 	gboolean missing;    /* the hypervisor marks it absent (startupPolicy optional) */
 	gchar *alias;        /* hypervisor's alias (e.g. "hostdev0"), NULL when none */
+	gboolean owned;      /* usbpass wrote it: it carries usbpass's alias (see above) */
 } UsbpassHostdev;
 
 UsbpassHostdev *
@@ -88,6 +107,29 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassHostdev, usbpass_hostdev_free)
 /* same vendor:product and, when both have one, the same address */
 gboolean
 usbpass_hostdev_matches(const UsbpassHostdev *self, const UsbpassHostdev *other)
+  USBPASS_NONNULL(1, 2);
+/* whether @self, an entry of a definition, claims the host device @device
+ * (its ids and current address) as libvirt resolves the entry: ids and
+ * address must both match when both are given, ids alone name any device
+ * with those ids, an address alone the device at that address; an entry with
+ * neither (an absent device's placeholder) claims nothing. Ownership, scope
+ * and the missing flag do not count: a missing entry still holds its device
+ * for the instance. */
+gboolean
+usbpass_hostdev_holds(const UsbpassHostdev *self, const UsbpassHostdev *device)
+  USBPASS_NONNULL(1, 2);
+/* Returns: (transfer full): the alias usbpass writes for @self,
+ * USBPASS_HOSTDEV_ALIAS_PREFIX "VVVV-PPPP-BUS-DEVICE" (libvirt allows
+ * [a-zA-Z0-9_-] in a user alias, unique within a definition) */
+gchar *
+usbpass_hostdev_make_alias(const UsbpassHostdev *self) G_GNUC_WARN_UNUSED_RESULT
+  USBPASS_NONNULL(1);
+/* for drivers' detach: whether the entry @self of a definition is one usbpass
+ * may remove when asked to detach @wanted: it must be @owned, and carry
+ * @wanted's alias (or the one usbpass_hostdev_make_alias() gives @wanted) or
+ * match @wanted (usbpass_hostdev_matches()) */
+gboolean
+usbpass_hostdev_is_removable_for(const UsbpassHostdev *self, const UsbpassHostdev *wanted)
   USBPASS_NONNULL(1, 2);
 /* INVALID_DATA unless it has vendor and product ids or an address with a
  * device number: what an attach needs */
@@ -206,8 +248,11 @@ usbpass_driver_attach(UsbpassDriver *self,
 		      const gchar *uuid,
 		      const UsbpassHostdev *hostdev,
 		      GError **error) USBPASS_NONNULL(1, 2, 3);
-/* detaches every definition of the device (matched by usbpass_hostdev_matches());
- * NOT_FOUND when the instance has no such device */
+/* detaches every entry of the device that usbpass wrote
+ * (usbpass_hostdev_is_removable_for()) from each definition; never removes
+ * any other. IN_USE when no such entry exists but one usbpass did not write
+ * holds the device (usbpass_hostdev_holds()): nothing is changed; NOT_FOUND
+ * when the instance has neither */
 gboolean
 usbpass_driver_detach(UsbpassDriver *self,
 		      const gchar *uuid,
@@ -216,7 +261,8 @@ usbpass_driver_detach(UsbpassDriver *self,
 
 /* for implementations: merges the hostdevs of a live and a persistent
  * definition into one entry per device with live/persistent set (a live entry
- * keeps its alias and missing flag); Returns: (transfer container) */
+ * keeps its alias and missing flag; an owned entry pairs only with an owned
+ * one of the same alias); Returns: (transfer container) */
 GPtrArray *
 usbpass_driver_merge_hostdevs(GPtrArray *live, GPtrArray *persistent) G_GNUC_WARN_UNUSED_RESULT;
 

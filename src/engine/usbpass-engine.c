@@ -268,7 +268,9 @@ hostdev_owner_free(HostdevOwner *self)
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HostdevOwner, hostdev_owner_free)
 
-/* the first instance whose live or persistent definition holds @wanted */
+/* the first instance whose live or persistent definition holds @wanted, in
+ * any form libvirt accepts (usbpass_hostdev_holds(): an address-only entry
+ * written by hand holds its device as much as one of usbpass's) */
 static HostdevOwner *
 driver_find_owner(UsbpassDriver *driver, const UsbpassHostdev *wanted, GError **error)
 {
@@ -280,10 +282,7 @@ driver_find_owner(UsbpassDriver *driver, const UsbpassHostdev *wanted, GError **
 		UsbpassInstanceHostdevs *entry = g_ptr_array_index(all, i);
 		for (guint j = 0; j < entry->hostdevs->len; j++) {
 			UsbpassHostdev *hostdev = g_ptr_array_index(entry->hostdevs, j);
-			/* libvirt's placeholder for an absent optional device holds nothing */
-			if (hostdev->vendor_id == 0 && hostdev->product_id == 0)
-				continue;
-			if (usbpass_hostdev_matches(hostdev, wanted)) {
+			if (usbpass_hostdev_holds(hostdev, wanted)) {
 				HostdevOwner *owner = g_new0(HostdevOwner, 1);
 				owner->instance = usbpass_instance_ref(entry->instance);
 				owner->hostdev = usbpass_hostdev_copy(hostdev);
@@ -296,11 +295,11 @@ driver_find_owner(UsbpassDriver *driver, const UsbpassHostdev *wanted, GError **
 	return NULL;
 }
 
-/* removes the stale definitions of a device from @uuid: the address it had
- * (@old) and, only when no entry names its vendor:product, a placeholder
- * without one (older libvirt's form of an absent optional device);
- * placeholders cannot be told apart, so with entries of the same model
- * present, the placeholders are somebody else's */
+/* removes the stale definitions of a device from @uuid: the entries usbpass
+ * wrote for the address it had (@old), by their alias or their ids and
+ * address, also where the hypervisor left them as an absent device's
+ * placeholder. Never anything else: an entry usbpass did not write is the
+ * operator's, whatever it looks like (usbpass-driver.h, "Ownership") */
 static gboolean
 driver_remove_stale(UsbpassDriver *driver,
                     const gchar *uuid,
@@ -308,24 +307,12 @@ driver_remove_stale(UsbpassDriver *driver,
                     GError **error)
 {
 	g_autoptr(GPtrArray) hostdevs = usbpass_driver_list_hostdevs(driver, uuid, error);
-	gboolean model_defined = FALSE;
 	if (hostdevs == NULL)
 		return FALSE;
 	for (guint i = 0; i < hostdevs->len; i++) {
 		UsbpassHostdev *hostdev = g_ptr_array_index(hostdevs, i);
-		if (hostdev->vendor_id == old->vendor_id && hostdev->product_id == old->product_id)
-			model_defined = TRUE;
-	}
-	for (guint i = 0; i < hostdevs->len; i++) {
-		UsbpassHostdev *hostdev = g_ptr_array_index(hostdevs, i);
-		gboolean placeholder = hostdev->vendor_id == 0 && hostdev->product_id == 0;
-		gboolean same_model =
-		  hostdev->vendor_id == old->vendor_id && hostdev->product_id == old->product_id;
-		gboolean stale =
-		  (placeholder && !model_defined) ||
-		  (same_model && old->bus == hostdev->bus && old->device == hostdev->device);
 		g_autoptr(GError) error_local = NULL;
-		if (!stale)
+		if (!usbpass_hostdev_is_removable_for(hostdev, old))
 			continue;
 		if (!usbpass_driver_detach(driver, uuid, hostdev, &error_local) &&
 		    !g_error_matches(error_local, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND)) {
@@ -357,6 +344,9 @@ typedef struct {
 	/* results, written by the worker */
 	gboolean driver_failed; /* the hypervisor call itself failed: row -> failed */
 	gboolean already_there; /* ATTACH: the target instance already had it */
+	gboolean foreign;       /* DETACH: only a hostdev usbpass did not write holds it */
+	gchar *holder_uuid;     /* the instance that holds the device after the job, */
+	gchar *holder_name;     /* when it is not the job's: the row must name it */
 } Job;
 
 static void
@@ -367,6 +357,8 @@ job_free(Job *job)
 	g_free(job->instance_uuid);
 	g_free(job->instance_name);
 	g_free(job->actor);
+	g_free(job->holder_uuid);
+	g_free(job->holder_name);
 	usbpass_hostdev_free(job->hostdev);
 	usbpass_hostdev_free(job->old_hostdev);
 	g_free(job);
@@ -396,6 +388,9 @@ job_attach_thread(GTask *task,
 		}
 		g_clear_pointer(&owner, hostdev_owner_free);
 	} else if (owner != NULL) {
+		/* the row must say so at once, not at the next reconcile */
+		job->holder_uuid = g_strdup(owner->instance->uuid);
+		job->holder_name = g_strdup(owner->instance->name);
 		g_task_return_new_error(
 		  task,
 		  USBPASS_ERROR,
@@ -438,15 +433,35 @@ job_detach_thread(GTask *task,
 	UsbpassEngine *self = job->engine;
 	g_autoptr(GError) error_local = NULL;
 
+	g_autoptr(HostdevOwner) owner = NULL;
+
 	if (!usbpass_driver_detach(self->driver, job->instance_uuid, job->hostdev, &error_local)) {
-		/* gone already (removed by hand, or the instance was undefined): released */
-		if (g_error_matches(error_local, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND)) {
-			g_task_return_boolean(task, TRUE);
+		/* only an entry usbpass did not write holds it: never removed, so
+		 * the row keeps saying the instance holds the device */
+		if (g_error_matches(error_local, USBPASS_ERROR, USBPASS_ERROR_IN_USE)) {
+			job->foreign = TRUE;
+			g_task_return_error(task, g_steal_pointer(&error_local));
 			return;
 		}
-		job->driver_failed = TRUE;
-		g_task_return_error(task, g_steal_pointer(&error_local));
-		return;
+		/* gone already (removed by hand, or the instance was undefined): released */
+		if (!g_error_matches(error_local, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND)) {
+			job->driver_failed = TRUE;
+			g_task_return_error(task, g_steal_pointer(&error_local));
+			return;
+		}
+		g_clear_error(&error_local);
+	}
+	/* another definition may still name the device (written by hand): then
+	 * the row moves to that instance rather than claiming it is free */
+	owner = driver_find_owner(self->driver, job->hostdev, &error_local);
+	if (owner != NULL) {
+		job->holder_uuid = g_strdup(owner->instance->uuid);
+		job->holder_name = g_strdup(owner->instance->name);
+	} else if (!g_error_matches(error_local, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND)) {
+		/* the detach itself is done; reconcile settles the rest */
+		g_debug("cannot check USB device %s for other holders: %s, ignoring",
+		        job->device_label,
+		        error_local->message);
 	}
 	g_task_return_boolean(task, TRUE);
 }
@@ -532,6 +547,28 @@ engine_attach_finished_cb(GObject *source, GAsyncResult *res, gpointer user_data
 			                       &error_store))
 				g_warning(
 				  "cannot record failure of %s: %s", action, error_store->message);
+		} else if (job->kind == JOB_ATTACH && job->holder_uuid != NULL) {
+			/* in use by a definition somebody else wrote: the row says
+			 * who holds it, as an import would, instead of "available" */
+			if (!engine_transition(self,
+			                       job->device_id,
+			                       USBPASS_DEVICE_STATE_ATTACHING,
+			                       USBPASS_DEVICE_STATE_ATTACHED,
+			                       job->holder_uuid,
+			                       job->holder_name,
+			                       NULL,
+			                       &error_store))
+				g_warning("cannot record holder after refused %s: %s",
+				          action,
+				          error_store->message);
+			else
+				engine_audit(self,
+				             ENGINE_ACTOR,
+				             "import",
+				             job->device_id,
+				             job->holder_uuid,
+				             NULL,
+				             "found in the instance's definition");
 		} else {
 			/* a refusal (in use elsewhere): nothing was done, the row is free again */
 			UsbpassDeviceState back = job->kind == JOB_REATTACH
@@ -603,13 +640,16 @@ engine_detach_finished_cb(GObject *source, GAsyncResult *res, gpointer user_data
 
 	engine_job_done(self, job);
 	if (!g_task_propagate_boolean(G_TASK(res), &error)) {
+		/* refused, nothing changed: the instance still holds the device */
+		UsbpassDeviceState to =
+		  job->foreign ? USBPASS_DEVICE_STATE_ATTACHED : USBPASS_DEVICE_STATE_FAILED;
 		if (!engine_transition(self,
 		                       job->device_id,
 		                       USBPASS_DEVICE_STATE_DETACHING,
-		                       USBPASS_DEVICE_STATE_FAILED,
+		                       to,
 		                       job->instance_uuid,
 		                       job->instance_name,
-		                       error->message,
+		                       job->foreign ? NULL : error->message,
 		                       &error_store))
 			g_warning("cannot record failure of detach: %s", error_store->message);
 		engine_audit(
@@ -621,9 +661,10 @@ engine_detach_finished_cb(GObject *source, GAsyncResult *res, gpointer user_data
 	if (!engine_transition(self,
 	                       job->device_id,
 	                       USBPASS_DEVICE_STATE_DETACHING,
-	                       USBPASS_DEVICE_STATE_AVAILABLE,
-	                       NULL,
-	                       NULL,
+	                       job->holder_uuid != NULL ? USBPASS_DEVICE_STATE_ATTACHED
+	                                                : USBPASS_DEVICE_STATE_AVAILABLE,
+	                       job->holder_uuid,
+	                       job->holder_name,
 	                       NULL,
 	                       &error_store)) {
 		engine_audit(self,
@@ -637,6 +678,14 @@ engine_detach_finished_cb(GObject *source, GAsyncResult *res, gpointer user_data
 		return;
 	}
 	engine_audit(self, job->actor, "detach", job->device_id, job->instance_uuid, NULL, NULL);
+	if (job->holder_uuid != NULL)
+		engine_audit(self,
+		             ENGINE_ACTOR,
+		             "import",
+		             job->device_id,
+		             job->holder_uuid,
+		             NULL,
+		             "still in the instance's definition after the detach");
 	engine_catch_up(self, job->device_id);
 
 	record = engine_get_record(self, job->device_id, &error);
@@ -1246,10 +1295,24 @@ engine_rows_of_instance(UsbpassEngine *self, const gchar *uuid, GError **error)
 	return g_steal_pointer(&result);
 }
 
+typedef struct {
+	UsbpassInstance *instance;
+	GPtrArray *hostdevs; /* of UsbpassHostdev */
+} InstanceDefinition;
+
+static GHashTable *
+engine_read_definitions(UsbpassEngine *self, GError **error);
+static gboolean
+engine_move_to_holder(UsbpassEngine *self,
+                      const UsbpassStoreDevice *row,
+                      GHashTable *definitions,
+                      GError **error);
+
 static void
 engine_release_instance(UsbpassEngine *self, const gchar *uuid, const gchar *why)
 {
 	g_autoptr(GPtrArray) rows = NULL;
+	g_autoptr(GHashTable) definitions = NULL;
 	g_autoptr(GError) error = NULL;
 
 	rows = engine_rows_of_instance(self, uuid, &error);
@@ -1257,11 +1320,32 @@ engine_release_instance(UsbpassEngine *self, const gchar *uuid, const gchar *why
 		g_warning("cannot list devices of instance '%s': %s", uuid, error->message);
 		return;
 	}
+	/* another instance's definition may name the device too (by hand): the
+	 * row then moves to it rather than saying nobody holds the device */
+	if (rows->len > 0) {
+		definitions = engine_read_definitions(self, &error);
+		if (definitions == NULL) {
+			g_debug("cannot read definitions for other holders: %s, ignoring",
+			        error->message);
+			g_clear_error(&error);
+		} else {
+			g_hash_table_remove(definitions, uuid);
+		}
+	}
 	for (guint i = 0; i < rows->len; i++) {
 		UsbpassStoreDevice *row = g_ptr_array_index(rows, i);
 		g_autoptr(GError) error_local = NULL;
 		if (g_hash_table_contains(self->in_flight, row->device_id))
 			continue;
+		if (definitions != NULL &&
+		    engine_move_to_holder(self, row, definitions, &error_local))
+			continue;
+		if (error_local != NULL) {
+			g_warning("cannot move '%s' to its other holder: %s",
+			          row->device_id,
+			          error_local->message);
+			continue;
+		}
 		if (!engine_transition(self,
 		                       row->device_id,
 		                       row->state,
@@ -1308,7 +1392,7 @@ engine_check_instance(UsbpassEngine *self, const gchar *uuid)
 		wanted = hostdev_from_device(device);
 		for (guint j = 0; j < hostdevs->len; j++) {
 			UsbpassHostdev *hostdev = g_ptr_array_index(hostdevs, j);
-			if (usbpass_hostdev_matches(hostdev, wanted) && !hostdev->missing)
+			if (usbpass_hostdev_holds(hostdev, wanted) && !hostdev->missing)
 				live_ok = TRUE;
 		}
 		/* started while the device was absent: the hypervisor kept only a
@@ -1368,11 +1452,6 @@ engine_connection_changed_cb(UsbpassDriver *driver, gboolean connected, gpointer
 
 /* ---- reconcile ------------------------------------------------------------ */
 
-typedef struct {
-	UsbpassInstance *instance;
-	GPtrArray *hostdevs; /* of UsbpassHostdev */
-} InstanceDefinition;
-
 static void
 instance_definition_free(InstanceDefinition *self)
 {
@@ -1405,6 +1484,7 @@ engine_read_definitions(UsbpassEngine *self, GError **error)
 	return g_steal_pointer(&definitions);
 }
 
+/* whether any entry of @definition holds @wanted, in any form (usbpass_hostdev_holds()) */
 static gboolean
 definition_has(InstanceDefinition *definition, const UsbpassHostdev *wanted)
 {
@@ -1412,13 +1492,13 @@ definition_has(InstanceDefinition *definition, const UsbpassHostdev *wanted)
 		return FALSE;
 	for (guint i = 0; i < definition->hostdevs->len; i++) {
 		UsbpassHostdev *hostdev = g_ptr_array_index(definition->hostdevs, i);
-		if (usbpass_hostdev_matches(hostdev, wanted))
+		if (usbpass_hostdev_holds(hostdev, wanted))
 			return TRUE;
 	}
 	return FALSE;
 }
 
-/* same vendor:product at any address, or a placeholder */
+/* same vendor:product at any address, or usbpass's own placeholder for it */
 static gboolean
 definition_has_model(InstanceDefinition *definition, const UsbpassHostdev *wanted)
 {
@@ -1426,11 +1506,69 @@ definition_has_model(InstanceDefinition *definition, const UsbpassHostdev *wante
 		return FALSE;
 	for (guint i = 0; i < definition->hostdevs->len; i++) {
 		UsbpassHostdev *hostdev = g_ptr_array_index(definition->hostdevs, i);
-		if (hostdev->vendor_id == 0 && hostdev->product_id == 0)
+		if (hostdev->vendor_id == 0 && hostdev->bus == 0 &&
+		    usbpass_hostdev_is_removable_for(hostdev, wanted))
 			return TRUE;
 		if (hostdev->vendor_id == wanted->vendor_id &&
 		    hostdev->product_id == wanted->product_id)
 			return TRUE;
+	}
+	return FALSE;
+}
+
+/* the device of @row as a definition would name it now: its current address
+ * when plugged in, else the address the row keeps */
+static UsbpassHostdev *
+engine_row_device(UsbpassEngine *self, const UsbpassStoreDevice *row)
+{
+	g_autoptr(UsbpassDevice) device =
+	  usbpass_inventory_find_by_id(self->inventory, row->device_id, NULL);
+	if (device != NULL && device->vendor_id == row->vendor_id &&
+	    device->product_id == row->product_id)
+		return hostdev_from_device(device);
+	return hostdev_from_record(row);
+}
+
+/* if a definition in @definitions holds the device of @row, moves the row to
+ * that instance (attached, or missing while unplugged) and returns %TRUE;
+ * %FALSE with no error when none does */
+static gboolean
+engine_move_to_holder(UsbpassEngine *self,
+                      const UsbpassStoreDevice *row,
+                      GHashTable *definitions,
+                      GError **error)
+{
+	g_autoptr(UsbpassHostdev) wanted = engine_row_device(self, row);
+	GHashTableIter iter;
+	InstanceDefinition *definition;
+
+	g_hash_table_iter_init(&iter, definitions);
+	while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&definition)) {
+		UsbpassDeviceState to =
+		  row->present ? USBPASS_DEVICE_STATE_ATTACHED : USBPASS_DEVICE_STATE_MISSING;
+		if (g_strcmp0(definition->instance->uuid, row->instance_uuid) == 0 ||
+		    !definition_has(definition, wanted))
+			continue;
+		/* (detaching cannot go to missing: such a row is released) */
+		if (!usbpass_device_state_can_transition(row->state, to))
+			return FALSE;
+		if (!engine_transition(self,
+		                       row->device_id,
+		                       row->state,
+		                       to,
+		                       definition->instance->uuid,
+		                       definition->instance->name,
+		                       NULL,
+		                       error))
+			return FALSE;
+		engine_audit(self,
+		             ENGINE_ACTOR,
+		             "import",
+		             row->device_id,
+		             definition->instance->uuid,
+		             NULL,
+		             "its instance let go, and this instance's definition holds it too");
+		return TRUE;
 	}
 	return FALSE;
 }
@@ -1592,7 +1730,8 @@ usbpass_engine_reconcile(UsbpassEngine *self, GError **error)
 				                          &error_local) &&
 				    row->present)
 					g_ptr_array_add(reattach, g_strdup(row->device_id));
-			} else
+			} else if (!engine_move_to_holder(self, row, definitions, &error_local) &&
+			           error_local == NULL)
 				engine_reconcile_move(self,
 				                      row,
 				                      USBPASS_DEVICE_STATE_AVAILABLE,
@@ -1605,6 +1744,19 @@ usbpass_engine_reconcile(UsbpassEngine *self, GError **error)
 			if (held &&
 			    !usbpass_driver_detach(
 			      self->driver, row->instance_uuid, hostdev, &error_local) &&
+			    g_error_matches(error_local, USBPASS_ERROR, USBPASS_ERROR_IN_USE)) {
+				/* held only by what usbpass did not write: never removed */
+				g_clear_error(&error_local);
+				engine_reconcile_move(self,
+				                      row,
+				                      USBPASS_DEVICE_STATE_ATTACHED,
+				                      "reconcile",
+				                      "interrupted detach of a hostdev usbpass did "
+				                      "not write: kept",
+				                      &error_local);
+				break;
+			}
+			if (error_local != NULL &&
 			    !g_error_matches(error_local, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND)) {
 				g_autoptr(GError) error_store = NULL;
 				if (!engine_transition(self,
@@ -1629,6 +1781,9 @@ usbpass_engine_reconcile(UsbpassEngine *self, GError **error)
 				break;
 			}
 			g_clear_error(&error_local);
+			if (engine_move_to_holder(self, row, definitions, &error_local) ||
+			    error_local != NULL)
+				break;
 			engine_reconcile_move(self,
 			                      row,
 			                      USBPASS_DEVICE_STATE_AVAILABLE,
@@ -1641,7 +1796,11 @@ usbpass_engine_reconcile(UsbpassEngine *self, GError **error)
 		case USBPASS_DEVICE_STATE_FAILED: {
 			g_autoptr(UsbpassDevice) device = NULL;
 			if (definition == NULL) {
-				/* the instance is gone: so is the assignment */
+				/* the instance is gone: so is the assignment, unless
+				 * another instance's definition names the device */
+				if (engine_move_to_holder(self, row, definitions, &error_local) ||
+				    error_local != NULL)
+					break;
 				engine_reconcile_move(self,
 				                      row,
 				                      USBPASS_DEVICE_STATE_AVAILABLE,
@@ -1679,7 +1838,9 @@ usbpass_engine_reconcile(UsbpassEngine *self, GError **error)
 			    (device != NULL &&
 			     (device->bus != row->bus || device->device != row->device)))
 				g_ptr_array_add(reattach, g_strdup(row->device_id));
-			else if (!held)
+			else if (!held &&
+			         !engine_move_to_holder(self, row, definitions, &error_local) &&
+			         error_local == NULL)
 				engine_reconcile_move(
 				  self,
 				  row,

@@ -355,8 +355,9 @@ test_attach_scope(Fixture *fx, gconstpointer user_data)
 		g_assert_false(entry->missing);
 		g_assert_cmpuint(entry->vendor_id, ==, 0x0781);
 		g_assert_cmpuint(entry->device, ==, 4);
-		if (tc->live)
-			g_assert_cmpstr(entry->alias, ==, "hostdev0");
+		/* marked as usbpass's in every definition, as libvirt keeps a user alias */
+		g_assert_cmpstr(entry->alias, ==, "ua-usbpass-0781-5567-1-4");
+		g_assert_true(entry->owned);
 	} else {
 		g_assert_cmpuint(listed->len, ==, 0);
 	}
@@ -467,7 +468,8 @@ test_attach_absent(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(live->len, ==, 1);
 	entry = g_ptr_array_index(live, 0);
 	g_assert_true(entry->missing);
-	g_assert_cmpstr(entry->alias, ==, "hostdev0");
+	g_assert_cmpstr(entry->alias, ==, "ua-usbpass-0781-5567-1-4");
+	g_assert_true(entry->owned);
 
 	/* present again: a live attach works */
 	usbpass_test_driver_set_device_present(fx->driver, 1, 4, TRUE);
@@ -503,7 +505,7 @@ test_attach_in_use(Fixture *fx, gconstpointer user_data)
 	/* twice in one definition */
 	g_assert_false(usbpass_driver_attach(USBPASS_DRIVER(fx->driver), c->uuid, hostdev, &error));
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_DRIVER);
-	g_assert_nonnull(strstr(error->message, "already in the domain configuration"));
+	g_assert_nonnull(strstr(error->message, "non unique alias detected"));
 	g_clear_error(&error);
 	g_assert_cmpuint(count_scope(fx, "b", USBPASS_TEST_DRIVER_SCOPE_PERSISTENT), ==, 0);
 	g_assert_cmpuint(count_scope(fx, "c", USBPASS_TEST_DRIVER_SCOPE_PERSISTENT), ==, 1);
@@ -535,11 +537,13 @@ test_by_hand(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpstr(entry->alias, ==, "hostdev0");
 	g_assert_cmpuint(usbpass_test_driver_get_call_count(fx->driver, "attach"), ==, 0);
 
-	/* a request with vendor 0 detaches it */
-	g_assert_true(
+	/* usbpass did not write it: a request with vendor 0 does not find it, and
+	 * it holds no device, so nothing is in use either */
+	g_assert_false(
 	  usbpass_driver_detach(USBPASS_DRIVER(fx->driver), running->uuid, request, &error));
-	g_assert_no_error(error);
-	g_assert_cmpuint(count_scope(fx, "running", USBPASS_TEST_DRIVER_SCOPE_LIVE), ==, 0);
+	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
+	g_clear_error(&error);
+	g_assert_cmpuint(count_scope(fx, "running", USBPASS_TEST_DRIVER_SCOPE_LIVE), ==, 1);
 
 	/* definitions an instance does not have */
 	g_assert_false(usbpass_test_driver_add_hostdev(
@@ -1305,6 +1309,130 @@ test_list_all(Fixture *fx, gconstpointer user_data)
 	usbpass_instance_hostdevs_free(NULL);
 }
 
+typedef struct {
+	guint16 vendor, product; /* the definition's entry */
+	guint bus, device;
+	gboolean holds; /* the stick 0781:5567 at 1:4 */
+} HoldsCase;
+
+/* every form of libvirt's grammar claims its device; only an entry with
+ * neither ids nor an address claims none */
+static void
+test_hostdev_holds(void)
+{
+	const HoldsCase cases[] = {
+		{ 0x0781, 0x5567, 1, 4, TRUE },  /* both */
+		{ 0x0781, 0x5567, 0, 0, TRUE },  /* ids only: any address */
+		{ 0, 0, 1, 4, TRUE },            /* address only: any ids */
+		{ 0, 0, 0, 0, FALSE },           /* a placeholder names nothing */
+		{ 0x0781, 0x5567, 1, 5, FALSE }, /* both given: both must match */
+		{ 0x0781, 0x5568, 1, 4, FALSE },
+		{ 0x0781, 0x0000, 0, 0, FALSE }, /* product 0 is a real product id */
+		{ 0, 0, 2, 4, FALSE },
+		{ 0, 0, 1, 3, FALSE },
+	};
+	g_autoptr(UsbpassHostdev) stick = hostdev_new(0x0781, 0x5567, 1, 4);
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(UsbpassHostdev) entry =
+		  hostdev_new(cases[i].vendor, cases[i].product, cases[i].bus, cases[i].device);
+		g_test_message("case %u", i);
+		g_assert_cmpint(usbpass_hostdev_holds(entry, stick), ==, cases[i].holds);
+		/* ownership, scope and absence do not change the answer */
+		entry->owned = TRUE;
+		entry->missing = TRUE;
+		entry->alias = usbpass_hostdev_make_alias(entry);
+		g_assert_cmpint(usbpass_hostdev_holds(entry, stick), ==, cases[i].holds);
+	}
+}
+
+typedef struct {
+	const gchar *alias; /* of the entry */
+	gboolean owned;
+	guint16 vendor, product;
+	guint bus, device;
+	gboolean removable; /* for a detach of 0781:5567 at 1:4 */
+} RemovableCase;
+
+static void
+test_hostdev_removable(void)
+{
+	const RemovableCase cases[] = {
+		{ "ua-usbpass-0781-5567-1-4", TRUE, 0x0781, 0x5567, 1, 4, TRUE },
+		/* usbpass's placeholder for it: by its alias */
+		{ "ua-usbpass-0781-5567-1-4", TRUE, 0, 0, 0, 0, TRUE },
+		/* usbpass's placeholder for another device */
+		{ "ua-usbpass-0781-5567-1-5", TRUE, 0, 0, 0, 0, FALSE },
+		{ "ua-usbpass-0781-5567-1-5", TRUE, 0x0781, 0x5567, 1, 5, FALSE },
+		/* never what usbpass did not write, whatever it names */
+		{ "ua-usbpass-0781-5567-1-4", FALSE, 0x0781, 0x5567, 1, 4, FALSE },
+		{ "hostdev0", FALSE, 0x0781, 0x5567, 1, 4, FALSE },
+		{ NULL, FALSE, 0x0781, 0x5567, 1, 4, FALSE },
+		{ NULL, FALSE, 0, 0, 1, 4, FALSE },
+		{ NULL, FALSE, 0, 0, 0, 0, FALSE },
+	};
+	g_autoptr(UsbpassHostdev) wanted = hostdev_new(0x0781, 0x5567, 1, 4);
+	g_autofree gchar *alias = usbpass_hostdev_make_alias(wanted);
+
+	g_assert_cmpstr(alias, ==, "ua-usbpass-0781-5567-1-4");
+	g_assert_true(g_str_has_prefix(alias, USBPASS_HOSTDEV_ALIAS_PREFIX));
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(UsbpassHostdev) entry =
+		  hostdev_new(cases[i].vendor, cases[i].product, cases[i].bus, cases[i].device);
+		entry->alias = g_strdup(cases[i].alias);
+		entry->owned = cases[i].owned;
+		g_test_message("case %u", i);
+		g_assert_cmpint(usbpass_hostdev_is_removable_for(entry, wanted),
+				==,
+				cases[i].removable);
+		/* a listed entry asks for itself by its alias */
+		if (cases[i].owned)
+			g_assert_true(usbpass_hostdev_is_removable_for(entry, entry));
+	}
+}
+
+/* the driver's ownership rule: a detach removes what usbpass wrote and
+ * refuses, changing nothing, when only a hand-written entry holds the device */
+static void
+test_detach_ownership(Fixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UsbpassInstance) running =
+	  add_instance(fx, "running", USBPASS_INSTANCE_STATE_RUNNING, TRUE);
+	g_autoptr(UsbpassHostdev) stick = hostdev_new(0x0781, 0x5567, 1, 4);
+	g_autoptr(UsbpassHostdev) by_address = hostdev_new(0, 0, 1, 4);
+	g_autoptr(UsbpassHostdev) other = hostdev_new(0x1050, 0x0407, 1, 9);
+
+	/* written by hand, address only, in both definitions */
+	for (guint scope = USBPASS_TEST_DRIVER_SCOPE_LIVE;
+	     scope <= USBPASS_TEST_DRIVER_SCOPE_PERSISTENT;
+	     scope++) {
+		g_assert_true(usbpass_test_driver_add_hostdev(
+		  fx->driver, "running", scope, by_address, &error));
+		g_assert_no_error(error);
+	}
+	g_assert_false(
+	  usbpass_driver_detach(USBPASS_DRIVER(fx->driver), running->uuid, stick, &error));
+	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_IN_USE);
+	g_assert_nonnull(strstr(error->message, "usbpass did not write"));
+	g_clear_error(&error);
+	g_assert_cmpuint(count_scope(fx, "running", USBPASS_TEST_DRIVER_SCOPE_LIVE), ==, 1);
+	g_assert_cmpuint(count_scope(fx, "running", USBPASS_TEST_DRIVER_SCOPE_PERSISTENT), ==, 1);
+
+	/* usbpass's own entry of another device next to it goes alone */
+	g_assert_true(
+	  usbpass_driver_attach(USBPASS_DRIVER(fx->driver), running->uuid, other, &error));
+	g_assert_no_error(error);
+	g_assert_true(
+	  usbpass_driver_detach(USBPASS_DRIVER(fx->driver), running->uuid, other, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(count_scope(fx, "running", USBPASS_TEST_DRIVER_SCOPE_LIVE), ==, 1);
+	g_assert_cmpuint(count_scope(fx, "running", USBPASS_TEST_DRIVER_SCOPE_PERSISTENT), ==, 1);
+	/* and a device nobody names is simply not there */
+	g_assert_false(
+	  usbpass_driver_detach(USBPASS_DRIVER(fx->driver), running->uuid, other, &error));
+	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
+}
+
 #define ADD(path, func) g_test_add(path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
 int
@@ -1314,6 +1442,8 @@ main(int argc, char **argv)
 
 	g_test_add_func("/usbpass/drivers/records", test_records);
 	g_test_add_func("/usbpass/drivers/hostdev-matches", test_hostdev_matches);
+	g_test_add_func("/usbpass/drivers/hostdev-holds", test_hostdev_holds);
+	g_test_add_func("/usbpass/drivers/hostdev-removable", test_hostdev_removable);
 	g_test_add_func("/usbpass/drivers/hostdev-validate", test_hostdev_validate);
 	g_test_add_func("/usbpass/drivers/merge", test_merge);
 	for (guint i = 0; i < G_N_ELEMENTS(scope_cases); i++) {
@@ -1330,6 +1460,7 @@ main(int argc, char **argv)
 	ADD("/usbpass/drivers/test/attach{absent}", test_attach_absent);
 	ADD("/usbpass/drivers/test/attach{in-use}", test_attach_in_use);
 	ADD("/usbpass/drivers/test/by-hand", test_by_hand);
+	ADD("/usbpass/drivers/test/detach{ownership}", test_detach_ownership);
 	ADD("/usbpass/drivers/test/not-found", test_not_found);
 	ADD("/usbpass/drivers/test/fail-next", test_fail_next);
 	ADD("/usbpass/drivers/test/connection", test_connection);

@@ -780,6 +780,87 @@ test_attach_shutoff(Fixture *fx, gconstpointer user_data)
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
 }
 
+/* issue 9: a hostdev written by hand (address only, no alias) is the
+ * operator's. It holds its device, usbpass's detach never removes it (IN_USE),
+ * a request without ids never finds it, and usbpass's own hostdev next to it,
+ * marked by its alias in the persistent and the live definition, comes and
+ * goes leaving the definition byte for byte as it was */
+static void
+test_ownership(Fixture *fx, gconstpointer user_data)
+{
+	const gchar *by_hand = "<hostdev mode='subsystem' type='usb'><source startupPolicy='optional'>"
+			       "<address bus='0x1' device='0x9'/></source></hostdev>";
+	g_autoptr(GError) error = NULL;
+	g_autoptr(virDomain) domain = NULL;
+	g_autoptr(UsbpassHostdev) held = hostdev_new(0x0781, 0x5567, 1, 9);
+	g_autoptr(UsbpassHostdev) no_ids = hostdev_new(0, 0, 1, 9);
+	g_autoptr(UsbpassHostdev) ours = hostdev_new(0x1050, 0x0407, 1, 4);
+	g_autoptr(GPtrArray) hostdevs = NULL;
+	g_autofree gchar *uuid = NULL;
+	g_autofree gchar *before = NULL;
+	g_autofree gchar *after = NULL;
+	g_autofree gchar *live_before = NULL;
+	g_autofree gchar *live_after = NULL;
+	UsbpassHostdev *entry;
+
+	if (skip_without_libvirtd(fx))
+		return;
+	domain = domain_define(fx, NULL);
+	uuid = domain_uuid(domain);
+	g_assert_cmpint(virDomainAttachDeviceFlags(domain, by_hand, VIR_DOMAIN_AFFECT_CONFIG), ==, 0);
+	before = virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE);
+
+	/* listed, not usbpass's, and holding the device at 1:9 whatever its ids */
+	hostdevs = usbpass_driver_list_hostdevs(fx->driver, uuid, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(hostdevs->len, ==, 1);
+	entry = g_ptr_array_index(hostdevs, 0);
+	g_assert_false(entry->owned);
+	g_assert_cmpuint(entry->vendor_id, ==, 0);
+	g_assert_cmpuint(entry->bus, ==, 1);
+	g_assert_cmpuint(entry->device, ==, 9);
+	g_assert_true(usbpass_hostdev_holds(entry, held));
+	g_clear_pointer(&hostdevs, g_ptr_array_unref);
+
+	g_assert_false(usbpass_driver_detach(fx->driver, uuid, held, &error));
+	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_IN_USE);
+	g_clear_error(&error);
+	g_assert_false(usbpass_driver_detach(fx->driver, uuid, no_ids, &error));
+	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_IN_USE);
+	g_clear_error(&error);
+
+	/* usbpass's own, next to it: marked, and removed alone */
+	g_assert_true(usbpass_driver_attach(fx->driver, uuid, ours, &error));
+	g_assert_no_error(error);
+	hostdevs = usbpass_driver_list_hostdevs(fx->driver, uuid, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(hostdevs->len, ==, 2);
+	entry = g_ptr_array_index(hostdevs, 1);
+	g_assert_true(entry->owned);
+	g_assert_cmpstr(entry->alias, ==, "ua-usbpass-1050-0407-1-4");
+	g_assert_true(usbpass_driver_detach(fx->driver, uuid, ours, &error));
+	g_assert_no_error(error);
+	after = virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE);
+	g_assert_cmpstr(after, ==, before);
+
+	/* started: the hand-written entry boots missing and stays the operator's */
+	domain_start(domain, 0);
+	live_before = virDomainGetXMLDesc(domain, 0);
+	g_assert_nonnull(strstr(live_before, "missing='yes'"));
+	g_assert_false(usbpass_driver_detach(fx->driver, uuid, held, &error));
+	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_IN_USE);
+	g_clear_error(&error);
+	/* a live attach of an absent device fails, and takes back only its own entry */
+	g_assert_false(usbpass_driver_attach(fx->driver, uuid, ours, &error));
+	g_assert_nonnull(error);
+	g_clear_error(&error);
+	live_after = virDomainGetXMLDesc(domain, 0);
+	g_assert_cmpstr(live_after, ==, live_before);
+	g_free(after);
+	after = virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE);
+	g_assert_cmpstr(after, ==, before);
+}
+
 typedef struct {
 	const gchar *name;
 	guint start_flags;
@@ -1353,6 +1434,7 @@ main(int argc, char **argv)
 			   fixture_teardown);
 	}
 	ADD("/usbpass/drivers/libvirt/attach{transient}", test_attach_transient);
+	ADD("/usbpass/drivers/libvirt/ownership", test_ownership);
 	ADD("/usbpass/drivers/libvirt/attach{saved}", test_attach_saved);
 	ADD("/usbpass/drivers/libvirt/list-all", test_list_all);
 	ADD("/usbpass/drivers/libvirt/events", test_events);

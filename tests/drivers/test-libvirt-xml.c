@@ -51,21 +51,23 @@ test_build(void)
 		  "<hostdev mode=\"subsystem\" type=\"usb\" managed=\"yes\"><source "
 		  "startupPolicy=\"optional\">"
 		  "<vendor id=\"0x0781\"/><product id=\"0x5567\"/><address bus=\"1\" "
-		  "device=\"4\"/></source></hostdev>" },
+		  "device=\"4\"/></source><alias name=\"ua-usbpass-0781-5567-1-4\"/></hostdev>" },
 		{ 0xabcd,
 		  0x0001,
 		  0,
 		  0,
 		  "<hostdev mode=\"subsystem\" type=\"usb\" managed=\"yes\"><source "
 		  "startupPolicy=\"optional\">"
-		  "<vendor id=\"0xabcd\"/><product id=\"0x0001\"/></source></hostdev>" },
+		  "<vendor id=\"0xabcd\"/><product id=\"0x0001\"/></source>"
+		  "<alias name=\"ua-usbpass-abcd-0001-0-0\"/></hostdev>" },
 		{ 0,
 		  0,
 		  255,
 		  127,
 		  "<hostdev mode=\"subsystem\" type=\"usb\" managed=\"yes\"><source "
 		  "startupPolicy=\"optional\">"
-		  "<address bus=\"255\" device=\"127\"/></source></hostdev>" },
+		  "<address bus=\"255\" device=\"127\"/></source>"
+		  "<alias name=\"ua-usbpass-0000-0000-255-127\"/></hostdev>" },
 		{ 0, 0, 0, 0, NULL },
 		{ 0x0781, 0x5567, 1, 0, NULL },
 	};
@@ -75,7 +77,8 @@ test_build(void)
 		  cases[i].vendor_id, cases[i].product_id, cases[i].bus, cases[i].device);
 		g_autofree gchar *xml = NULL;
 
-		/* scope, missing and alias are not part of what is attached */
+		/* scope, missing and alias are not part of what is attached: the
+		 * alias is always usbpass's own mark */
 		hostdev->missing = TRUE;
 		hostdev->alias = g_strdup("hostdev9");
 		xml = usbpass_libvirt_xml_build_hostdev(hostdev, &error);
@@ -162,15 +165,50 @@ test_parse_placeholder(void)
 	g_assert_no_error(error);
 	assert_entries(hostdevs, expected, G_N_ELEMENTS(expected), TRUE);
 
-	/* a request with vendor 0 finds the placeholder; the real device does not */
+	/* a placeholder usbpass did not write is never found, not even by a
+	 * request without ids; it holds no device */
+	g_assert_false(((UsbpassHostdev *)g_ptr_array_index(hostdevs, 0))->owned);
+	g_assert_false(usbpass_hostdev_holds(g_ptr_array_index(hostdevs, 0), real));
 	found = usbpass_libvirt_xml_find_hostdevs(xml, request, &error);
 	g_assert_no_error(error);
-	g_assert_cmpuint(found->len, ==, 1);
-	g_assert_true(g_str_has_prefix(g_ptr_array_index(found, 0), "<hostdev"));
-	g_assert_nonnull(strstr(g_ptr_array_index(found, 0), "missing=\"yes\""));
+	g_assert_cmpuint(found->len, ==, 0);
 	not_found = usbpass_libvirt_xml_find_hostdevs(xml, real, &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(not_found->len, ==, 0);
+}
+
+/* usbpass's own placeholder, marked with the alias it wrote for the device:
+ * found by that alias (the device it was written for), nothing else */
+static void
+test_parse_owned_placeholder(void)
+{
+	const gchar *xml =
+	  "<domain><devices><hostdev mode='subsystem' type='usb' managed='yes'>"
+	  "<source startupPolicy='optional' missing='yes'/>"
+	  "<alias name='ua-usbpass-0781-5567-1-4'/></hostdev></devices></domain>";
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) hostdevs = usbpass_libvirt_xml_parse_hostdevs(xml, TRUE, &error);
+	g_autoptr(UsbpassHostdev) device = hostdev_new(0x0781, 0x5567, 1, 4);
+	g_autoptr(UsbpassHostdev) other = hostdev_new(0x0781, 0x5567, 1, 5);
+	g_autoptr(UsbpassHostdev) no_ids = hostdev_new(0, 0, 0, 0);
+	g_autoptr(GPtrArray) found = NULL;
+	g_autoptr(GPtrArray) not_found = NULL;
+	g_autoptr(GPtrArray) nor_this = NULL;
+
+	g_assert_no_error(error);
+	g_assert_cmpuint(hostdevs->len, ==, 1);
+	g_assert_true(((UsbpassHostdev *)g_ptr_array_index(hostdevs, 0))->owned);
+	g_assert_false(usbpass_hostdev_holds(g_ptr_array_index(hostdevs, 0), device));
+	found = usbpass_libvirt_xml_find_hostdevs(xml, device, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(found->len, ==, 1);
+	g_assert_nonnull(strstr(g_ptr_array_index(found, 0), "missing=\"yes\""));
+	not_found = usbpass_libvirt_xml_find_hostdevs(xml, other, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(not_found->len, ==, 0);
+	nor_this = usbpass_libvirt_xml_find_hostdevs(xml, no_ids, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(nor_this->len, ==, 0);
 }
 
 typedef struct {
@@ -205,9 +243,21 @@ test_parse_garbage(void)
 		{ "vendor not hex",
 		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor "
 		  "id='0xgg'/><product id='0x1'/></source></hostdev></devices></domain>" },
-		{ "vendor upper X",
+		{ "vendor 0",
 		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor "
-		  "id='0X0781'/><product id='0x1'/></source></hostdev></devices></domain>" },
+		  "id='0x0'/><product id='0x1'/></source></hostdev></devices></domain>" },
+		{ "vendor bad octal",
+		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor "
+		  "id='0781'/><product id='0x1'/></source></hostdev></devices></domain>" },
+		{ "vendor plus",
+		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor "
+		  "id='+1'/><product id='0x1'/></source></hostdev></devices></domain>" },
+		{ "vendor 0x0x",
+		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor "
+		  "id='0x0x1'/><product id='0x1'/></source></hostdev></devices></domain>" },
+		{ "no mode, bus only",
+		  "<domain><devices><hostdev type='usb'><source><address "
+		  "bus='1'/></source></hostdev></devices></domain>" },
 		{ "product trailing",
 		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><vendor "
 		  "id='0x0781'/><product id='0x1z'/></source></hostdev></devices></domain>" },
@@ -220,9 +270,9 @@ test_parse_garbage(void)
 		{ "bus fraction",
 		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><address "
 		  "bus='1.5' device='4'/></source></hostdev></devices></domain>" },
-		{ "bus hex",
+		{ "bus space",
 		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><address "
-		  "bus='0x1' device='4'/></source></hostdev></devices></domain>" },
+		  "bus=' 1' device='4'/></source></hostdev></devices></domain>" },
 		{ "device huge",
 		  "<domain><devices><hostdev mode='subsystem' type='usb'><source><address bus='1' "
 		  "device='99999999999'/></source></hostdev></devices></domain>" },
@@ -312,15 +362,46 @@ static void
 test_find(void)
 {
 	const FindCase cases[] = {
-		{ 0x0781, 0x5567, 1, 4, 1, "hostdev0" },
-		{ 0x046d, 0xc52b, 3, 17, 1, "ua-receiver" },
+		{ 0x0781, 0x5567, 1, 4, 1, "ua-usbpass-0781-5567-1-4" },
+		{ 0x046d, 0xc52b, 3, 17, 1, "ua-usbpass-046d-c52b-3-17" },
 		/* a request without an address matches the ids at any address */
-		{ 0x046d, 0xc52b, 0, 0, 1, "ua-receiver" },
+		{ 0x046d, 0xc52b, 0, 0, 1, "ua-usbpass-046d-c52b-3-17" },
 		{ 0x0781, 0x5567, 1, 5, 0, NULL },
 		{ 0x1234, 0x5678, 1, 4, 0, NULL },
 		{ 0, 0, 1, 4, 0, NULL },
 	};
-	g_autofree gchar *xml = load_fixture("domain-live.xml");
+	g_autofree gchar *fixture = load_fixture("domain-live.xml");
+	g_autofree gchar *xml = NULL;
+
+	/* the fixture's entries were not written by usbpass: never found */
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(UsbpassHostdev) hostdev = hostdev_new(
+		  cases[i].vendor_id, cases[i].product_id, cases[i].bus, cases[i].device);
+		g_autoptr(GPtrArray) found =
+		  usbpass_libvirt_xml_find_hostdevs(fixture, hostdev, &error);
+		g_assert_no_error(error);
+		g_assert_cmpuint(found->len, ==, 0);
+	}
+	/* the same devices as usbpass writes them, guest address as libvirt adds it */
+	{
+		g_autoptr(GError) error = NULL;
+		g_autoptr(UsbpassHostdev) stick = hostdev_new(0x0781, 0x5567, 1, 4);
+		g_autoptr(UsbpassHostdev) receiver = hostdev_new(0x046d, 0xc52b, 3, 17);
+		g_autofree gchar *one = usbpass_libvirt_xml_add_hostdev(fixture, stick, &error);
+		g_autofree gchar *two = NULL;
+		g_autoptr(GString) guest = NULL;
+		g_assert_no_error(error);
+		two = usbpass_libvirt_xml_add_hostdev(one, receiver, &error);
+		g_assert_no_error(error);
+		guest = g_string_new(two);
+		/* usbpass's elements are the only ones ending in "/></hostdev>" */
+		g_string_replace(guest,
+				 "\"/></hostdev>",
+				 "\"/><address type=\"usb\" bus=\"0\" port=\"3\"/></hostdev>",
+				 0);
+		xml = g_string_free(g_steal_pointer(&guest), FALSE);
+	}
 
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GError) error = NULL;
@@ -339,7 +420,7 @@ test_find(void)
 			  g_strdup_printf("<domain><devices>%s</devices></domain>", element);
 			g_autoptr(GPtrArray) reparsed = NULL;
 
-			/* libvirt's own element, alias and guest address included */
+			/* the document's own element, alias and guest address included */
 			g_assert_true(
 			  g_str_has_prefix(element, "<hostdev mode=\"subsystem\" type=\"usb\""));
 			g_assert_nonnull(strstr(element, alias));
@@ -392,14 +473,14 @@ test_add_remove(void)
 	g_assert_cmpuint(hostdevs->len, ==, 3);
 	g_clear_pointer(&hostdevs, g_ptr_array_unref);
 
-	/* ids only: every element with those ids goes */
+	/* ids only: the fixture's elements with those ids were not written by
+	 * usbpass, so none goes */
 	removed_ids = usbpass_libvirt_xml_remove_hostdevs(removed, ids_only, &n_removed, &error);
 	g_assert_no_error(error);
-	g_assert_cmpuint(n_removed, ==, 2);
+	g_assert_cmpuint(n_removed, ==, 0);
 	hostdevs = usbpass_libvirt_xml_parse_hostdevs(removed_ids, FALSE, &error);
 	g_assert_no_error(error);
-	g_assert_cmpuint(hostdevs->len, ==, 1);
-	g_assert_cmpuint(((UsbpassHostdev *)g_ptr_array_index(hostdevs, 0))->bus, ==, 2);
+	g_assert_cmpuint(hostdevs->len, ==, 3);
 
 	unchanged = usbpass_libvirt_xml_remove_hostdevs(xml, absent, &n_removed, &error);
 	g_assert_no_error(error);
@@ -425,6 +506,8 @@ main(int argc, char **argv)
 	g_test_add_func("/usbpass/drivers/xml/parse{live}", test_parse_live);
 	g_test_add_func("/usbpass/drivers/xml/parse{inactive}", test_parse_inactive);
 	g_test_add_func("/usbpass/drivers/xml/parse{placeholder}", test_parse_placeholder);
+	g_test_add_func("/usbpass/drivers/xml/parse{owned-placeholder}",
+			test_parse_owned_placeholder);
 	g_test_add_func("/usbpass/drivers/xml/parse{garbage}", test_parse_garbage);
 	g_test_add_func("/usbpass/drivers/xml/parse{limits}", test_parse_limits);
 	g_test_add_func("/usbpass/drivers/xml/find", test_find);

@@ -425,8 +425,9 @@ test_attach_in_use_by_hand(Fixture *fx, gconstpointer user_data)
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_IN_USE);
 	g_assert_nonnull(strstr(error->message, "'off'"));
 	g_assert_null(attached);
-	/* refused, not failed: the row is free again and nothing was attached */
-	assert_state(fx, id, USBPASS_DEVICE_STATE_AVAILABLE, NULL);
+	/* refused, not failed: nothing was attached, and the row says at once
+	 * who holds the device (issue 9, item 3) */
+	assert_state(fx, id, USBPASS_DEVICE_STATE_ATTACHED, fx->off_uuid);
 	g_assert_cmpuint(
 	  count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x1050, 0, 0),
 	  ==,
@@ -1379,6 +1380,215 @@ test_list_devices(Fixture *fx, gconstpointer user_data)
 	g_assert_cmpuint(fx->changed_count, >, 0);
 }
 
+/* ---- ownership: hostdevs usbpass did not write (issue 9) ------------------ */
+
+/* a hostdev written by hand, as `virsh attach-device --config` would */
+static void
+add_by_hand(Fixture *fx,
+            const gchar *uuid,
+            UsbpassTestDriverScope scope,
+            guint16 vendor_id,
+            guint16 product_id,
+            guint bus,
+            guint devnum)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UsbpassHostdev) hostdev = usbpass_hostdev_new();
+	gboolean ret;
+
+	hostdev->vendor_id = vendor_id;
+	hostdev->product_id = product_id;
+	hostdev->bus = bus;
+	hostdev->device = devnum;
+	ret = usbpass_test_driver_add_hostdev(fx->driver, uuid, scope, hostdev, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+}
+
+/* item 1: an address-only hostdev (no vendor, no product) holds its device */
+static void
+test_in_use_address_only(Fixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UsbpassEngineDevice) attached = NULL;
+	g_autofree gchar *id = device_id_at(fx, "1-2");
+	gboolean ret;
+
+	/* the yubikey at 1:3, named by its address only */
+	add_by_hand(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0, 0, 1, 3);
+
+	/* reconcile at start-up: the row says who holds it */
+	ret = usbpass_engine_reconcile(fx->engine, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	assert_state(fx, id, USBPASS_DEVICE_STATE_ATTACHED, fx->off_uuid);
+
+	/* and nobody else gets it */
+	attached = usbpass_engine_attach(fx->engine, "1-2", "on", "uid:0", &error);
+	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_IN_USE);
+	g_assert_null(attached);
+	g_clear_error(&error);
+	assert_state(fx, id, USBPASS_DEVICE_STATE_ATTACHED, fx->off_uuid);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x1050, 0, 0),
+	  ==,
+	  0);
+}
+
+/* item 1 without a reconcile in between: the in-use check itself refuses,
+ * and the refusal records the holder at once (item 3) */
+static void
+test_in_use_address_only_live(Fixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UsbpassEngineDevice) attached = NULL;
+	g_autofree gchar *id = device_id_at(fx, "1-3");
+
+	/* the first of the two identical adapters, live in the paused instance */
+	add_by_hand(fx, fx->paused_uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, 0, 0, 1, 4);
+	attached = usbpass_engine_attach(fx->engine, "1-3", "off", "uid:0", &error);
+	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_IN_USE);
+	g_assert_nonnull(strstr(error->message, "'paused'"));
+	g_assert_null(attached);
+	g_clear_error(&error);
+	assert_state(fx, id, USBPASS_DEVICE_STATE_ATTACHED, fx->paused_uuid);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x1a86, 0, 0),
+	  ==,
+	  0);
+
+	/* its twin at 1:5 is somebody else's to take */
+	attached = usbpass_engine_attach(fx->engine, "1-4", "off", "uid:0", &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(attached->record->state, ==, USBPASS_DEVICE_STATE_ATTACHED);
+}
+
+/* item 2: after a failed attach, the retry removes only what usbpass wrote */
+static void
+test_retry_keeps_hand_written(Fixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UsbpassEngineDevice) attached = NULL;
+	g_autoptr(UsbpassEngineDevice) retried = NULL;
+	g_autofree gchar *id = device_id_at(fx, "1-1");
+
+	/* another device's hostdev, by address only, written by hand */
+	add_by_hand(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, 0, 0, 1, 3);
+	add_by_hand(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0, 0, 1, 3);
+
+	usbpass_test_driver_fail_next(fx->driver,
+	                              "attach",
+	                              USBPASS_ERROR_DRIVER,
+	                              "internal error: No free USB ports");
+	attached = usbpass_engine_attach(fx->engine, "1-1", "on", "uid:0", &error);
+	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_DRIVER);
+	g_clear_error(&error);
+	assert_state(fx, id, USBPASS_DEVICE_STATE_FAILED, fx->on_uuid);
+
+	retried = usbpass_engine_attach(fx->engine, "1-1", "on", "uid:0", &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(retried->record->state, ==, USBPASS_DEVICE_STATE_ATTACHED);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0, 1, 3), ==, 1);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_LIVE, 0, 1, 3), ==, 1);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 1, 2),
+	  ==,
+	  1);
+}
+
+/* item 2 for detach: a device imported from a hand-written hostdev is never
+ * removed by usbpass; the row keeps saying the instance holds it */
+static void
+test_detach_hand_written(Fixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UsbpassEngineDevice) detached = NULL;
+	g_autofree gchar *id = device_id_at(fx, "1-1");
+	gboolean ret;
+
+	add_by_hand(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0x5567, 0, 0);
+	ret = usbpass_engine_reconcile(fx->engine, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	assert_state(fx, id, USBPASS_DEVICE_STATE_ATTACHED, fx->off_uuid);
+
+	detached = usbpass_engine_detach(fx->engine, "1-1", "uid:0", &error);
+	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_IN_USE);
+	g_assert_nonnull(strstr(error->message, "virsh detach-device"));
+	g_assert_null(detached);
+	g_clear_error(&error);
+	assert_state(fx, id, USBPASS_DEVICE_STATE_ATTACHED, fx->off_uuid);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0, 0),
+	  ==,
+	  1);
+
+	/* a reconcile after all that changes nothing */
+	ret = usbpass_engine_reconcile(fx->engine, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	assert_state(fx, id, USBPASS_DEVICE_STATE_ATTACHED, fx->off_uuid);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->off_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0, 0),
+	  ==,
+	  1);
+}
+
+/* item 3: two definitions name the device; undefining one moves the row to
+ * the other at once */
+static void
+test_undefine_other_holder(Fixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UsbpassEngineDevice) attached = NULL;
+	g_autofree gchar *id = device_id_at(fx, "1-1");
+	gboolean ret;
+
+	attached = usbpass_engine_attach(fx->engine, "1-1", "off", "uid:0", &error);
+	g_assert_no_error(error);
+	/* the paused instance names it too, by ids and address, by hand */
+	add_by_hand(fx, fx->paused_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0x0781, 0x5567, 1, 2);
+
+	ret = usbpass_test_driver_remove_instance(fx->driver, fx->off_uuid, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	assert_state(fx, id, USBPASS_DEVICE_STATE_ATTACHED, fx->paused_uuid);
+
+	/* and when that one goes too, nobody holds it */
+	ret = usbpass_test_driver_remove_instance(fx->driver, fx->paused_uuid, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	assert_state(fx, id, USBPASS_DEVICE_STATE_AVAILABLE, NULL);
+}
+
+/* item 3 after a restart: reconcile moves the row of a vanished instance to
+ * the remaining holder rather than releasing it */
+static void
+test_reconcile_other_holder(Fixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UsbpassEngineDevice) attached = NULL;
+	g_autofree gchar *id = device_id_at(fx, "1-1");
+	gboolean ret;
+
+	attached = usbpass_engine_attach(fx->engine, "1-1", "off", "uid:0", &error);
+	g_assert_no_error(error);
+	add_by_hand(fx, fx->paused_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0, 0, 1, 2);
+
+	/* usbpassd is down while "off" is undefined */
+	g_clear_object(&fx->engine);
+	ret = usbpass_test_driver_remove_instance(fx->driver, fx->off_uuid, &error);
+	g_assert_no_error(error);
+	g_assert_true(ret);
+	fixture_open_engine(fx);
+	assert_state(fx, id, USBPASS_DEVICE_STATE_ATTACHED, fx->paused_uuid);
+	/* the hand-written entry is untouched */
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->paused_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0, 1, 2), ==, 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1401,6 +1611,12 @@ main(int argc, char **argv)
 	    test_instance_started_placeholder,
 	    NULL);
 	ADD("/usbpass/engine/crash-recovery", test_crash_recovery, NULL);
+	ADD("/usbpass/engine/in-use{address-only}", test_in_use_address_only, NULL);
+	ADD("/usbpass/engine/in-use{address-only-live}", test_in_use_address_only_live, NULL);
+	ADD("/usbpass/engine/retry{keeps-hand-written}", test_retry_keeps_hand_written, NULL);
+	ADD("/usbpass/engine/detach{hand-written}", test_detach_hand_written, NULL);
+	ADD("/usbpass/engine/undefine{other-holder}", test_undefine_other_holder, NULL);
+	ADD("/usbpass/engine/reconcile{other-holder}", test_reconcile_other_holder, NULL);
 	ADD("/usbpass/engine/replug{after-failed-detach}", test_replug_after_failed_detach, NULL);
 	ADD("/usbpass/engine/replug{during-attach}", test_replug_during_attach, NULL);
 	ADD("/usbpass/engine/replug{flapping}", test_replug_flapping, NULL);

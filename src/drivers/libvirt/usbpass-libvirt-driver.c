@@ -1321,6 +1321,36 @@ usbpass_libvirt_detach_elements(virDomainPtr domain,
 	return TRUE;
 }
 
+/* nothing usbpass wrote names the device: IN_USE when an entry somebody else
+ * wrote holds it, which usbpass never removes */
+static gboolean
+usbpass_libvirt_detach_check_foreign(const gchar *xml,
+				     const gchar *name,
+				     const UsbpassHostdev *hostdev,
+				     GError **error)
+{
+	g_autoptr(GPtrArray) entries = usbpass_libvirt_xml_parse_hostdevs(xml, FALSE, error);
+	g_autofree gchar *shown = usbpass_hostdev_to_string(hostdev);
+
+	if (entries == NULL)
+		return FALSE;
+	for (guint i = 0; i < entries->len; i++) {
+		UsbpassHostdev *entry = g_ptr_array_index(entries, i);
+		if (entry->owned || !usbpass_hostdev_holds(entry, hostdev))
+			continue;
+		g_set_error(error,
+			    USBPASS_ERROR,
+			    USBPASS_ERROR_IN_USE,
+			    "USB device %s is in instance '%s' by a hostdev usbpass did not write "
+			    "(no alias '" USBPASS_HOSTDEV_ALIAS_PREFIX "…'); usbpass never removes "
+			    "it: use virsh detach-device",
+			    shown,
+			    name);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean
 usbpass_libvirt_driver_detach(UsbpassDriver *driver,
 			      const gchar *uuid,
@@ -1336,6 +1366,8 @@ usbpass_libvirt_driver_detach(UsbpassDriver *driver,
 	g_autofree gchar *shown = usbpass_hostdev_to_string(hostdev);
 	g_autofree gchar *saved_xml = NULL; /* the image as it was, to restore on failure */
 	g_autofree gchar *saved_changed = NULL;
+	g_autofree gchar *live_xml = NULL;
+	g_autofree gchar *persistent_xml = NULL;
 	UsbpassLibvirtScope scope = { 0 };
 	guint n_saved = 0;
 
@@ -1348,19 +1380,19 @@ usbpass_libvirt_driver_detach(UsbpassDriver *driver,
 	if (!usbpass_libvirt_domain_scope(domain, name, &scope, error))
 		return FALSE;
 	if (scope.active) {
-		g_autofree gchar *xml = usbpass_libvirt_domain_xml(domain, name, 0, error);
-		if (xml == NULL)
+		live_xml = usbpass_libvirt_domain_xml(domain, name, 0, error);
+		if (live_xml == NULL)
 			return FALSE;
-		live = usbpass_libvirt_xml_find_hostdevs(xml, hostdev, error);
+		live = usbpass_libvirt_xml_find_hostdevs(live_xml, hostdev, error);
 		if (live == NULL)
 			return FALSE;
 	}
 	if (scope.persistent) {
-		g_autofree gchar *xml =
+		persistent_xml =
 		  usbpass_libvirt_domain_xml(domain, name, VIR_DOMAIN_XML_INACTIVE, error);
-		if (xml == NULL)
+		if (persistent_xml == NULL)
 			return FALSE;
-		persistent = usbpass_libvirt_xml_find_hostdevs(xml, hostdev, error);
+		persistent = usbpass_libvirt_xml_find_hostdevs(persistent_xml, hostdev, error);
 		if (persistent == NULL)
 			return FALSE;
 	}
@@ -1375,6 +1407,13 @@ usbpass_libvirt_driver_detach(UsbpassDriver *driver,
 	}
 	if ((live == NULL || live->len == 0) && (persistent == NULL || persistent->len == 0) &&
 	    n_saved == 0) {
+		const gchar *xmls[] = { live_xml, persistent_xml, saved_xml };
+		for (guint i = 0; i < G_N_ELEMENTS(xmls); i++) {
+			if (xmls[i] == NULL)
+				continue;
+			if (!usbpass_libvirt_detach_check_foreign(xmls[i], name, hostdev, error))
+				return FALSE;
+		}
 		g_set_error(error,
 			    USBPASS_ERROR,
 			    USBPASS_ERROR_NOT_FOUND,

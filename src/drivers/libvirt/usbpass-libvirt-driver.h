@@ -13,10 +13,12 @@
  * The hostdev always carries startupPolicy='optional'. libvirt then accepts a
  * live attach of a device it cannot find and marks it missing='yes'; this
  * driver takes that back and fails with "Did not find USB device", so that a
- * successful live attach means the instance has the device. Detach removes
- * each matching <hostdev> element (usbpass_hostdev_matches(); libvirt's
- * placeholder without ids matches a request with vendor_id 0) from each
- * definition, passing libvirt its own element.
+ * successful live attach means the instance has the device. Every hostdev it
+ * writes carries usbpass's user alias (usbpass-driver.h, "Ownership"). Detach
+ * removes each <hostdev> element usbpass wrote for the device
+ * (usbpass_hostdev_is_removable_for()) from each definition, passing libvirt
+ * its own element; it never removes one without the mark, and fails with
+ * IN_USE when only such an element holds the device.
  *
  * libvirt errors become USBPASS_ERROR codes (VIR_ERR_NO_DOMAIN -> NOT_FOUND,
  * unsupported -> NOT_SUPPORTED, access -> PERMISSION_DENIED, timeouts ->

@@ -17,7 +17,14 @@
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlBuffer, xmlBufferFree)
 
-#define HOSTDEV_XPATH "/domain/devices/hostdev[@mode='subsystem'][@type='usb']"
+/* every element that names a host USB device, in document order: a <hostdev>
+ * of type usb (mode defaults to subsystem when left out), and an <interface
+ * type='hostdev'> whose source is a USB device (libvirt defines it, although
+ * no hypervisor runs it); hostdevs of type pci, scsi, scsi_host or mdev and
+ * capabilities-mode hostdevs are not USB devices and are left out */
+#define HOSTDEV_XPATH                                                                              \
+	"/domain/devices/hostdev[@type='usb'][not(@mode) or @mode='subsystem'] | "                 \
+	"/domain/devices/interface[@type='hostdev'][source/vendor or source/address[@type='usb']]"
 
 static gsize
 usbpass_libvirt_xml_init(void)
@@ -117,11 +124,35 @@ usbpass_libvirt_xml_get(xmlXPathContext *ctx, xmlNode *node, const gchar *expr, 
 	return g_strdup(content != NULL ? (const gchar *)content : "");
 }
 
+/* a number as libvirt reads it (strtoul with base 0): "0x" or "0X" and hex
+ * digits, a leading 0 and octal digits, or decimal digits; no sign, no space */
+static gboolean
+usbpass_libvirt_xml_parse_number(const gchar *text, guint64 max, guint64 *value)
+{
+	const gchar *digits = text;
+	guint base = 10;
+
+	if (g_str_has_prefix(text, "0x") || g_str_has_prefix(text, "0X")) {
+		digits = text + 2;
+		base = 16;
+	} else if (text[0] == '0' && text[1] != '\0') {
+		digits = text + 1;
+		base = 8;
+	}
+	if (digits[0] == '\0')
+		return FALSE;
+	for (const gchar *p = digits; *p != '\0'; p++) {
+		if (base == 16 ? !g_ascii_isxdigit(*p)
+			       : (*p < '0' || *p > (base == 8 ? '7' : '9')))
+			return FALSE;
+	}
+	return g_ascii_string_to_unsigned(digits, base, 0, max, value, NULL);
+}
+
 static gboolean
 usbpass_libvirt_xml_get_uint(xmlXPathContext *ctx,
 			     xmlNode *node,
 			     const gchar *expr,
-			     gboolean hex,
 			     guint64 max,
 			     gboolean *found,
 			     guint64 *value,
@@ -129,7 +160,6 @@ usbpass_libvirt_xml_get_uint(xmlXPathContext *ctx,
 {
 	g_autoptr(GError) error_local = NULL;
 	g_autofree gchar *text = usbpass_libvirt_xml_get(ctx, node, expr, &error_local);
-	const gchar *digits = text;
 
 	if (error_local != NULL) {
 		g_propagate_error(error, g_steal_pointer(&error_local));
@@ -138,22 +168,16 @@ usbpass_libvirt_xml_get_uint(xmlXPathContext *ctx,
 	*found = text != NULL;
 	if (text == NULL)
 		return TRUE;
-	if (hex) {
-		/* libvirt writes ids as '0x%.4x'; anything else is not from libvirt */
-		if (!g_str_has_prefix(text, "0x")) {
-			g_autofree gchar *shown = usbpass_string_sanitize(text, -1, 32);
-			g_set_error(error,
-				    USBPASS_ERROR,
-				    USBPASS_ERROR_INVALID_DATA,
-				    "hostdev %s '%s' is not a 0x-prefixed hexadecimal id",
-				    expr,
-				    shown != NULL ? shown : "");
-			return FALSE;
-		}
-		digits = text + 2;
-	}
-	if (!usbpass_string_parse_uint(digits, hex ? 16 : 10, 0, max, value, error)) {
-		g_prefix_error(error, "hostdev %s: ", expr);
+	if (!usbpass_libvirt_xml_parse_number(text, max, value)) {
+		g_autofree gchar *shown = usbpass_string_sanitize(text, -1, 32);
+		g_set_error(error,
+			    USBPASS_ERROR,
+			    USBPASS_ERROR_INVALID_DATA,
+			    "hostdev %s '%s' is not a number from 0 to %" G_GUINT64_FORMAT
+			    " (decimal, 0x-prefixed hexadecimal or 0-prefixed octal)",
+			    expr,
+			    shown != NULL ? shown : "",
+			    max);
 		return FALSE;
 	}
 	return TRUE;
@@ -178,17 +202,25 @@ usbpass_libvirt_xml_parse_node(xmlXPathContext *ctx, xmlNode *node, gboolean liv
 	guint64 device = 0;
 
 	if (!usbpass_libvirt_xml_get_uint(
-	      ctx, node, "source/vendor/@id", TRUE, G_MAXUINT16, &has_vendor, &vendor, error))
+	      ctx, node, "source/vendor/@id", G_MAXUINT16, &has_vendor, &vendor, error))
 		return NULL;
 	if (!usbpass_libvirt_xml_get_uint(
-	      ctx, node, "source/product/@id", TRUE, G_MAXUINT16, &has_product, &product, error))
+	      ctx, node, "source/product/@id", G_MAXUINT16, &has_product, &product, error))
 		return NULL;
 	if (!usbpass_libvirt_xml_get_uint(
-	      ctx, node, "source/address/@bus", FALSE, G_MAXUINT16, &has_bus, &bus, error))
+	      ctx, node, "source/address/@bus", G_MAXUINT16, &has_bus, &bus, error))
 		return NULL;
 	if (!usbpass_libvirt_xml_get_uint(
-	      ctx, node, "source/address/@device", FALSE, G_MAXUINT16, &has_device, &device, error))
+	      ctx, node, "source/address/@device", G_MAXUINT16, &has_device, &device, error))
 		return NULL;
+	/* libvirt refuses it too ("Zero is not permitted"); 0 means "no ids" here */
+	if (has_vendor && vendor == 0) {
+		g_set_error_literal(error,
+				    USBPASS_ERROR,
+				    USBPASS_ERROR_INVALID_DATA,
+				    "hostdev vendor id 0 is not a USB vendor");
+		return NULL;
+	}
 	if (has_vendor != has_product) {
 		g_set_error_literal(error,
 				    USBPASS_ERROR,
@@ -218,6 +250,9 @@ usbpass_libvirt_xml_parse_node(xmlXPathContext *ctx, xmlNode *node, gboolean liv
 	hostdev->device = (guint)device;
 	hostdev->missing = g_strcmp0(missing, "yes") == 0;
 	hostdev->alias = usbpass_string_sanitize(alias, -1, USBPASS_STRING_MAX_BYTES);
+	/* the mark usbpass writes, and only on the <hostdev> elements it writes */
+	hostdev->owned = xmlStrcmp(node->name, (const xmlChar *)"hostdev") == 0 &&
+			 alias != NULL && g_str_has_prefix(alias, USBPASS_HOSTDEV_ALIAS_PREFIX);
 	hostdev->live = live;
 	hostdev->persistent = !live;
 	return g_steal_pointer(&hostdev);
@@ -324,6 +359,12 @@ usbpass_libvirt_xml_new_hostdev_node(xmlDoc *doc, const UsbpassHostdev *hostdev,
 		xmlNewProp(child, (const xmlChar *)"bus", (const xmlChar *)bus);
 		xmlNewProp(child, (const xmlChar *)"device", (const xmlChar *)device);
 	}
+	/* usbpass's mark: what it may remove again (usbpass-driver.h) */
+	{
+		g_autofree gchar *alias = usbpass_hostdev_make_alias(hostdev);
+		xmlNode *child = xmlNewChild(node, NULL, (const xmlChar *)"alias", NULL);
+		xmlNewProp(child, (const xmlChar *)"name", (const xmlChar *)alias);
+	}
 	return g_steal_pointer(&node);
 }
 
@@ -397,7 +438,7 @@ usbpass_libvirt_xml_find_cb(xmlDoc *doc, xmlNode *node, UsbpassHostdev *hostdev,
 	g_autoptr(UsbpassHostdev) owned = hostdev;
 	gchar *element;
 
-	if (!usbpass_hostdev_matches(owned, match->wanted))
+	if (!usbpass_hostdev_is_removable_for(owned, match->wanted))
 		return TRUE;
 	element = usbpass_libvirt_xml_node_to_string(doc, node, &match->error);
 	if (element == NULL)
@@ -445,7 +486,7 @@ usbpass_libvirt_xml_remove_cb(xmlDoc *doc,
 	UsbpassLibvirtXmlMatch *match = user_data;
 	g_autoptr(UsbpassHostdev) owned = hostdev;
 
-	if (!usbpass_hostdev_matches(owned, match->wanted))
+	if (!usbpass_hostdev_is_removable_for(owned, match->wanted))
 		return TRUE;
 	xmlUnlinkNode(node);
 	xmlFreeNode(node);

@@ -1,19 +1,30 @@
 /*
  * usbpass-libvirt-xml.h: libvirt's <hostdev> XML, built and read with libxml2
  *
- * Builds the element usbpass attaches:
+ * Builds the element usbpass attaches, marked as usbpass's by its user alias
+ * (usbpass-driver.h, "Ownership"):
  *   <hostdev mode='subsystem' type='usb' managed='yes'>
  *     <source startupPolicy='optional'>
  *       <vendor id='0x0781'/><product id='0x5567'/><address bus='1' device='4'/>
  *     </source>
+ *     <alias name='ua-usbpass-0781-5567-1-4'/>
  *   </hostdev>
  * and finds, adds and removes USB hostdevs in a domain's XML with the tree API
- * and XPath; no string is ever pasted into XML. Domain XML is treated as
- * untrusted: its size is capped, a DTD refused, numbers are parsed strictly (ids as "0x"
- * and 1-4 hex digits, bus and device as decimals), the alias is sanitised,
- * and anything malformed is USBPASS_ERROR_INVALID_DATA. libvirt's placeholder
- * for an absent optional device, without vendor and product, is read as
- * vendor_id and product_id 0.
+ * and XPath; no string is ever pasted into XML. Reading takes every form of
+ * libvirt's grammar: <hostdev type='usb'> with or without mode='subsystem',
+ * ids only, address only or both, numbers in decimal, 0x-hex or 0-octal as
+ * libvirt's own parser (strtoul, base 0) reads them, any startupPolicy,
+ * guestReset, <boot>, guest <address type='usb'>, managed, <alias>; and
+ * <interface type='hostdev'> with a USB source. Non-USB hostdevs (pci, scsi,
+ * scsi_host, mdev) are not listed. Find and remove see only the <hostdev>
+ * elements usbpass may remove (usbpass_hostdev_is_removable_for()): anything
+ * else is left byte for byte as it was.
+ *
+ * Domain XML is treated as untrusted: its size is capped, a DTD refused,
+ * numbers are parsed strictly (ids up to 0xffff, vendor 0 refused as libvirt
+ * does), the alias is sanitised, and anything malformed is
+ * USBPASS_ERROR_INVALID_DATA. An entry without ids reads as vendor_id and
+ * product_id 0, one without an address as bus 0.
  *
  * Pure functions, thread-safe; only drivers/libvirt/ includes this.
  */
@@ -36,8 +47,8 @@ usbpass_libvirt_xml_parse_hostdevs(const gchar *domain_xml,
 				   gboolean live,
 				   GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);
 /* Returns: (transfer container) (element-type utf8): the <hostdev> elements of
- * @domain_xml matching @hostdev (usbpass_hostdev_matches()), serialised as
- * libvirt wrote them; empty when none */
+ * @domain_xml usbpass may remove for @hostdev (usbpass_hostdev_is_removable_for()),
+ * serialised as libvirt wrote them; empty when none */
 GPtrArray *
 usbpass_libvirt_xml_find_hostdevs(const gchar *domain_xml,
 				  const UsbpassHostdev *hostdev,
@@ -47,8 +58,9 @@ gchar *
 usbpass_libvirt_xml_add_hostdev(const gchar *domain_xml,
 				const UsbpassHostdev *hostdev,
 				GError **error) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
-/* Returns: (transfer full): @domain_xml without the elements matching @hostdev;
- * @n_removed says how many there were */
+/* Returns: (transfer full): @domain_xml without the elements usbpass may
+ * remove for @hostdev (usbpass_hostdev_is_removable_for()); @n_removed says
+ * how many there were */
 gchar *
 usbpass_libvirt_xml_remove_hostdevs(const gchar *domain_xml,
 				    const UsbpassHostdev *hostdev,

@@ -130,6 +130,12 @@ usbpass_test_driver_is_present_locked(UsbpassTestDriver *self, const UsbpassHost
 	return !g_hash_table_contains(self->absent, key);
 }
 
+static gboolean
+usbpass_test_alias_is_user(const gchar *alias)
+{
+	return alias != NULL && g_str_has_prefix(alias, "ua-");
+}
+
 static UsbpassHostdev *
 usbpass_test_driver_live_copy_locked(UsbpassTestDriver *self,
 				     UsbpassTestInstance *instance,
@@ -137,8 +143,11 @@ usbpass_test_driver_live_copy_locked(UsbpassTestDriver *self,
 {
 	UsbpassHostdev *copy = usbpass_hostdev_copy(hostdev);
 	copy->missing = !usbpass_test_driver_is_present_locked(self, hostdev);
-	g_free(copy->alias);
-	copy->alias = g_strdup_printf("hostdev%u", instance->next_alias++);
+	/* libvirt keeps a user alias ("ua-") and names the others itself */
+	if (!usbpass_test_alias_is_user(copy->alias)) {
+		g_free(copy->alias);
+		copy->alias = g_strdup_printf("hostdev%u", instance->next_alias++);
+	}
 	return copy;
 }
 
@@ -147,7 +156,9 @@ usbpass_test_driver_config_copy(const UsbpassHostdev *hostdev)
 {
 	UsbpassHostdev *copy = usbpass_hostdev_copy(hostdev);
 	copy->missing = FALSE;
-	g_clear_pointer(&copy->alias, g_free);
+	/* only a user alias is part of a persistent definition */
+	if (!usbpass_test_alias_is_user(copy->alias))
+		g_clear_pointer(&copy->alias, g_free);
 	return copy;
 }
 
@@ -308,6 +319,28 @@ usbpass_test_hostdev_find(GPtrArray *hostdevs, const UsbpassHostdev *hostdev)
 	return -1;
 }
 
+/* the ownership rule of usbpass-driver.h, as the libvirt driver applies it */
+static gint
+usbpass_test_hostdev_find_removable(GPtrArray *hostdevs, const UsbpassHostdev *hostdev)
+{
+	for (guint i = 0; i < hostdevs->len; i++) {
+		if (usbpass_hostdev_is_removable_for(g_ptr_array_index(hostdevs, i), hostdev))
+			return (gint)i;
+	}
+	return -1;
+}
+
+static gboolean
+usbpass_test_hostdev_has_alias(GPtrArray *hostdevs, const gchar *alias)
+{
+	for (guint i = 0; i < hostdevs->len; i++) {
+		UsbpassHostdev *entry = g_ptr_array_index(hostdevs, i);
+		if (g_strcmp0(entry->alias, alias) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static gboolean
 usbpass_test_driver_saved_refusal(UsbpassTestInstance *instance, const gchar *verb, GError **error)
 {
@@ -376,10 +409,31 @@ usbpass_test_driver_attach_locked(UsbpassTestDriver *self,
 {
 	gboolean scopes[USBPASS_TEST_DRIVER_SCOPE_LAST];
 	g_autofree gchar *shown = usbpass_hostdev_to_string(hostdev);
+	g_autoptr(UsbpassHostdev) marked = usbpass_hostdev_copy(hostdev);
+
+	/* what the libvirt driver writes: usbpass's user alias on every entry */
+	g_free(marked->alias);
+	marked->alias = usbpass_hostdev_make_alias(hostdev);
+	marked->owned = TRUE;
+	hostdev = marked;
 
 	usbpass_test_instance_scopes(instance, scopes);
 	if (scopes[USBPASS_TEST_DRIVER_SCOPE_SAVED] && !self->saved_image_updatable)
 		return usbpass_test_driver_saved_refusal(instance, "add", error);
+	for (guint scope = 0; scope < USBPASS_TEST_DRIVER_SCOPE_LAST; scope++) {
+		if (scopes[scope] &&
+		    usbpass_test_hostdev_has_alias(instance->hostdevs[scope], marked->alias)) {
+			g_set_error(error,
+				    USBPASS_ERROR,
+				    USBPASS_ERROR_DRIVER,
+				    "cannot attach USB device %s to instance '%s': unsupported "
+				    "configuration: non unique alias detected: %s",
+				    shown,
+				    instance->name,
+				    marked->alias);
+			return FALSE;
+		}
+	}
 	if (scopes[USBPASS_TEST_DRIVER_SCOPE_PERSISTENT] &&
 	    usbpass_test_hostdev_find(instance->hostdevs[USBPASS_TEST_DRIVER_SCOPE_PERSISTENT],
 				      hostdev) >= 0) {
@@ -413,9 +467,13 @@ usbpass_test_driver_attach_locked(UsbpassTestDriver *self,
 		for (guint i = 0; i < self->instances->len; i++) {
 			UsbpassTestInstance *other = g_ptr_array_index(self->instances, i);
 			GPtrArray *live = other->hostdevs[USBPASS_TEST_DRIVER_SCOPE_LIVE];
-			gint idx = usbpass_test_hostdev_find(live, hostdev);
-			if (idx >= 0 &&
-			    !((UsbpassHostdev *)g_ptr_array_index(live, idx))->missing) {
+			gboolean busy = FALSE;
+			for (guint j = 0; j < live->len; j++) {
+				UsbpassHostdev *entry = g_ptr_array_index(live, j);
+				if (!entry->missing && usbpass_hostdev_holds(entry, hostdev))
+					busy = TRUE;
+			}
+			if (busy) {
 				g_set_error(
 				  error,
 				  USBPASS_ERROR,
@@ -491,11 +549,28 @@ usbpass_test_driver_detach_locked(UsbpassTestDriver *self,
 	usbpass_test_instance_scopes(instance, scopes);
 	for (guint scope = 0; scope < USBPASS_TEST_DRIVER_SCOPE_LAST; scope++) {
 		if (scopes[scope] &&
-		    usbpass_test_hostdev_find(instance->hostdevs[scope], hostdev) >= 0)
+		    usbpass_test_hostdev_find_removable(instance->hostdevs[scope], hostdev) >= 0)
 			found = TRUE;
 	}
 	if (!found) {
 		g_autofree gchar *shown = usbpass_hostdev_to_string(hostdev);
+		for (guint scope = 0; scope < USBPASS_TEST_DRIVER_SCOPE_LAST; scope++) {
+			GPtrArray *entries = instance->hostdevs[scope];
+			for (guint i = 0; scopes[scope] && i < entries->len; i++) {
+				UsbpassHostdev *entry = g_ptr_array_index(entries, i);
+				if (entry->owned || !usbpass_hostdev_holds(entry, hostdev))
+					continue;
+				g_set_error(error,
+					    USBPASS_ERROR,
+					    USBPASS_ERROR_IN_USE,
+					    "USB device %s is in instance '%s' by a hostdev usbpass "
+					    "did not write (no alias '" USBPASS_HOSTDEV_ALIAS_PREFIX
+					    "…'); usbpass never removes it: use virsh detach-device",
+					    shown,
+					    instance->name);
+				return FALSE;
+			}
+		}
 		g_set_error(error,
 			    USBPASS_ERROR,
 			    USBPASS_ERROR_NOT_FOUND,
@@ -505,15 +580,16 @@ usbpass_test_driver_detach_locked(UsbpassTestDriver *self,
 		return FALSE;
 	}
 	if (scopes[USBPASS_TEST_DRIVER_SCOPE_SAVED] && !self->saved_image_updatable &&
-	    usbpass_test_hostdev_find(instance->hostdevs[USBPASS_TEST_DRIVER_SCOPE_SAVED],
-				      hostdev) >= 0)
+	    usbpass_test_hostdev_find_removable(
+	      instance->hostdevs[USBPASS_TEST_DRIVER_SCOPE_SAVED], hostdev) >= 0)
 		return usbpass_test_driver_saved_refusal(instance, "remove", error);
 
 	for (guint scope = 0; scope < USBPASS_TEST_DRIVER_SCOPE_LAST; scope++) {
 		gint idx;
 		if (!scopes[scope])
 			continue;
-		while ((idx = usbpass_test_hostdev_find(instance->hostdevs[scope], hostdev)) >= 0) {
+		while ((idx = usbpass_test_hostdev_find_removable(instance->hostdevs[scope],
+								  hostdev)) >= 0) {
 			g_ptr_array_remove_index(instance->hostdevs[scope], (guint)idx);
 			if (scope == USBPASS_TEST_DRIVER_SCOPE_LIVE)
 				usbpass_test_events_add(

@@ -10,6 +10,13 @@
  *   saved                      persistent and the saved image; refused with
  *                              NOT_SUPPORTED unless saved images are updatable
  *                              (libvirt 9 refuses: "host device count ... does not match")
+ * Ownership follows usbpass-driver.h as the libvirt driver does: attach writes
+ * entries marked with usbpass's user alias (owned), a user alias ("ua-") is
+ * kept in every definition and any other alias is replaced by "hostdevN" live
+ * and dropped from the persistent one, an alias already in a definition is
+ * refused as libvirt refuses it ("non unique alias"), and detach removes only
+ * owned entries (IN_USE when only entries usbpass did not write hold the
+ * device).
  * A live attach of a device that is not present on the host fails like
  * libvirt's "Did not find USB device" (every device is present until
  * usbpass_test_driver_set_device_present() says otherwise); a device live in
