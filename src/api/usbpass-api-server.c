@@ -22,6 +22,7 @@
 #include "usbpass-api-json.h"
 #include "usbpass-api-server.h"
 #include "usbpass-error.h"
+#include "usbpass-json-guard.h"
 #include "usbpass-string.h"
 
 /* a decoded path segment (identity, port, uuid, name) longer than this is no
@@ -544,13 +545,20 @@ usbpass_api_server_early_cb(SoupServer *server,
 		return;
 	}
 	if (method == SOUP_METHOD_POST) {
-		const gchar *content_type = soup_message_headers_get_content_type(headers, NULL);
+		g_autoptr(GHashTable) params = NULL;
+		const gchar *content_type = soup_message_headers_get_content_type(headers, &params);
 		if (content_type == NULL ||
 		    g_ascii_strcasecmp(content_type, "application/json") != 0) {
 			usbpass_api_respond_code(msg,
 			                         SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE,
 			                         USBPASS_ERROR_INVALID_DATA,
 			                         "the request body must be application/json");
+			return;
+		}
+		if (!usbpass_json_guard_check_charset(
+		      params != NULL ? g_hash_table_lookup(params, "charset") : NULL, &error_local)) {
+			g_prefix_error(&error_local, "Content-Type: ");
+			usbpass_api_respond_error(msg, error_local);
 			return;
 		}
 		request->keep_body = TRUE;
