@@ -10,6 +10,7 @@
 #include "inventory/usbpass-device-json.h"
 #include "usbpass-api-json.h"
 #include "usbpass-error.h"
+#include "usbpass-json-guard.h"
 #include "usbpass-string.h"
 
 /**
@@ -343,87 +344,19 @@ usbpass_api_json_error_new(UsbpassError code, const gchar *message)
 	return usbpass_api_json_to_bytes(builder);
 }
 
-/* the bytes strict JSON may hold outside double-quoted strings */
-static gboolean
-usbpass_api_json_is_strict_byte(gchar c)
-{
-	return c != '\0' && (g_ascii_isalnum(c) || strchr(" \t\r\n{}[],:+-.", c) != NULL);
-}
-
-/**
- * usbpass_api_json_check_depth:
- * @data: JSON text
- * @length: its length in bytes
- * @max_depth: the deepest nesting of arrays and objects allowed
- * @error: (nullable): #USBPASS_ERROR_INVALID_DATA when nested deeper
- *
- * json-glib parses recursively; a body of 64 KiB of '[' would exhaust the stack
- * of a sanitizer build. This counts brackets outside strings. json-glib 1.6
- * also accepts single-quoted strings and comments, which this count would not
- * see into, so outside double-quoted strings only the bytes of strict JSON
- * (structure, whitespace, numbers and literals) pass; anything else fails with
- * "request body is not strict JSON". It is not a validator: the parser still
- * sees everything that passes.
- *
- * Returns: %TRUE when @data is strict JSON text nested at most @max_depth deep
- */
-gboolean
-usbpass_api_json_check_depth(const gchar *data, gsize length, guint max_depth, GError **error)
-{
-	guint depth = 0;
-	gboolean in_string = FALSE;
-
-	g_return_val_if_fail(data != NULL || length == 0, FALSE);
-
-	for (gsize i = 0; i < length; i++) {
-		gchar c = data[i];
-		if (in_string) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_string = FALSE;
-			continue;
-		}
-		if (c == '"') {
-			in_string = TRUE;
-		} else if (c == '[' || c == '{') {
-			if (++depth > max_depth) {
-				g_set_error(error,
-				            USBPASS_ERROR,
-				            USBPASS_ERROR_INVALID_DATA,
-				            "the JSON body is nested deeper than %u levels",
-				            max_depth);
-				return FALSE;
-			}
-		} else if ((c == ']' || c == '}') && depth > 0) {
-			depth--;
-		} else if (!usbpass_api_json_is_strict_byte(c)) {
-			/* a ' string or a comment would hide brackets from this count */
-			g_set_error_literal(error,
-			                    USBPASS_ERROR,
-			                    USBPASS_ERROR_INVALID_DATA,
-			                    "request body is not strict JSON");
-			return FALSE;
-		}
-	}
-	return TRUE;
-}
-
 /**
  * usbpass_api_json_parse_object:
  * @data: an untrusted request body
  * @length: its length in bytes
- * @error: (nullable): #USBPASS_ERROR_INVALID_DATA when @data is not one JSON
- *   object of at most %USBPASS_API_BODY_MAX_BYTES in UTF-8
+ * @error: (nullable): #USBPASS_ERROR_INVALID_DATA when @data is not one strict
+ *   JSON object (usbpass_json_guard_parse()) of at most %USBPASS_API_BODY_MAX_BYTES
  *
  * Returns: (transfer full): the object
  */
 JsonObject *
 usbpass_api_json_parse_object(const gchar *data, gsize length, GError **error)
 {
-	g_autoptr(JsonParser) parser = NULL;
-	g_autoptr(GError) error_local = NULL;
-	JsonNode *root;
+	g_autoptr(JsonNode) root = NULL;
 
 	if (data == NULL || length == 0) {
 		g_set_error_literal(error,
@@ -440,28 +373,12 @@ usbpass_api_json_parse_object(const gchar *data, gsize length, GError **error)
 		            (guint)USBPASS_API_BODY_MAX_BYTES);
 		return NULL;
 	}
-	if (!g_utf8_validate(data, (gssize)length, NULL)) {
-		g_set_error_literal(error,
-		                    USBPASS_ERROR,
-		                    USBPASS_ERROR_INVALID_DATA,
-		                    "the JSON body is not valid UTF-8");
+	root = usbpass_json_guard_parse(data, length, USBPASS_API_JSON_MAX_DEPTH, error);
+	if (root == NULL) {
+		g_prefix_error(error, "request body: ");
 		return NULL;
 	}
-	if (!usbpass_api_json_check_depth(data, length, USBPASS_API_JSON_MAX_DEPTH, error))
-		return NULL;
-
-	parser = json_parser_new_immutable();
-	if (!json_parser_load_from_data(parser, data, (gssize)length, &error_local)) {
-		g_autofree gchar *shown = usbpass_string_sanitize(error_local->message, -1, 256);
-		g_set_error(error,
-		            USBPASS_ERROR,
-		            USBPASS_ERROR_INVALID_DATA,
-		            "the body is not JSON: %s",
-		            shown != NULL ? shown : "parse error");
-		return NULL;
-	}
-	root = json_parser_get_root(parser);
-	if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root)) {
+	if (!JSON_NODE_HOLDS_OBJECT(root)) {
 		g_set_error_literal(error,
 		                    USBPASS_ERROR,
 		                    USBPASS_ERROR_INVALID_DATA,

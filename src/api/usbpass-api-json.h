@@ -4,8 +4,9 @@
  * Builders write one object each into a JsonBuilder that the caller owns and
  * that is positioned where a value may go (an array element or after
  * json_builder_set_member_name()). The parser side takes untrusted bytes: it
- * checks the size, UTF-8 and the nesting depth before json-glib, which parses
- * recursively, sees them, and type-checks every member it hands out.
+ * checks the size, then hands them to the strict JSON guard shared with the
+ * client (src/json/usbpass-json-guard.h: UTF-8, depth, no NUL escapes, no
+ * duplicate members, one document), and type-checks every member it hands out.
  * Stateless; any thread.
  */
 #pragma once
@@ -64,8 +65,6 @@ usbpass_api_json_to_bytes(JsonBuilder *builder) G_GNUC_WARN_UNUSED_RESULT USBPAS
 GBytes *
 usbpass_api_json_error_new(UsbpassError code, const gchar *message) G_GNUC_WARN_UNUSED_RESULT;
 
-gboolean
-usbpass_api_json_check_depth(const gchar *data, gsize length, guint max_depth, GError **error);
 JsonObject *
 usbpass_api_json_parse_object(const gchar *data,
                               gsize length,

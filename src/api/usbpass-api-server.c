@@ -20,8 +20,10 @@
 
 #include "usbpass-api-events.h"
 #include "usbpass-api-json.h"
+#include "usbpass-api-refusals.h"
 #include "usbpass-api-server.h"
 #include "usbpass-error.h"
+#include "usbpass-json-guard.h"
 #include "usbpass-string.h"
 
 /* a decoded path segment (identity, port, uuid, name) longer than this is no
@@ -34,7 +36,7 @@
 #define USBPASS_API_DEVICE_CACHE_MAX 1024
 /* refused requests written to the audit log per window; the rest are counted */
 #define USBPASS_API_REFUSALS_PER_WINDOW 100
-#define USBPASS_API_REFUSAL_WINDOW_USEC (60 * G_USEC_PER_SEC)
+#define USBPASS_API_REFUSAL_WINDOW_MS   (60 * 1000)
 #define USBPASS_API_AUDIT_LIMIT_MAX     1000
 #define USBPASS_API_AUDIT_LIMIT_DEFAULT 100
 
@@ -136,9 +138,7 @@ struct _UsbpassApiServer {
 	gulong inventory_changed_id;
 	gulong engine_changed_id;
 	/* refused requests in the audit log */
-	gint64 refusal_window_usec;
-	guint refusals_in_window;
-	guint refusals_suppressed;
+	UsbpassApiRefusals *refusals;
 	gboolean shut_down;
 	gboolean disconnected;
 	gboolean tls;
@@ -345,35 +345,29 @@ usbpass_api_server_append_audit(UsbpassApiServer *self,
 		g_warning("cannot write the audit log, ignoring: %s", error_local->message);
 }
 
+/* the end of a window of refusals: the count of those not written one by one */
+static void
+usbpass_api_server_refusal_summary_cb(guint suppressed, gpointer user_data)
+{
+	UsbpassApiServer *self = user_data;
+	g_autofree gchar *summary =
+	  g_strdup_printf("%u more refused requests were not written one by one", suppressed);
+	usbpass_api_server_append_audit(self, "usbpassd", "auth", "permission-denied", summary);
+}
+
 static void
 usbpass_api_server_audit_refusal(UsbpassApiServer *self,
                                  SoupServerMessage *msg,
                                  const UsbpassAuthCaller *caller,
                                  const gchar *detail)
 {
-	gint64 now = g_get_monotonic_time();
 	g_autofree gchar *path = NULL;
 	g_autofree gchar *message = NULL;
 
 	/* a flood of bad requests must not become a flood of rows: a window of at
 	 * most USBPASS_API_REFUSALS_PER_WINDOW entries, then one summary */
-	if (now - self->refusal_window_usec > USBPASS_API_REFUSAL_WINDOW_USEC) {
-		if (self->refusals_suppressed > 0) {
-			g_autofree gchar *summary =
-			  g_strdup_printf("%u more refused requests were not written one by one",
-			                  self->refusals_suppressed);
-			usbpass_api_server_append_audit(
-			  self, "usbpassd", "auth", "permission-denied", summary);
-		}
-		self->refusal_window_usec = now;
-		self->refusals_in_window = 0;
-		self->refusals_suppressed = 0;
-	}
-	if (self->refusals_in_window >= USBPASS_API_REFUSALS_PER_WINDOW) {
-		self->refusals_suppressed++;
+	if (!usbpass_api_refusals_admit(self->refusals))
 		return;
-	}
-	self->refusals_in_window++;
 
 	path = usbpass_string_sanitize(g_uri_get_path(soup_server_message_get_uri(msg)), -1, 256);
 	message = g_strdup_printf(
@@ -544,13 +538,20 @@ usbpass_api_server_early_cb(SoupServer *server,
 		return;
 	}
 	if (method == SOUP_METHOD_POST) {
-		const gchar *content_type = soup_message_headers_get_content_type(headers, NULL);
+		g_autoptr(GHashTable) params = NULL;
+		const gchar *content_type = soup_message_headers_get_content_type(headers, &params);
 		if (content_type == NULL ||
 		    g_ascii_strcasecmp(content_type, "application/json") != 0) {
 			usbpass_api_respond_code(msg,
 			                         SOUP_STATUS_UNSUPPORTED_MEDIA_TYPE,
 			                         USBPASS_ERROR_INVALID_DATA,
 			                         "the request body must be application/json");
+			return;
+		}
+		if (!usbpass_json_guard_check_charset(
+		      params != NULL ? g_hash_table_lookup(params, "charset") : NULL, &error_local)) {
+			g_prefix_error(&error_local, "Content-Type: ");
+			usbpass_api_respond_error(msg, error_local);
 			return;
 		}
 		request->keep_body = TRUE;
@@ -2015,6 +2016,10 @@ usbpass_api_server_dispose(GObject *object)
 		g_clear_signal_handler(&self->inventory_changed_id, inventory);
 		g_clear_signal_handler(&self->engine_changed_id, self->engine);
 	}
+	/* the count of a burst still open goes to the audit log while there is one */
+	if (self->refusals != NULL && self->engine != NULL)
+		usbpass_api_refusals_flush(self->refusals);
+	g_clear_pointer(&self->refusals, usbpass_api_refusals_free);
 	if (self->server != NULL)
 		usbpass_api_server_disconnect(self);
 	g_clear_object(&self->server);
@@ -2043,7 +2048,10 @@ usbpass_api_server_init(UsbpassApiServer *self)
 	self->device_cache =
 	  g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_bytes_unref);
 	self->boot_tag = g_strdup_printf("%" G_GINT64_MODIFIER "x", g_get_real_time());
-	self->refusal_window_usec = g_get_monotonic_time();
+	self->refusals = usbpass_api_refusals_new(USBPASS_API_REFUSAL_WINDOW_MS,
+	                                          USBPASS_API_REFUSALS_PER_WINDOW,
+	                                          usbpass_api_server_refusal_summary_cb,
+	                                          self);
 }
 
 static void

@@ -19,8 +19,8 @@
  *    ETag that changes with it; If-None-Match gives 304.
  *  - every refused request (401, 403) is written to the audit log with its
  *    actor, method and path (rate-limited, and the count of what was left out
- *    is written when the burst ends); attach and detach are audited by the
- *    engine.
+ *    is written by a timer when its minute ends, see usbpass-api-refusals.h);
+ *    attach and detach are audited by the engine.
  *
  * Main-loop thread only: create it, listen and shut it down from the thread
  * running the main context that is thread-default at creation.

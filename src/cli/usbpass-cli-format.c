@@ -174,8 +174,8 @@ usbpass_cli_json_reply_array(JsonObject *answer, const gchar *name, GError **err
 	JsonNode *node = json_object_get_member(answer, name);
 	if (node == NULL || !JSON_NODE_HOLDS_ARRAY(node)) {
 		g_set_error(error,
-		            USBPASS_CLIENT_ERROR,
-		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
 		            "the answer of usbpassd has no \"%s\" array",
 		            name);
 		return NULL;
@@ -545,7 +545,7 @@ usbpass_cli_format_device_notes(GPtrArray *devices)
  * usbpass_cli_format_devices:
  * @answer: the reply of GET /v1/devices
  * @flags: #UsbpassCliFormatFlags
- * @error: (nullable): %USBPASS_CLIENT_ERROR_PROTOCOL when there is no "devices" array
+ * @error: (nullable): %USBPASS_ERROR_INVALID_DATA when there is no "devices" array
  *
  * Returns: (transfer full): the table BUS DEV ID NAME SERIAL PORT CLASS STATE
  * INSTANCE, then one "note:" line per device with an error or identity conflict
@@ -602,7 +602,7 @@ usbpass_cli_format_devices(JsonObject *answer, UsbpassCliFormatFlags flags, GErr
  * @answer: the reply of GET /v1/devices
  * @all: include hubs and root hubs, which are never passed through
  * @flags: #UsbpassCliFormatFlags
- * @error: (nullable): %USBPASS_CLIENT_ERROR_PROTOCOL when there is no "devices" array
+ * @error: (nullable): %USBPASS_ERROR_INVALID_DATA when there is no "devices" array
  *
  * Returns: (transfer full): the table ID NAME BUS:DEV STATE INSTANCE ERROR, the
  * host_usb_devices view of the devices
@@ -885,7 +885,7 @@ usbpass_cli_tree_render_group(GString *out, UsbpassCliTreeGroup *group, UsbpassC
  * usbpass_cli_format_tree:
  * @answer: the reply of GET /v1/devices
  * @flags: #UsbpassCliFormatFlags
- * @error: (nullable): %USBPASS_CLIENT_ERROR_PROTOCOL when there is no "devices" array
+ * @error: (nullable): %USBPASS_ERROR_INVALID_DATA when there is no "devices" array
  *
  * Builds the topology from the "port", "parent_port" and "controller" members:
  * one block per PCI controller, its root hubs, the hubs and devices behind their
@@ -1120,7 +1120,7 @@ usbpass_cli_format_assignment(JsonObject *device, gboolean attached, const gchar
  * usbpass_cli_format_instances:
  * @answer: the reply of GET /v1/instances
  * @flags: #UsbpassCliFormatFlags
- * @error: (nullable): %USBPASS_CLIENT_ERROR_PROTOCOL when there is no "instances" array
+ * @error: (nullable): %USBPASS_ERROR_INVALID_DATA when there is no "instances" array
  *
  * Returns: (transfer full): the table NAME UUID STATE DEVICES, one line per
  * device of an instance
@@ -1194,7 +1194,7 @@ usbpass_cli_format_instances(JsonObject *answer, UsbpassCliFormatFlags flags, GE
  * usbpass_cli_format_audit:
  * @answer: the reply of GET /v1/audit
  * @flags: #UsbpassCliFormatFlags
- * @error: (nullable): %USBPASS_CLIENT_ERROR_PROTOCOL when there is no "entries" array
+ * @error: (nullable): %USBPASS_ERROR_INVALID_DATA when there is no "entries" array
  *
  * Returns: (transfer full): the table ID TIME ACTOR ACTION DEVICE INSTANCE
  * OUTCOME MESSAGE, newest first as the server sent it
@@ -1245,7 +1245,7 @@ usbpass_cli_format_audit(JsonObject *answer, UsbpassCliFormatFlags flags, GError
  * usbpass_cli_format_tokens:
  * @answer: the reply of GET /v1/tokens
  * @flags: #UsbpassCliFormatFlags
- * @error: (nullable): %USBPASS_CLIENT_ERROR_PROTOCOL when there is no "tokens" array
+ * @error: (nullable): %USBPASS_ERROR_INVALID_DATA when there is no "tokens" array
  *
  * Returns: (transfer full): the table NAME ROLE CREATED LAST-USED
  */
@@ -1280,7 +1280,7 @@ usbpass_cli_format_tokens(JsonObject *answer, UsbpassCliFormatFlags flags, GErro
 /**
  * usbpass_cli_format_token_created:
  * @answer: the reply of POST /v1/tokens
- * @error: (nullable): %USBPASS_CLIENT_ERROR_PROTOCOL when there is no "token" string
+ * @error: (nullable): %USBPASS_ERROR_INVALID_DATA when there is no "token" string
  *
  * Returns: (transfer full): a sentence, then the secret alone on the last line
  */
@@ -1303,8 +1303,8 @@ usbpass_cli_format_token_created(JsonObject *answer, GError **error)
 	}
 	if (secret == NULL || secret[0] == '\0') {
 		g_set_error_literal(error,
-		                    USBPASS_CLIENT_ERROR,
-		                    USBPASS_CLIENT_ERROR_PROTOCOL,
+		                    USBPASS_ERROR,
+		                    USBPASS_ERROR_INVALID_DATA,
 		                    "the answer of usbpassd has no usable \"token\"");
 		return NULL;
 	}

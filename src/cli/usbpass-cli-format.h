@@ -7,7 +7,7 @@
  * the text never holds a control character other than '\n' (no escape
  * sequence, no carriage return, no C1 code), and a member of the wrong type
  * counts as absent. Only a reply whose top-level shape is wrong (no "devices"
- * array in a device listing...) is an error, USBPASS_CLIENT_ERROR_PROTOCOL.
+ * array in a device listing...) is an error, USBPASS_ERROR_INVALID_DATA.
  *
  * Columns are aligned by display width (wide characters count two) and wide
  * columns are cut with "…" unless USBPASS_CLI_FORMAT_WIDE is given.

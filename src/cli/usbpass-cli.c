@@ -2,9 +2,9 @@
  * usbpass-cli.c: the usbpass command, a client of usbpassd
  *
  * `usbpass [GLOBAL-OPTION…] COMMAND [OPTION…] [ARGUMENT…]`; docs/cli.md lists
- * every command. Exit codes: 0 success, 1 usbpassd unreachable (or a reply
- * that does not follow the API), 2 usage error, else usbpass_error_to_exit_code()
- * of the API error.
+ * every command. Exit codes: 0 success, 2 usage error, else
+ * usbpass_error_to_exit_code() of the error: 1 for usbpassd unreachable, 65
+ * for a reply that does not follow the API.
  */
 #define G_LOG_DOMAIN "UsbpassCli"
 
@@ -765,8 +765,8 @@ usbpass_cli_run_policy_check(UsbpassCli *cli, gchar **args, GError **error)
 	if (allowed == NULL || !JSON_NODE_HOLDS_VALUE(allowed) ||
 	    json_node_get_value_type(allowed) != G_TYPE_BOOLEAN) {
 		g_set_error_literal(error,
-		                    USBPASS_CLIENT_ERROR,
-		                    USBPASS_CLIENT_ERROR_PROTOCOL,
+		                    USBPASS_ERROR,
+		                    USBPASS_ERROR_INVALID_DATA,
 		                    "the answer of usbpassd has no \"allowed\" boolean");
 		return -1;
 	}

@@ -13,6 +13,7 @@
 #include "usbpass-client-private.h"
 #include "usbpass-device-json.h"
 #include "usbpass-error.h"
+#include "usbpass-json-guard.h"
 #include "usbpass-string.h"
 
 /* the longest server message kept in a GError, in bytes */
@@ -31,8 +32,6 @@ struct _UsbpassClient {
 };
 
 G_DEFINE_TYPE(UsbpassClient, usbpass_client, G_TYPE_OBJECT)
-
-G_DEFINE_QUARK(usbpass - client - error - quark, usbpass_client_error)
 
 static void
 usbpass_client_finalize(GObject *object)
@@ -67,7 +66,7 @@ usbpass_client_init(UsbpassClient *self)
  * %USBPASS_CLIENT_DEFAULT_SOCKET
  *
  * Creates a client of the daemon's local socket. Nothing is connected yet: a
- * missing socket shows up as %USBPASS_CLIENT_ERROR_UNREACHABLE on the first call.
+ * missing socket shows up as %USBPASS_ERROR_UNREACHABLE on the first call.
  *
  * Returns: (transfer full): a new client
  */
@@ -316,101 +315,20 @@ usbpass_client_load_token(const gchar *token_file, GError **error)
 	return NULL;
 }
 
-/* the bytes strict JSON may hold outside double-quoted strings */
-static gboolean
-usbpass_client_json_is_strict_byte(gchar c)
-{
-	return c != '\0' && (g_ascii_isalnum(c) || strchr(" \t\r\n{}[],:+-.", c) != NULL);
-}
-
-/* json-glib 1.6 recurses once per nesting level: a hostile answer of a few
- * megabytes of '[' would overflow the stack, so count the depth first; it also
- * takes ' strings and comments, which would hide brackets from the count, so
- * only strict JSON passes */
-static gboolean
-usbpass_client_json_check(const gchar *data, gsize data_len, GError **error)
-{
-	guint depth = 0;
-	gboolean in_string = FALSE;
-
-	for (gsize i = 0; i < data_len; i++) {
-		gchar c = data[i];
-		if (in_string) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_string = FALSE;
-			continue;
-		}
-		if (c == '"') {
-			in_string = TRUE;
-		} else if (c == '[' || c == '{') {
-			if (++depth > USBPASS_CLIENT_MAX_JSON_DEPTH) {
-				g_set_error(error,
-				            USBPASS_CLIENT_ERROR,
-				            USBPASS_CLIENT_ERROR_PROTOCOL,
-				            "the JSON text nests deeper than %u levels",
-				            (guint)USBPASS_CLIENT_MAX_JSON_DEPTH);
-				return FALSE;
-			}
-		} else if ((c == ']' || c == '}') && depth > 0) {
-			depth--;
-		} else if (!usbpass_client_json_is_strict_byte(c)) {
-			g_set_error_literal(error,
-			                    USBPASS_CLIENT_ERROR,
-			                    USBPASS_CLIENT_ERROR_PROTOCOL,
-			                    "not strict JSON");
-			return FALSE;
-		}
-	}
-	return TRUE;
-}
-
 /**
  * usbpass_client_parse_json:
  * @data: JSON text, not necessarily NUL-terminated
  * @data_len: its length in bytes
- * @error: (nullable): %USBPASS_CLIENT_ERROR_PROTOCOL when @data is not strict
- * JSON (no ' strings, no comments) or nests deeper than %USBPASS_CLIENT_MAX_JSON_DEPTH
+ * @error: (nullable): %USBPASS_ERROR_INVALID_DATA when @data is not strict
+ * JSON (usbpass_json_guard_parse()) or nests deeper than %USBPASS_CLIENT_MAX_JSON_DEPTH
  *
  * Returns: (transfer full): the root node, or %NULL with @error set
  */
 JsonNode *
 usbpass_client_parse_json(const gchar *data, gsize data_len, GError **error)
 {
-	g_autoptr(JsonParser) parser = NULL;
-	g_autoptr(GError) error_local = NULL;
-
 	g_return_val_if_fail(data != NULL, NULL);
-
-	if (data_len > G_MAXSSIZE) {
-		g_set_error_literal(error,
-		                    USBPASS_CLIENT_ERROR,
-		                    USBPASS_CLIENT_ERROR_PROTOCOL,
-		                    "the JSON text is too long");
-		return NULL;
-	}
-	if (!usbpass_client_json_check(data, data_len, error))
-		return NULL;
-	parser = json_parser_new_immutable();
-	if (!json_parser_load_from_data(parser, data, (gssize)data_len, &error_local)) {
-		g_autofree gchar *safe = usbpass_string_sanitize(
-		  error_local->message, -1, USBPASS_CLIENT_MAX_MESSAGE_BYTES);
-		g_set_error(error,
-		            USBPASS_CLIENT_ERROR,
-		            USBPASS_CLIENT_ERROR_PROTOCOL,
-		            "not JSON: %s",
-		            safe != NULL ? safe : "parse error");
-		return NULL;
-	}
-	if (json_parser_get_root(parser) == NULL) {
-		g_set_error_literal(error,
-		                    USBPASS_CLIENT_ERROR,
-		                    USBPASS_CLIENT_ERROR_PROTOCOL,
-		                    "not JSON: the text is empty");
-		return NULL;
-	}
-	return json_parser_steal_root(parser);
+	return usbpass_json_guard_parse(data, data_len, USBPASS_CLIENT_MAX_JSON_DEPTH, error);
 }
 
 /**
@@ -558,8 +476,8 @@ usbpass_client_set_transport_error(UsbpassClient *self,
 		return;
 	}
 	g_set_error(error,
-	            USBPASS_CLIENT_ERROR,
-	            USBPASS_CLIENT_ERROR_UNREACHABLE,
+	            USBPASS_ERROR,
+	            USBPASS_ERROR_UNREACHABLE,
 	            connected ? "lost the connection to usbpassd at '%s': %s"
 	                      : "cannot reach usbpassd at '%s': %s",
 	            self->location,
@@ -637,8 +555,8 @@ usbpass_client_read_body(UsbpassClient *self,
 
 	if (content_length > 0 && (guint64)content_length > self->max_response_bytes) {
 		g_set_error(error,
-		            USBPASS_CLIENT_ERROR,
-		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
 		            "usbpassd at '%s' sent an answer of %" G_GINT64_FORMAT
 		            " bytes, more than the limit of %" G_GSIZE_FORMAT,
 		            self->location,
@@ -657,8 +575,8 @@ usbpass_client_read_body(UsbpassClient *self,
 			break;
 		if (buf->len + (gsize)n > self->max_response_bytes) {
 			g_set_error(error,
-			            USBPASS_CLIENT_ERROR,
-			            USBPASS_CLIENT_ERROR_PROTOCOL,
+			            USBPASS_ERROR,
+			            USBPASS_ERROR_INVALID_DATA,
 			            "usbpassd at '%s' sent an answer of more than %" G_GSIZE_FORMAT
 			            " bytes",
 			            self->location,
@@ -684,6 +602,7 @@ usbpass_client_call(UsbpassClient *self,
 	g_autoptr(GBytes) answer = NULL;
 	g_autoptr(GError) error_local = NULL;
 	g_autoptr(JsonNode) root = NULL;
+	g_autoptr(GHashTable) params = NULL;
 	const gchar *content_type;
 	const gchar *data;
 	gsize len = 0;
@@ -705,22 +624,32 @@ usbpass_client_call(UsbpassClient *self,
 	if (status == SOUP_STATUS_NO_CONTENT || len == 0)
 		return json_node_new(JSON_NODE_NULL);
 	content_type =
-	  soup_message_headers_get_content_type(soup_message_get_response_headers(msg), NULL);
+	  soup_message_headers_get_content_type(soup_message_get_response_headers(msg), &params);
 	if (content_type != NULL && g_ascii_strcasecmp(content_type, "application/json") != 0) {
 		g_autofree gchar *safe = usbpass_string_sanitize(content_type, -1, 128);
 		g_set_error(error,
-		            USBPASS_CLIENT_ERROR,
-		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
 		            "usbpassd at '%s' answered '%s' instead of JSON",
 		            self->location,
 		            safe != NULL ? safe : "");
 		return NULL;
 	}
+	if (params != NULL &&
+	    !usbpass_json_guard_check_charset(g_hash_table_lookup(params, "charset"), &error_local)) {
+		g_set_error(error,
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "usbpassd at '%s' sent a garbled answer: %s",
+		            self->location,
+		            error_local->message);
+		return NULL;
+	}
 	root = usbpass_client_parse_json(data, len, &error_local);
 	if (root == NULL) {
 		g_set_error(error,
-		            USBPASS_CLIENT_ERROR,
-		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
 		            "usbpassd at '%s' sent a garbled answer: %s",
 		            self->location,
 		            error_local->message);
@@ -765,8 +694,8 @@ usbpass_client_call_object(UsbpassClient *self,
 		return NULL;
 	if (!JSON_NODE_HOLDS_OBJECT(root)) {
 		g_set_error(error,
-		            USBPASS_CLIENT_ERROR,
-		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
 		            "usbpassd at '%s' answered %s %s with %s instead of an object",
 		            self->location,
 		            method,
@@ -941,8 +870,8 @@ usbpass_client_device_record(UsbpassClient *self, JsonNode *node, GError **error
 
 	if (!JSON_NODE_HOLDS_OBJECT(node)) {
 		g_set_error(error,
-		            USBPASS_CLIENT_ERROR,
-		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
 		            "usbpassd at '%s' sent %s instead of a device",
 		            self->location,
 		            usbpass_client_json_kind(node));
@@ -951,8 +880,8 @@ usbpass_client_device_record(UsbpassClient *self, JsonNode *node, GError **error
 	device = usbpass_device_from_json(json_node_get_object(node), &error_local);
 	if (device == NULL) {
 		g_set_error(error,
-		            USBPASS_CLIENT_ERROR,
-		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
 		            "usbpassd at '%s' sent a garbled device: %s",
 		            self->location,
 		            error_local->message);
@@ -992,8 +921,8 @@ usbpass_client_list_device_records(UsbpassClient *self,
 	array = json_object_get_member(answer, "devices");
 	if (array == NULL || !JSON_NODE_HOLDS_ARRAY(array)) {
 		g_set_error(error,
-		            USBPASS_CLIENT_ERROR,
-		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
 		            "usbpassd at '%s' answered GET /v1/devices without a \"devices\" array",
 		            self->location);
 		return NULL;
@@ -1339,8 +1268,8 @@ usbpass_client_event_dispatch(UsbpassClientEventParser *parser, GError **error)
 	data = usbpass_client_parse_json(parser->data->str, parser->data->len, &error_local);
 	if (data == NULL) {
 		g_set_error(error,
-		            USBPASS_CLIENT_ERROR,
-		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
 		            "usbpassd at '%s' sent a garbled event: %s",
 		            parser->location,
 		            error_local->message);
@@ -1384,8 +1313,8 @@ usbpass_client_event_line(UsbpassClientEventParser *parser,
 	} else if (field_len == 4 && memcmp(line, "data", 4) == 0) {
 		if (parser->data->len + value_len + 1 > USBPASS_CLIENT_MAX_EVENT_BYTES) {
 			g_set_error(error,
-			            USBPASS_CLIENT_ERROR,
-			            USBPASS_CLIENT_ERROR_PROTOCOL,
+			            USBPASS_ERROR,
+			            USBPASS_ERROR_INVALID_DATA,
 			            "usbpassd at '%s' sent an event of more than %u bytes",
 			            parser->location,
 			            (guint)USBPASS_CLIENT_MAX_EVENT_BYTES);
@@ -1405,8 +1334,8 @@ usbpass_client_event_line(UsbpassClientEventParser *parser,
  * @func: called once per event
  * @user_data: passed to @func
  * @cancellable: (nullable): a #GCancellable
- * @error: (nullable): %USBPASS_CLIENT_ERROR_PROTOCOL for a garbled or oversized
- * event, %USBPASS_CLIENT_ERROR_UNREACHABLE when the stream ends or breaks
+ * @error: (nullable): %USBPASS_ERROR_INVALID_DATA for a garbled or oversized
+ * event, %USBPASS_ERROR_UNREACHABLE when the stream ends or breaks
  *
  * Reads server-sent events (lines end in LF or CR LF) until @func returns %FALSE.
  * The stream of usbpassd never ends on its own, so its end is an error.
@@ -1455,8 +1384,8 @@ usbpass_client_read_events(GInputStream *stream,
 			safe = usbpass_string_sanitize(
 			  error_local->message, -1, USBPASS_CLIENT_MAX_MESSAGE_BYTES);
 			g_set_error(error,
-			            USBPASS_CLIENT_ERROR,
-			            USBPASS_CLIENT_ERROR_UNREACHABLE,
+			            USBPASS_ERROR,
+			            USBPASS_ERROR_UNREACHABLE,
 			            "lost the event stream of usbpassd at '%s': %s",
 			            location,
 			            safe != NULL ? safe : "unknown error");
@@ -1464,8 +1393,8 @@ usbpass_client_read_events(GInputStream *stream,
 		}
 		if (n == 0) {
 			g_set_error(error,
-			            USBPASS_CLIENT_ERROR,
-			            USBPASS_CLIENT_ERROR_UNREACHABLE,
+			            USBPASS_ERROR,
+			            USBPASS_ERROR_UNREACHABLE,
 			            "usbpassd at '%s' closed the event stream",
 			            location);
 			return FALSE;
@@ -1491,8 +1420,8 @@ usbpass_client_read_events(GInputStream *stream,
 		g_byte_array_remove_range(pending, 0, (guint)start);
 		if (pending->len > USBPASS_CLIENT_MAX_EVENT_BYTES) {
 			g_set_error(error,
-			            USBPASS_CLIENT_ERROR,
-			            USBPASS_CLIENT_ERROR_PROTOCOL,
+			            USBPASS_ERROR,
+			            USBPASS_ERROR_INVALID_DATA,
 			            "usbpassd at '%s' sent an event line of more than %u bytes",
 			            location,
 			            (guint)USBPASS_CLIENT_MAX_EVENT_BYTES);
@@ -1550,8 +1479,8 @@ usbpass_client_watch_events(UsbpassClient *self,
 		g_autofree gchar *safe =
 		  content_type != NULL ? usbpass_string_sanitize(content_type, -1, 128) : NULL;
 		g_set_error(error,
-		            USBPASS_CLIENT_ERROR,
-		            USBPASS_CLIENT_ERROR_PROTOCOL,
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
 		            "usbpassd at '%s' answered '%s' instead of an event stream",
 		            self->location,
 		            safe != NULL ? safe : "");

@@ -8,19 +8,22 @@
  * more than USBPASS_CLIENT_MAX_RESPONSE_BYTES of it and never nested deeper than
  * USBPASS_CLIENT_MAX_JSON_DEPTH.
  *
- * Errors: an API error body {"error": {"code", "message"}} becomes a GError in
- * USBPASS_ERROR with the code of usbpass_error_from_string() and the server's
- * message (sanitised); a failure to reach the daemon, or a broken connection, is
- * USBPASS_CLIENT_ERROR_UNREACHABLE; an answer that does not follow docs/api.md
- * (not JSON, too big, too deep, wrong type) is USBPASS_CLIENT_ERROR_PROTOCOL. A
- * timeout is USBPASS_ERROR_TIMED_OUT, a cancellation G_IO_ERROR_CANCELLED.
+ * Errors: one domain, USBPASS_ERROR. An API error body {"error": {"code",
+ * "message"}} becomes the code of usbpass_error_from_string() and the server's
+ * message (sanitised); an error answer without such a body is mapped from its
+ * HTTP status (docs/cli.md); a failure to reach the daemon, or a broken connection, is
+ * USBPASS_ERROR_UNREACHABLE; an answer that does not follow docs/api.md
+ * (not strict JSON by src/json/usbpass-json-guard.h, not UTF-8, too big, too
+ * deep, wrong type) is USBPASS_ERROR_INVALID_DATA. A timeout is
+ * USBPASS_ERROR_TIMED_OUT; a cancellation stays GIO's G_IO_ERROR_CANCELLED,
+ * which GLib callers test for.
  *
  * The JSON handed out is the server's, unchanged: its strings are untrusted and
  * must be sanitised (usbpass_string_sanitize()) before they reach a terminal.
  * The *_record() variants read devices into UsbpassDevice records instead
  * (usbpass_device_from_json(): every member type-checked, every string
  * sanitised); a device that does not follow docs/inventory-json.md fails the
- * call with USBPASS_CLIENT_ERROR_PROTOCOL.
+ * call with USBPASS_ERROR_INVALID_DATA.
  *
  * Threading: a client and the JSON it returned belong to the thread that
  * created the client (libsoup's sync API); use one client per thread.
@@ -32,6 +35,7 @@
 
 #include "usbpass-common.h"
 #include "usbpass-device.h"
+#include "usbpass-error.h"
 
 G_BEGIN_DECLS
 
@@ -44,16 +48,6 @@ G_BEGIN_DECLS
 #define USBPASS_CLIENT_MAX_JSON_DEPTH 64
 /* the default I/O timeout; the event stream carries a keep-alive every 15 s */
 #define USBPASS_CLIENT_DEFAULT_TIMEOUT_SECONDS 120
-
-#define USBPASS_CLIENT_ERROR (usbpass_client_error_quark())
-
-typedef enum {
-	USBPASS_CLIENT_ERROR_UNREACHABLE, /* cannot connect, or the connection broke */
-	USBPASS_CLIENT_ERROR_PROTOCOL,    /* the answer does not follow docs/api.md */
-} UsbpassClientError;
-
-GQuark
-usbpass_client_error_quark(void);
 
 /* a filter of GET /v1/devices; NULL members (and PRESENT_ANY) do not filter */
 typedef enum {

@@ -23,6 +23,7 @@ static const gchar *const error_names[USBPASS_ERROR_LAST] = {
     [USBPASS_ERROR_DRIVER] = "driver",
     [USBPASS_ERROR_STORE] = "store",
     [USBPASS_ERROR_TIMED_OUT] = "timed-out",
+    [USBPASS_ERROR_UNREACHABLE] = "unreachable",
 };
 
 /**
@@ -74,6 +75,8 @@ static const struct {
     [USBPASS_ERROR_DRIVER] = {502, 7},
     [USBPASS_ERROR_STORE] = {503, 74},		    /* EX_IOERR */
     [USBPASS_ERROR_TIMED_OUT] = {504, 75},	    /* EX_TEMPFAIL */
+    /* the client's own: usbpassd never answers with it; exit 1 as before it had a code */
+    [USBPASS_ERROR_UNREACHABLE] = {503, 1},
 };
 
 /**
@@ -94,8 +97,8 @@ usbpass_error_to_http_status(UsbpassError code)
  * usbpass_error_to_exit_code:
  * @code: a #UsbpassError
  *
- * Returns: the exit code of the usbpass command for @code; 1 is a failure
- * without a code (e.g. the daemon is unreachable), 2 a usage error
+ * Returns: the exit code of the usbpass command for @code: 1 when usbpassd
+ * cannot be reached (2 is a usage error, never a code's)
  */
 gint
 usbpass_error_to_exit_code(UsbpassError code)

@@ -28,6 +28,7 @@ typedef enum {
 	USBPASS_ERROR_DRIVER,		 /* the hypervisor refused or failed */
 	USBPASS_ERROR_STORE,		 /* the database failed */
 	USBPASS_ERROR_TIMED_OUT,	 /* an operation did not finish in time */
+	USBPASS_ERROR_UNREACHABLE,	 /* a client cannot reach usbpassd, or the connection broke */
 	USBPASS_ERROR_LAST
 } UsbpassError;
 

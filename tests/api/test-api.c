@@ -39,6 +39,7 @@
 #include "api/usbpass-api-json.h"
 #include "api/usbpass-auth-private.h"
 #include "api/usbpass-auth.h"
+#include "json/usbpass-json-guard.h"
 #include "store/sqlite/usbpass-sqlite-store.h"
 #include "usbpass-config.h"
 #include "usbpass-error.h"
@@ -3356,7 +3357,7 @@ test_json_guards(void)
 	g_autofree gchar *hostile_sq = hostile_body(HOSTILE_SQ, 32000);
 	g_autofree gchar *hostile_comment = hostile_body(HOSTILE_COMMENT, 32000);
 	g_autofree gchar *hostile_line = hostile_body(HOSTILE_LINE, 32000);
-	const gchar *strict = "request body is not strict JSON";
+	const gchar *strict = "is not strict JSON: a comment, a single-quoted string";
 	const DepthCase cases[] = {
 		{ "{}", TRUE },
 		{ "{\"a\": \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}", TRUE },
@@ -3383,14 +3384,14 @@ test_json_guards(void)
 		const gchar *text =
 		  cases[i].text != NULL ? cases[i].text : (cases[i].ok ? deep_ok : deep_bad);
 		g_autoptr(GError) error_local = NULL;
-		gboolean ok = usbpass_api_json_check_depth(
+		gboolean ok = usbpass_json_guard_check(
 		  text, strlen(text), USBPASS_API_JSON_MAX_DEPTH, &error_local);
 		g_test_message("depth case %u", i);
 		g_assert_cmpint(ok, ==, cases[i].ok);
 		if (!ok)
 			g_assert_error(error_local, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 		if (!ok && cases[i].message != NULL)
-			g_assert_cmpstr(error_local->message, ==, cases[i].message);
+			g_assert_nonnull(strstr(error_local->message, cases[i].message));
 	}
 	/* the reported bypass: json-glib would recurse 32000 deep on each of these */
 	{
@@ -3403,7 +3404,7 @@ test_json_guards(void)
 			  hostile[i], strlen(hostile[i]), &error_local);
 			g_assert_null(object);
 			g_assert_error(error_local, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
-			g_assert_cmpstr(error_local->message, ==, strict);
+			g_assert_nonnull(strstr(error_local->message, strict));
 		}
 	}
 	{

@@ -690,7 +690,7 @@ test_reply_shape(void)
 
 			text = formatters[i].func(answer, USBPASS_CLI_FORMAT_NONE, &error);
 			g_assert_null(text);
-			g_assert_error(error, USBPASS_CLIENT_ERROR, USBPASS_CLIENT_ERROR_PROTOCOL);
+			g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 		}
 		{
 			g_autoptr(GError) error = NULL;
@@ -709,7 +709,7 @@ test_reply_shape(void)
 		g_autoptr(JsonObject) answer = load_object(bad_secrets[i]);
 		g_autofree gchar *text = usbpass_cli_format_token_created(answer, &error);
 		g_assert_null(text);
-		g_assert_error(error, USBPASS_CLIENT_ERROR, USBPASS_CLIENT_ERROR_PROTOCOL);
+		g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 	}
 }
 

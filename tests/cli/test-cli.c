@@ -505,7 +505,7 @@ static const CliCase cli_cases[] = {
 	{ "list-wrong-shape",
 	  { "list" },
 	  { { "GET /v1/devices", 200, "{\"devices\": 3}" } },
-	  1,
+	  65,
 	  { NULL },
 	  { "usbpass: the answer of usbpassd has no \"devices\" array" },
 	  { "GET /v1/devices" } },
@@ -853,7 +853,7 @@ static const CliCase cli_cases[] = {
 	{ "policy-check-garbled",
 	  { "policy", "check", "1-2" },
 	  { { "GET /v1/devices/1-2/policy", 200, "{\"allowed\": \"yes\"}" } },
-	  1,
+	  65,
 	  { NULL },
 	  { "no \"allowed\" boolean" },
 	  { "GET /v1/devices/1-2/policy" } },
@@ -870,25 +870,25 @@ static const CliCase cli_cases[] = {
 	    "Driver:      libvirt (connected)\n" },
 	  { NULL },
 	  { "GET /v1/host" } },
-	/* broken answers: exit 1 like an unreachable daemon */
+	/* broken answers: invalid-data (65), as any untrusted input that does not parse */
 	{ "garbled",
 	  { "host" },
 	  { { "GET /v1/host", 200, "{\"host\": " } },
-	  1,
+	  65,
 	  { NULL },
 	  { "sent a garbled answer: not JSON" },
 	  { "GET /v1/host" } },
 	{ "not-json",
 	  { "host" },
 	  { { "GET /v1/host", 200, "<html></html>", "text/html" } },
-	  1,
+	  65,
 	  { NULL },
 	  { "answered 'text/html' instead of JSON" },
 	  { "GET /v1/host" } },
 	{ "array",
 	  { "host" },
 	  { { "GET /v1/host", 200, "[1, 2]" } },
-	  1,
+	  65,
 	  { NULL },
 	  { "with an array instead of an object" },
 	  { "GET /v1/host" } },
@@ -929,7 +929,7 @@ static const CliCase cli_cases[] = {
 	{ "watch-not-a-stream",
 	  { "watch" },
 	  { { "GET /v1/events", 200, "{}" } },
-	  1,
+	  65,
 	  { NULL },
 	  { "instead of an event stream" },
 	  { "GET /v1/events" } },
@@ -1274,14 +1274,14 @@ test_too_big(Fixture *fx, gconstpointer user_data)
 	big[len - 1] = '"';
 	body = g_bytes_new_take(big, len);
 	fixture_route_full(fx, "GET /v1/devices", 200, "application/json", body, FALSE, FALSE);
-	g_assert_cmpint(run_cli(fx, NULL, args, &out, &err), ==, 1);
+	g_assert_cmpint(run_cli(fx, NULL, args, &out, &err), ==, 65);
 	g_assert_nonnull(strstr(err, "more than the limit of 16777216"));
 
 	/* and the same without a Content-Length: counted while reading */
 	g_clear_pointer(&out, g_free);
 	g_clear_pointer(&err, g_free);
 	fixture_route_full(fx, "GET /v1/devices", 200, "application/json", body, TRUE, FALSE);
-	g_assert_cmpint(run_cli(fx, NULL, args, &out, &err), ==, 1);
+	g_assert_cmpint(run_cli(fx, NULL, args, &out, &err), ==, 65);
 	g_assert_nonnull(strstr(err, "sent an answer of more than 16777216 bytes"));
 }
 
@@ -1299,7 +1299,7 @@ test_too_deep(Fixture *fx, gconstpointer user_data)
 	memset(deep + depth, ']', depth);
 	body = g_bytes_new_take(deep, 2 * depth);
 	fixture_route_full(fx, "GET /v1/host", 200, "application/json", body, FALSE, FALSE);
-	g_assert_cmpint(run_cli(fx, NULL, args, &out, &err), ==, 1);
+	g_assert_cmpint(run_cli(fx, NULL, args, &out, &err), ==, 65);
 	g_assert_nonnull(strstr(err, "nests deeper than 64 levels"));
 }
 
@@ -1403,21 +1403,53 @@ test_client_errors(Fixture *fx, gconstpointer user_data)
 		{ 200,
 		  "application/json",
 		  "{\"host\": ",
-		  USBPASS_CLIENT_ERROR,
-		  USBPASS_CLIENT_ERROR_PROTOCOL,
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_INVALID_DATA,
 		  "garbled" },
 		{ 200,
 		  "application/json",
 		  "\"text\"",
-		  USBPASS_CLIENT_ERROR,
-		  USBPASS_CLIENT_ERROR_PROTOCOL,
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_INVALID_DATA,
 		  "instead of an object" },
 		{ 200,
 		  "text/html",
 		  "<html/>",
-		  USBPASS_CLIENT_ERROR,
-		  USBPASS_CLIENT_ERROR_PROTOCOL,
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_INVALID_DATA,
 		  "instead of JSON" },
+		/* the strict JSON guard the server uses too */
+		{ 200,
+		  "application/json; charset=latin1",
+		  "{\"host\": \"demo-host\"}",
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_INVALID_DATA,
+		  "the charset 'latin1' is not utf-8" },
+		{ 200,
+		  "application/json",
+		  "{\"host\": \"demo\\u0000-host\"}",
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_INVALID_DATA,
+		  "escaped NUL" },
+		{ 200,
+		  "application/json",
+		  "{\"host\": \"a\", \"host\": \"b\"}",
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_INVALID_DATA,
+		  "two members named 'host'" },
+		{ 200,
+		  "application/json",
+		  "{\"host\": \"a\"}{\"host\": \"b\"}",
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_INVALID_DATA,
+		  "a second value follows the first" },
+		/* an error body that is not strict JSON is no usable body */
+		{ 409,
+		  "application/json",
+		  "{\"error\": {\"code\": \"in-use\", \"code\": \"internal\", \"message\": \"x\"}}",
+		  USBPASS_ERROR,
+		  USBPASS_ERROR_BUSY,
+		  "answered HTTP 409" },
 	};
 	g_autoptr(UsbpassClient) client = usbpass_client_new_for_socket(fx->socket_path);
 
@@ -1558,14 +1590,14 @@ test_client_limits(Fixture *fx, gconstpointer user_data)
 	fixture_route_full(fx, "GET /v1/devices", 200, "application/json", body, FALSE, FALSE);
 	answer = usbpass_client_list_devices(client, NULL, NULL, &error);
 	g_assert_null(answer);
-	g_assert_error(error, USBPASS_CLIENT_ERROR, USBPASS_CLIENT_ERROR_PROTOCOL);
+	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 	g_assert_nonnull(strstr(error->message, "more than the limit of 2048"));
 
 	/* chunked: no Content-Length, counted while reading */
 	fixture_route_full(fx, "GET /v1/devices", 200, "application/json", body, TRUE, FALSE);
 	answer = usbpass_client_list_devices(client, NULL, NULL, &error2);
 	g_assert_null(answer);
-	g_assert_error(error2, USBPASS_CLIENT_ERROR, USBPASS_CLIENT_ERROR_PROTOCOL);
+	g_assert_error(error2, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 	g_assert_nonnull(strstr(error2->message, "more than 2048 bytes"));
 
 	/* the same answer within the limit */
@@ -1653,7 +1685,7 @@ test_client_records(Fixture *fx, gconstpointer user_data)
 		none = usbpass_client_list_device_records(client, NULL, NULL, &error_bad);
 		g_test_message("%s", error_bad != NULL ? error_bad->message : "no error");
 		g_assert_null(none);
-		g_assert_error(error_bad, USBPASS_CLIENT_ERROR, USBPASS_CLIENT_ERROR_PROTOCOL);
+		g_assert_error(error_bad, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
 		g_assert_nonnull(strstr(error_bad->message, bad[i].message));
 	}
 }

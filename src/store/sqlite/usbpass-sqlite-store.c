@@ -536,12 +536,58 @@ usbpass_sqlite_store_open(UsbpassSqliteStore *self, GError **error)
 	return usbpass_sqlite_store_migrate(self, error);
 }
 
+/* a store location "scheme://..." names a server, never a file: opened as a
+ * path it would become a directory "postgresql:" in the working directory */
+static gboolean
+usbpass_sqlite_store_check_not_uri(const gchar *path, GError **error)
+{
+	const gchar *scheme = g_uri_peek_scheme(path);
+	g_autoptr(GUri) uri = NULL;
+	g_autofree gchar *shown = NULL;
+
+	if (scheme == NULL || !g_str_has_prefix(path + strlen(scheme) + 1, "//"))
+		return TRUE;
+	/* the message never shows a password or the query, which may hold one */
+	uri = g_uri_parse(path, G_URI_FLAGS_NON_DNS | G_URI_FLAGS_ENCODED, NULL);
+	if (uri != NULL) {
+		g_autofree gchar *joined = g_uri_join(G_URI_FLAGS_ENCODED,
+		                                      scheme,
+		                                      NULL,
+		                                      g_uri_get_host(uri),
+		                                      g_uri_get_port(uri),
+		                                      g_uri_get_path(uri),
+		                                      NULL,
+		                                      NULL);
+		shown = usbpass_string_sanitize(joined, -1, 256);
+	}
+	if (shown == NULL)
+		shown = g_strdup_printf("%s://", scheme);
+	if (g_strcmp0(scheme, "postgresql") == 0 || g_strcmp0(scheme, "postgres") == 0) {
+		g_set_error(error,
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_NOT_SUPPORTED,
+		            "PostgreSQL store not supported yet: '%s'; give the path of an SQLite file",
+		            shown);
+		return FALSE;
+	}
+	g_set_error(error,
+	            USBPASS_ERROR,
+	            USBPASS_ERROR_NOT_SUPPORTED,
+	            "store '%s' is a URI with the scheme '%s', which no store supports; give the "
+	            "path of an SQLite file",
+	            shown,
+	            scheme);
+	return FALSE;
+}
+
 /**
  * usbpass_sqlite_store_new:
  * @path: the database file; its directory is created (0700) and the file
  *   (0600) when absent; ":memory:" for a private in-memory database
  * @error: (nullable): #USBPASS_ERROR_STORE naming the file and SQLite's
- *   reason, #USBPASS_ERROR_BUSY when another writer held the file too long
+ *   reason, #USBPASS_ERROR_BUSY when another writer held the file too long,
+ *   #USBPASS_ERROR_NOT_SUPPORTED when @path is a URI ("postgresql://...",
+ *   any "scheme://"): nothing is created then
  *
  * Opens the database and brings its schema to
  * %USBPASS_SQLITE_STORE_SCHEMA_VERSION.
@@ -556,6 +602,8 @@ usbpass_sqlite_store_new(const gchar *path, GError **error)
 	g_return_val_if_fail(path != NULL, NULL);
 	g_return_val_if_fail(error == NULL || *error == NULL, NULL);
 
+	if (!usbpass_sqlite_store_check_not_uri(path, error))
+		return NULL;
 	self = g_object_new(USBPASS_TYPE_SQLITE_STORE, NULL);
 	self->path = g_strdup(path);
 	if (!usbpass_sqlite_store_open(self, error))
