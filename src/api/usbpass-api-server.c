@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <netinet/in.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -20,6 +21,7 @@
 
 #include "usbpass-api-events.h"
 #include "usbpass-api-json.h"
+#include "usbpass-api-listener.h"
 #include "usbpass-api-server.h"
 #include "usbpass-error.h"
 #include "usbpass-string.h"
@@ -117,6 +119,7 @@ struct _UsbpassApiServer {
 	UsbpassEngine *engine;
 	UsbpassAuth *auth;
 	SoupServer *server;
+	UsbpassApiListener *listener; /* accepts for the server, see its header */
 	UsbpassApiEvents *events;
 	gchar *unix_path;
 	dev_t unix_dev;
@@ -142,6 +145,10 @@ struct _UsbpassApiServer {
 	gboolean shut_down;
 	gboolean disconnected;
 	gboolean tls;
+	/* connection limits, handed to the listener */
+	guint max_connections;
+	guint request_timeout_ms;
+	guint idle_timeout_ms;
 };
 
 G_DEFINE_TYPE(UsbpassApiServer, usbpass_api_server, G_TYPE_OBJECT)
@@ -411,7 +418,7 @@ usbpass_api_server_got_chunk_cb(SoupServerMessage *msg, GBytes *chunk, gpointer 
 		}
 		if (request->body_received >
 		    USBPASS_API_BODY_MAX_BYTES + USBPASS_API_BODY_DRAIN_MAX_BYTES) {
-			GSocket *socket = soup_server_message_get_socket(msg);
+			GSocket *socket = usbpass_api_listener_get_message_socket(msg);
 			if (socket != NULL)
 				g_socket_shutdown(socket, TRUE, TRUE, NULL);
 		}
@@ -471,6 +478,17 @@ usbpass_api_server_early_cb(SoupServer *server,
 		                         "usbpassd is shutting down");
 		return;
 	}
+	if (usbpass_api_listener_is_over_limit(msg)) {
+		usbpass_api_respond_code(msg,
+		                         SOUP_STATUS_SERVICE_UNAVAILABLE,
+		                         USBPASS_ERROR_BUSY,
+		                         "usbpassd has too many connections open; try again");
+		soup_message_headers_replace(
+		  soup_server_message_get_response_headers(msg), "Retry-After", "1");
+		soup_message_headers_replace(
+		  soup_server_message_get_response_headers(msg), "Connection", "close");
+		return;
+	}
 	if (!usbpass_api_parse_route(path, request, &error_local)) {
 		usbpass_api_respond_error(msg, error_local);
 		return;
@@ -497,7 +515,8 @@ usbpass_api_server_early_cb(SoupServer *server,
 		request->caller->actor = g_strdup("anonymous");
 	} else if (usbpass_api_server_is_unix(msg)) {
 		request->caller =
-		  usbpass_auth_identify_peer(self->auth, soup_server_message_get_socket(msg));
+		  usbpass_auth_identify_peer(self->auth,
+		                             usbpass_api_listener_get_message_socket(msg));
 	} else {
 		request->caller = usbpass_auth_identify_bearer(
 		  self->auth,
@@ -1686,6 +1705,47 @@ usbpass_api_server_remove_stale_socket(const gchar *path, GError **error)
 	return TRUE;
 }
 
+/* the accept loop, made with the first listening socket */
+static gboolean
+usbpass_api_server_ensure_listener(UsbpassApiServer *self, GError **error)
+{
+	if (self->listener != NULL)
+		return TRUE;
+	self->listener = usbpass_api_listener_new(self->server, error);
+	if (self->listener == NULL)
+		return FALSE;
+	usbpass_api_listener_set_limits(self->listener,
+	                                self->max_connections,
+	                                self->request_timeout_ms,
+	                                self->idle_timeout_ms);
+	return TRUE;
+}
+
+/**
+ * usbpass_api_server_set_connection_limits:
+ * @self: the server
+ * @max_connections: connections open at once, 0 for no limit
+ * @request_timeout_ms: the time a client has for a complete request, 0 for none
+ * @idle_timeout_ms: the time a kept-alive connection may wait for its next
+ *   request, 0 for none
+ *
+ * See usbpass-api-listener.h.
+ */
+void
+usbpass_api_server_set_connection_limits(UsbpassApiServer *self,
+                                         guint max_connections,
+                                         guint request_timeout_ms,
+                                         guint idle_timeout_ms)
+{
+	g_return_if_fail(USBPASS_IS_API_SERVER(self));
+	self->max_connections = max_connections;
+	self->request_timeout_ms = request_timeout_ms;
+	self->idle_timeout_ms = idle_timeout_ms;
+	if (self->listener != NULL)
+		usbpass_api_listener_set_limits(
+		  self->listener, max_connections, request_timeout_ms, idle_timeout_ms);
+}
+
 /**
  * usbpass_api_server_listen_unix:
  * @self: the server
@@ -1750,6 +1810,8 @@ usbpass_api_server_listen_unix(UsbpassApiServer *self,
 		            g_strerror(errno));
 		return FALSE;
 	}
+	if (!usbpass_api_server_ensure_listener(self, error))
+		return FALSE;
 	if (!usbpass_api_server_remove_stale_socket(path, error))
 		return FALSE;
 
@@ -1788,8 +1850,7 @@ usbpass_api_server_listen_unix(UsbpassApiServer *self,
 		unlink(path);
 		return FALSE;
 	}
-	if (!g_socket_listen(socket, &error_local) ||
-	    !soup_server_listen_socket(self->server, socket, 0, &error_local)) {
+	if (!usbpass_api_listener_add_socket(self->listener, socket, NULL, &error_local)) {
 		g_set_error(error,
 		            USBPASS_ERROR,
 		            USBPASS_ERROR_INTERNAL,
@@ -1830,8 +1891,8 @@ usbpass_api_server_listen_tcp(UsbpassApiServer *self,
 {
 	g_autoptr(GInetAddress) inet_address = NULL;
 	g_autoptr(GSocketAddress) socket_address = NULL;
+	g_autoptr(GSocket) socket = NULL;
 	g_autoptr(GError) error_local = NULL;
-	SoupServerListenOptions options = 0;
 
 	g_return_val_if_fail(USBPASS_IS_API_SERVER(self), FALSE);
 	g_return_val_if_fail(address != NULL, FALSE);
@@ -1845,13 +1906,19 @@ usbpass_api_server_listen_tcp(UsbpassApiServer *self,
 		            address);
 		return FALSE;
 	}
-	if (tls_certificate != NULL) {
-		g_object_set(self->server, "tls-certificate", tls_certificate, NULL);
-		options |= SOUP_SERVER_LISTEN_HTTPS;
-		self->tls = TRUE;
-	}
+	if (!usbpass_api_server_ensure_listener(self, error))
+		return FALSE;
 	socket_address = g_inet_socket_address_new(inet_address, port);
-	if (!soup_server_listen(self->server, socket_address, options, &error_local)) {
+	socket = g_socket_new(g_inet_address_get_family(inet_address),
+	                      G_SOCKET_TYPE_STREAM,
+	                      G_SOCKET_PROTOCOL_DEFAULT,
+	                      &error_local);
+	/* "::" is IPv6 only, as libsoup made it: "0.0.0.0" is a listener of its own */
+	if (socket != NULL && g_inet_address_get_family(inet_address) == G_SOCKET_FAMILY_IPV6)
+		g_socket_set_option(socket, IPPROTO_IPV6, IPV6_V6ONLY, TRUE, NULL);
+	if (socket == NULL || !g_socket_bind(socket, socket_address, TRUE, &error_local) ||
+	    !usbpass_api_listener_add_socket(
+	      self->listener, socket, tls_certificate, &error_local)) {
 		g_set_error(error,
 		            USBPASS_ERROR,
 		            g_error_matches(error_local, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE)
@@ -1863,6 +1930,8 @@ usbpass_api_server_listen_tcp(UsbpassApiServer *self,
 		            error_local->message);
 		return FALSE;
 	}
+	if (tls_certificate != NULL)
+		self->tls = TRUE;
 	return TRUE;
 }
 
@@ -1918,13 +1987,16 @@ GStrv
 usbpass_api_server_get_urls(UsbpassApiServer *self)
 {
 	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
-	g_autoptr(GSList) listeners = NULL;
+	g_autoptr(GPtrArray) sockets = NULL;
 
 	g_return_val_if_fail(USBPASS_IS_API_SERVER(self), NULL);
 
-	listeners = soup_server_get_listeners(self->server);
-	for (GSList *l = listeners; l != NULL; l = l->next) {
-		g_autoptr(GSocketAddress) address = g_socket_get_local_address(l->data, NULL);
+	if (self->listener == NULL)
+		return g_strv_builder_end(builder);
+	sockets = usbpass_api_listener_get_sockets(self->listener);
+	for (guint i = 0; i < sockets->len; i++) {
+		g_autoptr(GSocketAddress) address =
+		  g_socket_get_local_address(g_ptr_array_index(sockets, i), NULL);
 		if (address != NULL && G_IS_INET_SOCKET_ADDRESS(address)) {
 			GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS(address);
 			GInetAddress *inet_address = g_inet_socket_address_get_address(inet);
@@ -1997,6 +2069,8 @@ usbpass_api_server_disconnect(UsbpassApiServer *self)
 	if (self->disconnected)
 		return;
 	self->disconnected = TRUE;
+	if (self->listener != NULL)
+		usbpass_api_listener_close(self->listener);
 	soup_server_disconnect(self->server);
 	/* another daemon may have replaced the file since: remove only ours */
 	if (self->unix_path != NULL && lstat(self->unix_path, &st) == 0 &&
@@ -2017,6 +2091,7 @@ usbpass_api_server_dispose(GObject *object)
 	}
 	if (self->server != NULL)
 		usbpass_api_server_disconnect(self);
+	g_clear_object(&self->listener);
 	g_clear_object(&self->server);
 	g_clear_object(&self->events);
 	g_clear_object(&self->auth);
@@ -2044,6 +2119,9 @@ usbpass_api_server_init(UsbpassApiServer *self)
 	  g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_bytes_unref);
 	self->boot_tag = g_strdup_printf("%" G_GINT64_MODIFIER "x", g_get_real_time());
 	self->refusal_window_usec = g_get_monotonic_time();
+	self->max_connections = USBPASS_API_LISTENER_MAX_CONNECTIONS_DEFAULT;
+	self->request_timeout_ms = USBPASS_API_LISTENER_REQUEST_TIMEOUT_DEFAULT * 1000;
+	self->idle_timeout_ms = USBPASS_API_LISTENER_IDLE_TIMEOUT_DEFAULT * 1000;
 }
 
 static void
