@@ -61,9 +61,9 @@ struct _UsbpassApiListener {
 	 * keeps a connection alive after a response only while it has a
 	 * listener, and nobody can connect to this one */
 	GSocket *keepalive_pair[2];
-	GPtrArray *endpoints;   /* of UsbpassApiEndpoint */
-	GQueue connections;     /* of UsbpassApiConnection, in order of accept */
-	GPtrArray *pending;     /* of UsbpassApiConnection to close or free */
+	GPtrArray *endpoints; /* of UsbpassApiEndpoint */
+	GQueue connections;   /* of UsbpassApiConnection, in order of accept */
+	GPtrArray *pending;   /* of UsbpassApiConnection to close or free */
 	GSource *pending_source;
 	GSource *sweep_source;
 	GSource *retry_source;
@@ -136,7 +136,8 @@ usbpass_api_listener_close_connection(UsbpassApiListener *self, UsbpassApiConnec
 		/* libsoup forgets the connection (it emits "disconnected" and drops
 		 * it from its list of clients); the stream it hands back is ours */
 		if (conn->msg != NULL) {
-			g_autoptr(GIOStream) stolen = soup_server_message_steal_connection(conn->msg);
+			g_autoptr(GIOStream) stolen =
+			  soup_server_message_steal_connection(conn->msg);
 		}
 		g_io_stream_close(G_IO_STREAM(conn->stream), NULL, NULL);
 	}
@@ -233,9 +234,7 @@ usbpass_api_listener_request_started_cb(SoupServer *server,
 }
 
 static void
-usbpass_api_listener_request_read_cb(SoupServer *server,
-                                     SoupServerMessage *msg,
-                                     gpointer user_data)
+usbpass_api_listener_request_read_cb(SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 {
 	UsbpassApiConnection *conn = usbpass_api_listener_lookup(msg);
 	if (conn != NULL) {
@@ -245,9 +244,7 @@ usbpass_api_listener_request_read_cb(SoupServer *server,
 }
 
 static void
-usbpass_api_listener_request_done_cb(SoupServer *server,
-                                     SoupServerMessage *msg,
-                                     gpointer user_data)
+usbpass_api_listener_request_done_cb(SoupServer *server, SoupServerMessage *msg, gpointer user_data)
 {
 	UsbpassApiConnection *conn = usbpass_api_listener_lookup(msg);
 	if (conn != NULL) {
@@ -403,11 +400,8 @@ usbpass_api_listener_take(UsbpassApiEndpoint *endpoint, GSocket *client)
 	g_queue_push_tail_link(&self->connections, &conn->link);
 	g_object_set_qdata(G_OBJECT(conn->remote), usbpass_api_listener_quark(), conn);
 	/* libsoup emits request-started for the first message right here */
-	if (!soup_server_accept_iostream(self->server,
-	                                 G_IO_STREAM(conn->stream),
-	                                 local,
-	                                 conn->remote,
-	                                 &error_local)) {
+	if (!soup_server_accept_iostream(
+	      self->server, G_IO_STREAM(conn->stream), local, conn->remote, &error_local)) {
 		g_warning("cannot serve a connection: %s", error_local->message);
 		usbpass_api_listener_close_connection(self, conn);
 		usbpass_api_listener_queue(self, conn);
@@ -444,7 +438,8 @@ usbpass_api_listener_pause(UsbpassApiListener *self, const GError *error)
 	}
 	if (self->retry_source == NULL) {
 		self->retry_source = g_timeout_source_new(USBPASS_API_LISTENER_RETRY_MS);
-		g_source_set_callback(self->retry_source, usbpass_api_listener_retry_cb, self, NULL);
+		g_source_set_callback(
+		  self->retry_source, usbpass_api_listener_retry_cb, self, NULL);
 		g_source_attach(self->retry_source, self->context);
 	}
 }
@@ -488,10 +483,8 @@ usbpass_api_listener_start_accepting(UsbpassApiListener *self)
 		if (endpoint->source != NULL)
 			continue;
 		endpoint->source = g_socket_create_source(endpoint->socket, G_IO_IN, NULL);
-		g_source_set_callback(endpoint->source,
-		                      G_SOURCE_FUNC(usbpass_api_listener_accept_cb),
-		                      endpoint,
-		                      NULL);
+		g_source_set_callback(
+		  endpoint->source, G_SOURCE_FUNC(usbpass_api_listener_accept_cb), endpoint, NULL);
 		g_source_attach(endpoint->source, self->context);
 	}
 }
@@ -558,11 +551,8 @@ usbpass_api_listener_new(SoupServer *server, GError **error)
 		            error_local->message);
 		return NULL;
 	}
-	self->signal_ids[0] =
-	  g_signal_connect(server,
-	                   "request-started",
-	                   G_CALLBACK(usbpass_api_listener_request_started_cb),
-	                   self);
+	self->signal_ids[0] = g_signal_connect(
+	  server, "request-started", G_CALLBACK(usbpass_api_listener_request_started_cb), self);
 	self->signal_ids[1] = g_signal_connect(
 	  server, "request-read", G_CALLBACK(usbpass_api_listener_request_read_cb), self);
 	self->signal_ids[2] = g_signal_connect(

@@ -149,6 +149,7 @@ struct _UsbpassApiServer {
 	guint max_connections;
 	guint request_timeout_ms;
 	guint idle_timeout_ms;
+	GBytes *malformed_body; /* the JSON of libsoup's own 400 */
 };
 
 G_DEFINE_TYPE(UsbpassApiServer, usbpass_api_server, G_TYPE_OBJECT)
@@ -447,6 +448,39 @@ usbpass_api_server_is_unix(SoupServerMessage *msg)
 	return local != NULL && G_IS_UNIX_SOCKET_ADDRESS(local);
 }
 
+static guint
+usbpass_api_server_count_headers(SoupMessageHeaders *headers, const gchar *name)
+{
+	SoupMessageHeadersIter iter;
+	const char *header_name;
+	const char *header_value;
+	guint count = 0;
+
+	soup_message_headers_iter_init(&iter, headers);
+	while (soup_message_headers_iter_next(&iter, &header_name, &header_value)) {
+		if (g_ascii_strcasecmp(header_name, name) == 0)
+			count++;
+	}
+	return count;
+}
+
+/* libsoup answers a request it cannot parse (400, 501) itself, with no hook
+ * between the parse and the answer: every request starts out with the JSON
+ * of that answer, which the early handler drops once the request parsed */
+static void
+usbpass_api_server_request_started_cb(SoupServer *server,
+                                      SoupServerMessage *msg,
+                                      gpointer user_data)
+{
+	UsbpassApiServer *self = USBPASS_API_SERVER(user_data);
+	SoupMessageHeaders *headers = soup_server_message_get_response_headers(msg);
+
+	soup_message_headers_replace(headers, "Content-Type", USBPASS_API_JSON_CONTENT_TYPE);
+	soup_message_headers_replace(headers, "X-Content-Type-Options", "nosniff");
+	soup_message_body_append_bytes(soup_server_message_get_response_body(msg),
+	                               self->malformed_body);
+}
+
 static void
 usbpass_api_server_early_cb(SoupServer *server,
                             SoupServerMessage *msg,
@@ -476,6 +510,16 @@ usbpass_api_server_early_cb(SoupServer *server,
 		                         SOUP_STATUS_SERVICE_UNAVAILABLE,
 		                         USBPASS_ERROR_BUSY,
 		                         "usbpassd is shutting down");
+		return;
+	}
+	/* a request that parsed: forget the answer prepared for one that did not */
+	soup_message_body_truncate(soup_server_message_get_response_body(msg));
+	soup_message_headers_remove(soup_server_message_get_response_headers(msg), "Content-Type");
+	if (usbpass_api_server_count_headers(headers, "Authorization") > 1) {
+		usbpass_api_respond_code(msg,
+		                         SOUP_STATUS_BAD_REQUEST,
+		                         USBPASS_ERROR_INVALID_DATA,
+		                         "the request has more than one Authorization header");
 		return;
 	}
 	if (usbpass_api_listener_is_over_limit(msg)) {
@@ -1616,6 +1660,10 @@ usbpass_api_server_new(UsbpassEngine *engine, UsbpassAuth *auth)
 	self->server = soup_server_new(
 	  "server-header", "usbpassd/" PACKAGE_VERSION " ", "raw-paths", TRUE, NULL);
 	soup_server_add_early_handler(self->server, NULL, usbpass_api_server_early_cb, self, NULL);
+	g_signal_connect(self->server,
+	                 "request-started",
+	                 G_CALLBACK(usbpass_api_server_request_started_cb),
+	                 self);
 	soup_server_add_handler(self->server, NULL, usbpass_api_server_cb, self, NULL);
 	self->inventory_event_id =
 	  g_signal_connect(usbpass_engine_get_inventory(engine),
@@ -2107,6 +2155,7 @@ usbpass_api_server_finalize(GObject *object)
 	g_free(self->disabled_hint);
 	g_free(self->boot_tag);
 	g_clear_pointer(&self->list_cache, g_bytes_unref);
+	g_clear_pointer(&self->malformed_body, g_bytes_unref);
 	g_hash_table_unref(self->device_cache);
 	G_OBJECT_CLASS(usbpass_api_server_parent_class)->finalize(object);
 }
@@ -2119,6 +2168,8 @@ usbpass_api_server_init(UsbpassApiServer *self)
 	  g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_bytes_unref);
 	self->boot_tag = g_strdup_printf("%" G_GINT64_MODIFIER "x", g_get_real_time());
 	self->refusal_window_usec = g_get_monotonic_time();
+	self->malformed_body =
+	  usbpass_api_json_error_new(USBPASS_ERROR_INVALID_DATA, "the request is not valid HTTP/1.1");
 	self->max_connections = USBPASS_API_LISTENER_MAX_CONNECTIONS_DEFAULT;
 	self->request_timeout_ms = USBPASS_API_LISTENER_REQUEST_TIMEOUT_DEFAULT * 1000;
 	self->idle_timeout_ms = USBPASS_API_LISTENER_IDLE_TIMEOUT_DEFAULT * 1000;

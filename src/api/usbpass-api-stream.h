@@ -36,8 +36,9 @@ typedef struct {
 } UsbpassApiStreamHooks;
 
 UsbpassApiStream *
-usbpass_api_stream_new(GIOStream *base, const UsbpassApiStreamHooks *hooks, gpointer user_data)
-  G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
+usbpass_api_stream_new(GIOStream *base,
+                       const UsbpassApiStreamHooks *hooks,
+                       gpointer user_data) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1, 2);
 /* forget the hooks (the owner goes away before the stream) */
 void
 usbpass_api_stream_clear_hooks(UsbpassApiStream *self) USBPASS_NONNULL(1);
