@@ -10,6 +10,7 @@
 
 #include "usbpass-api-events-private.h"
 #include "usbpass-api-events.h"
+#include "usbpass-api-listener.h"
 #include "usbpass-error.h"
 
 typedef struct {
@@ -85,7 +86,7 @@ usbpass_api_events_watcher_gone_cb(SoupServerMessage *msg, gpointer user_data)
 static void
 usbpass_api_events_watcher_drop(UsbpassApiEvents *self, UsbpassApiWatcher *watcher)
 {
-	GSocket *socket = soup_server_message_get_socket(watcher->msg);
+	GSocket *socket = usbpass_api_listener_get_message_socket(watcher->msg);
 
 	/* a reader this far behind would make us hold every event for it: cut the
 	 * connection; libsoup's write then fails and it finishes the message */
@@ -252,9 +253,9 @@ usbpass_api_events_add_watcher(UsbpassApiEvents *self, SoupServerMessage *msg, G
 	  msg, "finished", G_CALLBACK(usbpass_api_events_watcher_gone_cb), watcher);
 	watcher->disconnected_id = g_signal_connect(
 	  msg, "disconnected", G_CALLBACK(usbpass_api_events_watcher_gone_cb), watcher);
-	if (soup_server_message_get_socket(msg) != NULL) {
+	if (usbpass_api_listener_get_message_socket(msg) != NULL) {
 		watcher->hangup_source = g_socket_create_source(
-		  soup_server_message_get_socket(msg), G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+		  usbpass_api_listener_get_message_socket(msg), G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
 		g_source_set_callback(watcher->hangup_source,
 		                      G_SOURCE_FUNC(usbpass_api_events_watcher_hangup_cb),
 		                      watcher,

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <netinet/in.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -21,6 +22,7 @@
 #include "usbpass-api-events.h"
 #include "usbpass-api-json.h"
 #include "usbpass-api-refusals.h"
+#include "usbpass-api-listener.h"
 #include "usbpass-api-server.h"
 #include "usbpass-error.h"
 #include "usbpass-json-guard.h"
@@ -119,6 +121,7 @@ struct _UsbpassApiServer {
 	UsbpassEngine *engine;
 	UsbpassAuth *auth;
 	SoupServer *server;
+	UsbpassApiListener *listener; /* accepts for the server, see its header */
 	UsbpassApiEvents *events;
 	gchar *unix_path;
 	dev_t unix_dev;
@@ -142,6 +145,11 @@ struct _UsbpassApiServer {
 	gboolean shut_down;
 	gboolean disconnected;
 	gboolean tls;
+	/* connection limits, handed to the listener */
+	guint max_connections;
+	guint request_timeout_ms;
+	guint idle_timeout_ms;
+	GBytes *malformed_body; /* the JSON of libsoup's own 400 */
 };
 
 G_DEFINE_TYPE(UsbpassApiServer, usbpass_api_server, G_TYPE_OBJECT)
@@ -405,7 +413,7 @@ usbpass_api_server_got_chunk_cb(SoupServerMessage *msg, GBytes *chunk, gpointer 
 		}
 		if (request->body_received >
 		    USBPASS_API_BODY_MAX_BYTES + USBPASS_API_BODY_DRAIN_MAX_BYTES) {
-			GSocket *socket = soup_server_message_get_socket(msg);
+			GSocket *socket = usbpass_api_listener_get_message_socket(msg);
 			if (socket != NULL)
 				g_socket_shutdown(socket, TRUE, TRUE, NULL);
 		}
@@ -432,6 +440,39 @@ usbpass_api_server_is_unix(SoupServerMessage *msg)
 {
 	GSocketAddress *local = soup_server_message_get_local_address(msg);
 	return local != NULL && G_IS_UNIX_SOCKET_ADDRESS(local);
+}
+
+static guint
+usbpass_api_server_count_headers(SoupMessageHeaders *headers, const gchar *name)
+{
+	SoupMessageHeadersIter iter;
+	const char *header_name;
+	const char *header_value;
+	guint count = 0;
+
+	soup_message_headers_iter_init(&iter, headers);
+	while (soup_message_headers_iter_next(&iter, &header_name, &header_value)) {
+		if (g_ascii_strcasecmp(header_name, name) == 0)
+			count++;
+	}
+	return count;
+}
+
+/* libsoup answers a request it cannot parse (400, 501) itself, with no hook
+ * between the parse and the answer: every request starts out with the JSON
+ * of that answer, which the early handler drops once the request parsed */
+static void
+usbpass_api_server_request_started_cb(SoupServer *server,
+                                      SoupServerMessage *msg,
+                                      gpointer user_data)
+{
+	UsbpassApiServer *self = USBPASS_API_SERVER(user_data);
+	SoupMessageHeaders *headers = soup_server_message_get_response_headers(msg);
+
+	soup_message_headers_replace(headers, "Content-Type", USBPASS_API_JSON_CONTENT_TYPE);
+	soup_message_headers_replace(headers, "X-Content-Type-Options", "nosniff");
+	soup_message_body_append_bytes(soup_server_message_get_response_body(msg),
+	                               self->malformed_body);
 }
 
 static void
@@ -465,6 +506,27 @@ usbpass_api_server_early_cb(SoupServer *server,
 		                         "usbpassd is shutting down");
 		return;
 	}
+	/* a request that parsed: forget the answer prepared for one that did not */
+	soup_message_body_truncate(soup_server_message_get_response_body(msg));
+	soup_message_headers_remove(soup_server_message_get_response_headers(msg), "Content-Type");
+	if (usbpass_api_server_count_headers(headers, "Authorization") > 1) {
+		usbpass_api_respond_code(msg,
+		                         SOUP_STATUS_BAD_REQUEST,
+		                         USBPASS_ERROR_INVALID_DATA,
+		                         "the request has more than one Authorization header");
+		return;
+	}
+	if (usbpass_api_listener_is_over_limit(msg)) {
+		usbpass_api_respond_code(msg,
+		                         SOUP_STATUS_SERVICE_UNAVAILABLE,
+		                         USBPASS_ERROR_BUSY,
+		                         "usbpassd has too many connections open; try again");
+		soup_message_headers_replace(
+		  soup_server_message_get_response_headers(msg), "Retry-After", "1");
+		soup_message_headers_replace(
+		  soup_server_message_get_response_headers(msg), "Connection", "close");
+		return;
+	}
 	if (!usbpass_api_parse_route(path, request, &error_local)) {
 		usbpass_api_respond_error(msg, error_local);
 		return;
@@ -491,7 +553,8 @@ usbpass_api_server_early_cb(SoupServer *server,
 		request->caller->actor = g_strdup("anonymous");
 	} else if (usbpass_api_server_is_unix(msg)) {
 		request->caller =
-		  usbpass_auth_identify_peer(self->auth, soup_server_message_get_socket(msg));
+		  usbpass_auth_identify_peer(self->auth,
+		                             usbpass_api_listener_get_message_socket(msg));
 	} else {
 		request->caller = usbpass_auth_identify_bearer(
 		  self->auth,
@@ -1598,6 +1661,10 @@ usbpass_api_server_new(UsbpassEngine *engine, UsbpassAuth *auth)
 	self->server = soup_server_new(
 	  "server-header", "usbpassd/" PACKAGE_VERSION " ", "raw-paths", TRUE, NULL);
 	soup_server_add_early_handler(self->server, NULL, usbpass_api_server_early_cb, self, NULL);
+	g_signal_connect(self->server,
+	                 "request-started",
+	                 G_CALLBACK(usbpass_api_server_request_started_cb),
+	                 self);
 	soup_server_add_handler(self->server, NULL, usbpass_api_server_cb, self, NULL);
 	self->inventory_event_id =
 	  g_signal_connect(usbpass_engine_get_inventory(engine),
@@ -1687,6 +1754,47 @@ usbpass_api_server_remove_stale_socket(const gchar *path, GError **error)
 	return TRUE;
 }
 
+/* the accept loop, made with the first listening socket */
+static gboolean
+usbpass_api_server_ensure_listener(UsbpassApiServer *self, GError **error)
+{
+	if (self->listener != NULL)
+		return TRUE;
+	self->listener = usbpass_api_listener_new(self->server, error);
+	if (self->listener == NULL)
+		return FALSE;
+	usbpass_api_listener_set_limits(self->listener,
+	                                self->max_connections,
+	                                self->request_timeout_ms,
+	                                self->idle_timeout_ms);
+	return TRUE;
+}
+
+/**
+ * usbpass_api_server_set_connection_limits:
+ * @self: the server
+ * @max_connections: connections open at once, 0 for no limit
+ * @request_timeout_ms: the time a client has for a complete request, 0 for none
+ * @idle_timeout_ms: the time a kept-alive connection may wait for its next
+ *   request, 0 for none
+ *
+ * See usbpass-api-listener.h.
+ */
+void
+usbpass_api_server_set_connection_limits(UsbpassApiServer *self,
+                                         guint max_connections,
+                                         guint request_timeout_ms,
+                                         guint idle_timeout_ms)
+{
+	g_return_if_fail(USBPASS_IS_API_SERVER(self));
+	self->max_connections = max_connections;
+	self->request_timeout_ms = request_timeout_ms;
+	self->idle_timeout_ms = idle_timeout_ms;
+	if (self->listener != NULL)
+		usbpass_api_listener_set_limits(
+		  self->listener, max_connections, request_timeout_ms, idle_timeout_ms);
+}
+
 /**
  * usbpass_api_server_listen_unix:
  * @self: the server
@@ -1751,6 +1859,8 @@ usbpass_api_server_listen_unix(UsbpassApiServer *self,
 		            g_strerror(errno));
 		return FALSE;
 	}
+	if (!usbpass_api_server_ensure_listener(self, error))
+		return FALSE;
 	if (!usbpass_api_server_remove_stale_socket(path, error))
 		return FALSE;
 
@@ -1789,8 +1899,7 @@ usbpass_api_server_listen_unix(UsbpassApiServer *self,
 		unlink(path);
 		return FALSE;
 	}
-	if (!g_socket_listen(socket, &error_local) ||
-	    !soup_server_listen_socket(self->server, socket, 0, &error_local)) {
+	if (!usbpass_api_listener_add_socket(self->listener, socket, NULL, &error_local)) {
 		g_set_error(error,
 		            USBPASS_ERROR,
 		            USBPASS_ERROR_INTERNAL,
@@ -1831,8 +1940,8 @@ usbpass_api_server_listen_tcp(UsbpassApiServer *self,
 {
 	g_autoptr(GInetAddress) inet_address = NULL;
 	g_autoptr(GSocketAddress) socket_address = NULL;
+	g_autoptr(GSocket) socket = NULL;
 	g_autoptr(GError) error_local = NULL;
-	SoupServerListenOptions options = 0;
 
 	g_return_val_if_fail(USBPASS_IS_API_SERVER(self), FALSE);
 	g_return_val_if_fail(address != NULL, FALSE);
@@ -1846,13 +1955,19 @@ usbpass_api_server_listen_tcp(UsbpassApiServer *self,
 		            address);
 		return FALSE;
 	}
-	if (tls_certificate != NULL) {
-		g_object_set(self->server, "tls-certificate", tls_certificate, NULL);
-		options |= SOUP_SERVER_LISTEN_HTTPS;
-		self->tls = TRUE;
-	}
+	if (!usbpass_api_server_ensure_listener(self, error))
+		return FALSE;
 	socket_address = g_inet_socket_address_new(inet_address, port);
-	if (!soup_server_listen(self->server, socket_address, options, &error_local)) {
+	socket = g_socket_new(g_inet_address_get_family(inet_address),
+	                      G_SOCKET_TYPE_STREAM,
+	                      G_SOCKET_PROTOCOL_DEFAULT,
+	                      &error_local);
+	/* "::" is IPv6 only, as libsoup made it: "0.0.0.0" is a listener of its own */
+	if (socket != NULL && g_inet_address_get_family(inet_address) == G_SOCKET_FAMILY_IPV6)
+		g_socket_set_option(socket, IPPROTO_IPV6, IPV6_V6ONLY, TRUE, NULL);
+	if (socket == NULL || !g_socket_bind(socket, socket_address, TRUE, &error_local) ||
+	    !usbpass_api_listener_add_socket(
+	      self->listener, socket, tls_certificate, &error_local)) {
 		g_set_error(error,
 		            USBPASS_ERROR,
 		            g_error_matches(error_local, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE)
@@ -1864,6 +1979,8 @@ usbpass_api_server_listen_tcp(UsbpassApiServer *self,
 		            error_local->message);
 		return FALSE;
 	}
+	if (tls_certificate != NULL)
+		self->tls = TRUE;
 	return TRUE;
 }
 
@@ -1919,13 +2036,16 @@ GStrv
 usbpass_api_server_get_urls(UsbpassApiServer *self)
 {
 	g_autoptr(GStrvBuilder) builder = g_strv_builder_new();
-	g_autoptr(GSList) listeners = NULL;
+	g_autoptr(GPtrArray) sockets = NULL;
 
 	g_return_val_if_fail(USBPASS_IS_API_SERVER(self), NULL);
 
-	listeners = soup_server_get_listeners(self->server);
-	for (GSList *l = listeners; l != NULL; l = l->next) {
-		g_autoptr(GSocketAddress) address = g_socket_get_local_address(l->data, NULL);
+	if (self->listener == NULL)
+		return g_strv_builder_end(builder);
+	sockets = usbpass_api_listener_get_sockets(self->listener);
+	for (guint i = 0; i < sockets->len; i++) {
+		g_autoptr(GSocketAddress) address =
+		  g_socket_get_local_address(g_ptr_array_index(sockets, i), NULL);
 		if (address != NULL && G_IS_INET_SOCKET_ADDRESS(address)) {
 			GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS(address);
 			GInetAddress *inet_address = g_inet_socket_address_get_address(inet);
@@ -1998,6 +2118,8 @@ usbpass_api_server_disconnect(UsbpassApiServer *self)
 	if (self->disconnected)
 		return;
 	self->disconnected = TRUE;
+	if (self->listener != NULL)
+		usbpass_api_listener_close(self->listener);
 	soup_server_disconnect(self->server);
 	/* another daemon may have replaced the file since: remove only ours */
 	if (self->unix_path != NULL && lstat(self->unix_path, &st) == 0 &&
@@ -2022,6 +2144,7 @@ usbpass_api_server_dispose(GObject *object)
 	g_clear_pointer(&self->refusals, usbpass_api_refusals_free);
 	if (self->server != NULL)
 		usbpass_api_server_disconnect(self);
+	g_clear_object(&self->listener);
 	g_clear_object(&self->server);
 	g_clear_object(&self->events);
 	g_clear_object(&self->auth);
@@ -2037,6 +2160,7 @@ usbpass_api_server_finalize(GObject *object)
 	g_free(self->disabled_hint);
 	g_free(self->boot_tag);
 	g_clear_pointer(&self->list_cache, g_bytes_unref);
+	g_clear_pointer(&self->malformed_body, g_bytes_unref);
 	g_hash_table_unref(self->device_cache);
 	G_OBJECT_CLASS(usbpass_api_server_parent_class)->finalize(object);
 }
@@ -2052,6 +2176,11 @@ usbpass_api_server_init(UsbpassApiServer *self)
 	                                          USBPASS_API_REFUSALS_PER_WINDOW,
 	                                          usbpass_api_server_refusal_summary_cb,
 	                                          self);
+	self->malformed_body =
+	  usbpass_api_json_error_new(USBPASS_ERROR_INVALID_DATA, "the request is not valid HTTP/1.1");
+	self->max_connections = USBPASS_API_LISTENER_MAX_CONNECTIONS_DEFAULT;
+	self->request_timeout_ms = USBPASS_API_LISTENER_REQUEST_TIMEOUT_DEFAULT * 1000;
+	self->idle_timeout_ms = USBPASS_API_LISTENER_IDLE_TIMEOUT_DEFAULT * 1000;
 }
 
 static void

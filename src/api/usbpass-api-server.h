@@ -68,6 +68,12 @@ usbpass_api_server_set_event_limits(UsbpassApiServer *self,
                                     guint max_queue,
                                     guint keepalive_seconds) USBPASS_NONNULL(1);
 
+void
+usbpass_api_server_set_connection_limits(UsbpassApiServer *self,
+                                         guint max_connections,
+                                         guint request_timeout_ms,
+                                         guint idle_timeout_ms) USBPASS_NONNULL(1);
+
 /* Returns: (transfer full): where the server listens, one URL per listener */
 GStrv
 usbpass_api_server_get_urls(UsbpassApiServer *self) G_GNUC_WARN_UNUSED_RESULT USBPASS_NONNULL(1);

@@ -31,6 +31,7 @@ static const struct {
 	    NULL } },
 	{ "libvirt", { "uri", NULL } },
 	{ "policy", { "file", NULL } },
+	{ "api", { "max-connections", "request-timeout", "idle-timeout", NULL } },
 };
 
 static const struct {
@@ -62,6 +63,9 @@ usbpass_config_new(void)
 	self->driver = g_strdup("libvirt");
 	self->log_level = G_LOG_LEVEL_INFO;
 	self->libvirt_uri = g_strdup(USBPASS_CONFIG_DEFAULT_LIBVIRT_URI);
+	self->max_connections = USBPASS_CONFIG_DEFAULT_MAX_CONNECTIONS;
+	self->request_timeout_seconds = USBPASS_CONFIG_DEFAULT_REQUEST_TIMEOUT;
+	self->idle_timeout_seconds = USBPASS_CONFIG_DEFAULT_IDLE_TIMEOUT;
 	return self;
 }
 
@@ -114,6 +118,9 @@ usbpass_config_copy(const UsbpassConfig *self)
 	copy->log_level = self->log_level;
 	copy->libvirt_uri = g_strdup(self->libvirt_uri);
 	copy->policy_file = g_strdup(self->policy_file);
+	copy->max_connections = self->max_connections;
+	copy->request_timeout_seconds = self->request_timeout_seconds;
+	copy->idle_timeout_seconds = self->idle_timeout_seconds;
 	return copy;
 }
 
@@ -255,6 +262,42 @@ usbpass_config_get_string(GKeyFile *keyfile,
 	return TRUE;
 }
 
+/* an unsigned key from @min to @max: absent keeps @value */
+static gboolean
+usbpass_config_get_unsigned(GKeyFile *keyfile,
+                            const gchar *origin,
+                            const gchar *group,
+                            const gchar *key,
+                            guint64 min,
+                            guint64 max,
+                            guint *value,
+                            GError **error)
+{
+	g_autofree gchar *str = NULL;
+	guint64 parsed = 0;
+
+	if (!usbpass_config_get_string(keyfile, origin, group, key, TRUE, &str, error))
+		return FALSE;
+	if (str == NULL)
+		return TRUE;
+	if (!g_ascii_string_to_unsigned(str, 10, min, max, &parsed, NULL)) {
+		g_set_error(error,
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "%s: [%s] %s '%s' is not a whole number from %" G_GUINT64_FORMAT
+		            " to %" G_GUINT64_FORMAT,
+		            origin,
+		            group,
+		            key,
+		            str,
+		            min,
+		            max);
+		return FALSE;
+	}
+	*value = (guint)parsed;
+	return TRUE;
+}
+
 /**
  * usbpass_config_load_data:
  * @self: the config to overlay
@@ -336,7 +379,25 @@ usbpass_config_load_data(UsbpassConfig *self,
 	    !usbpass_config_get_string(
 	      keyfile, origin, "libvirt", "uri", FALSE, &tmp->libvirt_uri, error) ||
 	    !usbpass_config_get_string(
-	      keyfile, origin, "policy", "file", TRUE, &tmp->policy_file, error))
+	      keyfile, origin, "policy", "file", TRUE, &tmp->policy_file, error) ||
+	    !usbpass_config_get_unsigned(
+	      keyfile, origin, "api", "max-connections", 0, 1000000, &tmp->max_connections, error) ||
+	    !usbpass_config_get_unsigned(keyfile,
+	                                 origin,
+	                                 "api",
+	                                 "request-timeout",
+	                                 0,
+	                                 86400,
+	                                 &tmp->request_timeout_seconds,
+	                                 error) ||
+	    !usbpass_config_get_unsigned(keyfile,
+	                                 origin,
+	                                 "api",
+	                                 "idle-timeout",
+	                                 0,
+	                                 86400,
+	                                 &tmp->idle_timeout_seconds,
+	                                 error))
 		return FALSE;
 
 	/* an empty host means "this machine's name", as when the key is absent */

@@ -21,6 +21,10 @@ G_BEGIN_DECLS
 #define USBPASS_CONFIG_DEFAULT_SOCKET      "/run/usbpass/usbpassd.sock"
 #define USBPASS_CONFIG_DEFAULT_GROUP       "usbpass"
 #define USBPASS_CONFIG_DEFAULT_LIBVIRT_URI "qemu:///system"
+/* [api]: the same as the listener's defaults (usbpass-api-listener.h) */
+#define USBPASS_CONFIG_DEFAULT_MAX_CONNECTIONS 1024
+#define USBPASS_CONFIG_DEFAULT_REQUEST_TIMEOUT 10 /* seconds */
+#define USBPASS_CONFIG_DEFAULT_IDLE_TIMEOUT    30 /* seconds */
 
 typedef struct {
 	gchar *path; /* the file read last, NULL when none */
@@ -43,6 +47,11 @@ typedef struct {
 
 	/* [policy] */
 	gchar *policy_file; /* NULL: the built-in rules only */
+
+	/* [api] */
+	guint max_connections;         /* 0: no limit */
+	guint request_timeout_seconds; /* 0: none */
+	guint idle_timeout_seconds;    /* 0: none */
 } UsbpassConfig;
 
 UsbpassConfig *

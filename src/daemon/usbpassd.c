@@ -367,6 +367,10 @@ usbpassd_start(UsbpassDaemon *self, GError **error)
 	self->server = usbpass_api_server_new(self->engine, self->auth);
 	hint = usbpass_config_get_enable_hint(config);
 	usbpass_api_server_set_disabled_hint(self->server, hint);
+	usbpass_api_server_set_connection_limits(self->server,
+	                                         config->max_connections,
+	                                         config->request_timeout_seconds * 1000,
+	                                         config->idle_timeout_seconds * 1000);
 	if (!usbpassd_listen(self, error))
 		return FALSE;
 

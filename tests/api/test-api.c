@@ -2770,7 +2770,7 @@ test_config_example(void)
 			}
 			g_string_append_printf(uncommented, "%s\n", line);
 		}
-		g_assert_cmpuint(keys, ==, 13);
+		g_assert_cmpuint(keys, ==, 16);
 	}
 	{
 		g_autoptr(UsbpassConfig) all = usbpass_config_new();
@@ -2789,6 +2789,9 @@ test_config_example(void)
 		g_assert_cmpstr(all->libvirt_uri, ==, defaults->libvirt_uri);
 		g_assert_cmpstr(all->policy_file, ==, defaults->policy_file);
 		g_assert_cmpint(all->log_level, ==, defaults->log_level);
+		g_assert_cmpuint(all->max_connections, ==, defaults->max_connections);
+		g_assert_cmpuint(all->request_timeout_seconds, ==, defaults->request_timeout_seconds);
+		g_assert_cmpuint(all->idle_timeout_seconds, ==, defaults->idle_timeout_seconds);
 	}
 }
 
