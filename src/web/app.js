@@ -242,6 +242,12 @@ async function loadDevices() {
 	select.value = hosts.has(chosen) ? chosen : "";
 }
 
+/* an unplugged device nobody holds keeps state "available" with present
+ * false in the API; to a person it is missing all the same */
+function shownState(device) {
+	return device.present === false && device.state === "available" ? "missing" : device.state;
+}
+
 function stateBadge(state) {
 	const known = STATES.includes(state) ? state : "unknown";
 	return el("span", { class: "state state-" + known, text: state || "unknown" });
@@ -266,7 +272,7 @@ function deviceRow(device) {
 	              el("td", { class: "mono", text: text(busDev(device)) }),
 	              el("td", { class: "mono", text: text(device.serial) }),
 	              el("td", { text: text(device.class_name) }),
-	              el("td", null, stateBadge(device.state)),
+	              el("td", null, stateBadge(shownState(device))),
 	              el("td", { text: text(device.instance_name) }));
 	tr.hidden = !matchesFilter(device);
 	return tr;
@@ -278,7 +284,7 @@ function matchesFilter(device) {
 	const needle = $("filter-text").value.trim().toLowerCase();
 	if (host && device.host !== host)
 		return false;
-	if (state && device.state !== state)
+	if (state && shownState(device) !== state)
 		return false;
 	if (!needle)
 		return true;
@@ -347,7 +353,7 @@ function renderTopology() {
 		const li = el("li", null, el("span", { class: "node-kind", text: kind }),
 		              deviceLink(device), " ",
 		              el("span", { class: "node-kind", text: "(" + device.port + ")" }), " ",
-		              stateBadge(device.state));
+		              stateBadge(shownState(device)));
 		const children = byParent.get(device.port);
 		if (children && children.length)
 			li.append(el("ul", null, ...children.map(node)));
@@ -372,7 +378,7 @@ function renderTopology() {
 	if (missing.length)
 		top.append(el("li", null, el("strong", { text: "not plugged in" }),
 		              el("ul", null, ...missing.map((d) => el("li", null, deviceLink(d), " ",
-		                                                       stateBadge(d.state))))));
+		                                                       stateBadge(shownState(d)))))));
 	$("topology").replaceChildren(top);
 }
 
@@ -406,7 +412,7 @@ async function renderDeviceDetail(id) {
 	                ["Instance", device.instance_name], ["Last error", device.state_error],
 	                ["Read error", device.error], ["Updated", device.updated]];
 	const dl = el("dl", { class: "fields" }, el("dt", { text: "State" }),
-	              el("dd", null, stateBadge(device.state)));
+	              el("dd", null, stateBadge(shownState(device))));
 	for (const [name, value] of fields)
 		dl.append(el("dt", { text: name }), el("dd", { text: text(value) }));
 
@@ -534,7 +540,7 @@ async function readEventStream(body, generation) {
 				line = line.slice(0, -1);
 			if (line === "") {
 				if (data.length)
-					dispatchEvent(event, data.join("\n"));
+					onStreamEvent(event, data.join("\n"));
 				event = "message";
 				data = [];
 			} else if (line.startsWith(":")) {
@@ -554,7 +560,7 @@ async function readEventStream(body, generation) {
 	}
 }
 
-function dispatchEvent(event, data) {
+function onStreamEvent(event, data) {
 	let payload;
 	try {
 		payload = JSON.parse(data);
@@ -650,7 +656,7 @@ function renderInstances() {
 				tbody.append(el("tr", null, el("td", null, deviceLink(device)),
 				                el("td", { class: "mono", text: text(device.port) }),
 				                el("td", { class: "mono", text: text(device.serial) }),
-				                el("td", null, stateBadge(device.state)), actions));
+				                el("td", null, stateBadge(shownState(device))), actions));
 			}
 			section.append(el("div", { class: "table-wrap" }, el("table", null,
 			   el("caption", { class: "visually-hidden", text: "USB devices of " + instance.name }),
