@@ -24,6 +24,7 @@
 #include "usbpass-api-refusals.h"
 #include "usbpass-api-listener.h"
 #include "usbpass-api-server.h"
+#include "usbpass-api-web.h"
 #include "usbpass-error.h"
 #include "usbpass-json-guard.h"
 #include "usbpass-string.h"
@@ -483,13 +484,18 @@ usbpass_api_server_early_cb(SoupServer *server,
                             gpointer user_data)
 {
 	UsbpassApiServer *self = USBPASS_API_SERVER(user_data);
-	UsbpassApiRequest *request = g_new0(UsbpassApiRequest, 1);
+	UsbpassApiRequest *request;
 	SoupMessageHeaders *headers = soup_server_message_get_request_headers(msg);
 	const gchar *method = soup_server_message_get_method(msg);
 	g_autoptr(GError) error_local = NULL;
 	gint role;
 	goffset content_length = 0;
 
+	/* the web page (src/web/) on TCP; every other path is the API's */
+	if (!self->shut_down && !usbpass_api_server_is_unix(msg) &&
+	    usbpass_api_web_respond(msg, path))
+		return;
+	request = g_new0(UsbpassApiRequest, 1);
 	request->body = g_byte_array_new();
 	g_object_set_qdata_full(G_OBJECT(msg),
 	                        usbpass_api_request_quark(),
@@ -771,7 +777,9 @@ usbpass_api_server_ensure_list(UsbpassApiServer *self, GError **error)
 }
 
 static void
-usbpass_api_server_handle_host(UsbpassApiServer *self, SoupServerMessage *msg)
+usbpass_api_server_handle_host(UsbpassApiServer *self,
+                               SoupServerMessage *msg,
+                               const UsbpassAuthCaller *caller)
 {
 	g_autoptr(JsonBuilder) builder = json_builder_new();
 	g_autoptr(GError) error_local = NULL;
@@ -797,6 +805,9 @@ usbpass_api_server_handle_host(UsbpassApiServer *self, SoupServerMessage *msg)
 	json_builder_add_string_value(builder, store_name);
 	json_builder_set_member_name(builder, "devices");
 	json_builder_add_int_value(builder, self->list_cache_count);
+	/* what the caller may do: the web page shows actions by it */
+	json_builder_set_member_name(builder, "role");
+	json_builder_add_string_value(builder, usbpass_token_role_to_string(caller->role));
 	json_builder_end_object(builder);
 	usbpass_api_respond_builder(msg, SOUP_STATUS_OK, builder);
 }
@@ -1525,7 +1536,7 @@ usbpass_api_server_cb(SoupServer *server,
 		usbpass_api_server_handle_health(self, msg);
 		break;
 	case USBPASS_API_ROUTE_HOST:
-		usbpass_api_server_handle_host(self, msg);
+		usbpass_api_server_handle_host(self, msg, request->caller);
 		break;
 	case USBPASS_API_ROUTE_DEVICES:
 		usbpass_api_server_handle_devices(self, msg, query);
