@@ -9,12 +9,19 @@
 #   GET /v1/devices/{id}                api_device_rps, api_device_p99_ms
 #   GET /v1/devices (1,000 devices)     api_list1000_rps, api_list1000_p99_ms
 #   the same with If-None-Match         api_list1000_304_rps (and the ratio)
-#   RSS after start-up, before load     idle_rss_kib
-#   more GET /v1/devices/{id} until 1,000,000 requests were served in all,
-#   then the RSS again                  rss_after_1m_kib, api_requests_total
+#   RSS and PSS after start-up, before load   idle_rss_kib, idle_pss_kib
+#   a mix until 1,000,000 requests were served in all: of every 100, 90
+#   GET /v1/devices/{id}, 9 GET /v1/health, 1 GET /v1/devices (the listing
+#   costs ~100 single devices; more would make the soak last many minutes)
+#                                       api_mixed_rps, api_requests_total
+#   then the memory again               rss_after_1m_kib, pss_after_1m_requests_kib,
+#                                       pss_growth_1m_requests_kib (after - idle)
 # RSS counts the resident pages of the shared libraries too (libvirt, GnuTLS,
-# OpenSSL, SQLite, GLib: ~15 MB here); *_anon_kib is the daemon's own heap.
-# Prints key=value lines; never fails on time. Takes about 1-3 minutes.
+# OpenSSL, SQLite, GLib: ~15 MB here); PSS (from /proc/PID/smaps_rollup)
+# divides each shared page among the processes that map it, so it is what the
+# daemon really costs a host that runs other GLib programs; *_anon_kib is the
+# daemon's own heap.
+# Prints key=value lines; never fails on time. Takes about 2-4 minutes.
 set -eu
 
 usbpassd=${1:?usage: bench-api.sh USBPASSD}
@@ -55,6 +62,19 @@ listen=127.0.0.1:$port
 driver=test
 log-level=warning
 CONF
+cat >"$work/mixed.lua" <<'LUA'
+-- of every 100 requests: 90 one device (the URL given to wrk), 9 health, 1 listing
+local n = 0
+request = function()
+	n = n + 1
+	if n % 100 == 0 then
+		return wrk.format("GET", "/v1/devices")
+	elseif n % 10 == 0 then
+		return wrk.format("GET", "/v1/health")
+	end
+	return wrk.format("GET", wrk.path)
+end
+LUA
 cat >"$work/report.lua" <<'LUA'
 done = function(summary, latency, requests)
 	local e = summary.errors
@@ -65,7 +85,11 @@ done = function(summary, latency, requests)
 end
 LUA
 
-umockdev-run -d "$work/host.umockdev" -- "$usbpassd" --config="$work/usbpassd.conf" &
+# the testbed on tmpfs when there is one: umockdev writes and removes ~20,000
+# files for 1,000 devices, which takes minutes on a busy ext4 /tmp
+testbed_tmp=${TMPDIR:-/tmp}
+[ -d /dev/shm ] && [ -w /dev/shm ] && testbed_tmp=/dev/shm
+TMPDIR=$testbed_tmp umockdev-run -d "$work/host.umockdev" -- "$usbpassd" --config="$work/usbpassd.conf" &
 wrapper=$!
 url="http://127.0.0.1:$port"
 i=0
@@ -95,18 +119,25 @@ rss_kib() {
 rss_anon_kib() {
 	sed -n 's/^RssAnon:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$daemon/status"
 }
+# what the daemon costs: its own pages plus its share of the shared ones
+pss_kib() {
+	sed -n 's/^Pss:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$daemon/smaps_rollup"
+}
 echo "api_devices_listed=$count"
 echo "idle_rss_kib=$(rss_kib)"
 echo "idle_rss_anon_kib=$(rss_anon_kib)"
+idle_pss=$(pss_kib)
+echo "idle_pss_kib=$idle_pss"
 
 total=0
+script="$work/report.lua"
 # run_wrk PREFIX SECONDS PATH [HEADER]: prints PREFIX_rps and PREFIX_p99_ms
 run_wrk() {
 	prefix=$1
 	seconds=$2
 	path=$3
 	shift 3
-	out=$(wrk -t1 -c8 -d"${seconds}s" -s "$work/report.lua" -H "$auth" "$@" "$url$path")
+	out=$(wrk -t1 -c8 -d"${seconds}s" -s "$script" -H "$auth" "$@" "$url$path")
 	requests=$(echo "$out" | sed -n 's/^wrk_requests=//p')
 	duration=$(echo "$out" | sed -n 's/^wrk_duration_us=//p')
 	errors=$(echo "$out" | sed -n 's/^wrk_errors=//p')
@@ -127,14 +158,26 @@ list_rps=$last_rps
 run_wrk api_list1000_304 "$list_seconds" /v1/devices -H "If-None-Match: $etag"
 echo "api_list1000_304_vs_200_ratio=$(awk -v a="$last_rps" -v b="$list_rps" 'BEGIN { printf "%.1f", a / b }')"
 
-# the soak: single-device requests until a million were served in all
+# the soak: the mix until a million were served in all; a first round of 10 s
+# measures the mix's rate, the next ones last as long as the rest needs
+cat "$work/mixed.lua" "$work/report.lua" >"$work/soak.lua"
+script="$work/soak.lua"
 rounds=0
-while [ "$total" -lt "$target_requests" ] && [ "$rounds" -lt 5 ]; do
+mixed_rps=""
+while [ "$total" -lt "$target_requests" ] && [ "$rounds" -lt 8 ]; do
 	remaining=$((target_requests - total))
-	seconds=$(awk -v n="$remaining" -v r="$device_rps" 'BEGIN { s = int(n / r * 1.2) + 1; if (s > 150) s = 150; print s }')
+	if [ -z "$mixed_rps" ]; then
+		seconds=10
+	else
+		seconds=$(awk -v n="$remaining" -v r="$mixed_rps" 'BEGIN { s = int(n / r * 1.1) + 1; if (s > 150) s = 150; print s }')
+	fi
 	run_wrk "" "$seconds" "/v1/devices/$device_id"
+	[ -z "$mixed_rps" ] && mixed_rps=$last_rps && echo "api_mixed_rps=$mixed_rps"
 	rounds=$((rounds + 1))
 done
 echo "api_requests_total=$total"
 echo "rss_after_1m_kib=$(rss_kib)"
 echo "rss_after_1m_anon_kib=$(rss_anon_kib)"
+pss_after=$(pss_kib)
+echo "pss_after_1m_requests_kib=$pss_after"
+echo "pss_growth_1m_requests_kib=$((pss_after - idle_pss))"

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "usbpass-cli-format.h"
+#include "usbpass-cli-local.h"
 #include "usbpass-client.h"
 #include "usbpass-error.h"
 #include "usbpass-string.h"
@@ -72,6 +73,7 @@ struct _UsbpassCli {
 	UsbpassCliOptions options;
 	const UsbpassCliCommand *command;
 	UsbpassClient *client;
+	gchar *socket_path; /* the client's socket, NULL for a URL */
 	guint events_printed;
 	gchar *help_command; /* what "Try 'usbpass … --help'" names after a usage error */
 };
@@ -97,6 +99,7 @@ usbpass_cli_free(UsbpassCli *cli)
 	g_free(cli->options.role);
 	g_strfreev(cli->options.remaining);
 	g_clear_object(&cli->client);
+	g_free(cli->socket_path);
 	g_free(cli->help_command);
 	g_free(cli);
 }
@@ -203,6 +206,8 @@ usbpass_cli_get_client(UsbpassCli *cli, GError **error)
 		}
 	} else {
 		client = usbpass_client_new_for_socket(socket);
+		cli->socket_path = g_strdup(
+		  socket != NULL && socket[0] != '\0' ? socket : USBPASS_CLIENT_DEFAULT_SOCKET);
 		/* local: peer credentials authenticate; a token only when asked for */
 		if (token == NULL && token_file != NULL) {
 			loaded_token = usbpass_client_load_token(token_file, error);
@@ -364,15 +369,62 @@ usbpass_cli_text_list(UsbpassCli *cli, JsonObject *answer, gconstpointer data, G
 	return usbpass_cli_format_devices(answer, usbpass_cli_flags(cli), error);
 }
 
+/* list and tree without usbpassd: the local inventory, as lsusb reads it, when
+ * nothing listens on the local socket; @error_daemon is why the daemon failed */
+static JsonObject *
+usbpass_cli_list_local_devices(UsbpassCli *cli, GError *error_daemon, GError **error)
+{
+	const gchar *needs_daemon = NULL;
+	g_autoptr(JsonObject) answer = NULL;
+	g_autofree gchar *shown = NULL;
+
+	if (cli->socket_path == NULL ||
+	    !g_error_matches(
+	      error_daemon, USBPASS_ERROR, USBPASS_ERROR_UNREACHABLE) ||
+	    !usbpass_cli_local_daemon_absent(cli->socket_path)) {
+		g_propagate_error(error, g_error_copy(error_daemon));
+		return NULL;
+	}
+	/* only usbpassd knows who holds what and what is assigned but unplugged */
+	if (cli->options.state != NULL)
+		needs_daemon = "--state";
+	else if (cli->options.instance != NULL)
+		needs_daemon = "--instance";
+	else if (cli->options.missing)
+		needs_daemon = "--missing";
+	if (needs_daemon != NULL) {
+		g_set_error(error,
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_UNREACHABLE,
+		            "%s needs usbpassd, which is not running: %s",
+		            needs_daemon,
+		            error_daemon->message);
+		return NULL;
+	}
+	answer =
+	  usbpass_cli_local_list_devices(cli->options.vendor_id, cli->options.product_id, error);
+	if (answer == NULL)
+		return NULL;
+	shown = usbpass_cli_safe(cli->socket_path);
+	fprintf(stderr,
+	        "usbpass: assignment states are unknown because usbpassd is not running (nothing "
+	        "answers at '%s')\n",
+	        shown != NULL ? shown : "");
+	return g_steal_pointer(&answer);
+}
+
 static gint
 usbpass_cli_run_list(UsbpassCli *cli, gchar **args, GError **error)
 {
 	UsbpassClient *client = usbpass_cli_get_client(cli, error);
 	g_autoptr(JsonObject) answer = NULL;
+	g_autoptr(GError) error_daemon = NULL;
 
 	if (client == NULL)
 		return -1;
-	answer = usbpass_cli_list_devices(cli, client, error);
+	answer = usbpass_cli_list_devices(cli, client, &error_daemon);
+	if (answer == NULL)
+		answer = usbpass_cli_list_local_devices(cli, error_daemon, error);
 	return usbpass_cli_answer(cli, answer, usbpass_cli_text_list, NULL, error);
 }
 

@@ -646,6 +646,8 @@ usbpass_inventory_idle_cb(gpointer user_data)
 	UsbpassInventory *self = USBPASS_INVENTORY(user_data);
 	g_clear_pointer(&self->idle_source, g_source_unref);
 	(void)usbpass_inventory_apply_pending(self);
+	/* hotplug is rare: do not keep the hwdb mapped between batches */
+	usbpass_names_release_hwdb(self->names);
 	return G_SOURCE_REMOVE;
 }
 
@@ -810,6 +812,7 @@ usbpass_inventory_enumerate(UsbpassInventory *self, GError **error)
 	reader = usbpass_inventory_get_reader(self);
 	usbpass_device_reader_clear_cache(reader);
 	devices = usbpass_device_reader_enumerate(reader, error);
+	usbpass_names_release_hwdb(self->names);
 	if (devices == NULL)
 		return FALSE;
 	usbpass_identity_assign(devices);

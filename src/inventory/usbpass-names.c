@@ -13,7 +13,8 @@
 
 struct _UsbpassNames {
 	struct udev *udev;
-	struct udev_hwdb *hwdb;
+	struct udev_hwdb *hwdb; /* NULL between batches, see usbpass_names_release_hwdb() */
+	gboolean has_hwdb;
 	/* vendor_id -> name; product (vendor_id << 16 | product_id) -> name; a
 	 * present key with a NULL value caches "the hwdb has none" */
 	GHashTable *usb_vendors;
@@ -36,6 +37,7 @@ usbpass_names_new(void)
 	self->udev = udev_new();
 	if (self->udev != NULL)
 		self->hwdb = udev_hwdb_new(self->udev);
+	self->has_hwdb = self->hwdb != NULL;
 	self->usb_vendors = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 	self->usb_products = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 	self->pci_devices = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
@@ -71,7 +73,23 @@ gboolean
 usbpass_names_has_hwdb(UsbpassNames *self)
 {
 	g_return_val_if_fail(self != NULL, FALSE);
-	return self->hwdb != NULL;
+	return self->has_hwdb;
+}
+
+/**
+ * usbpass_names_release_hwdb:
+ * @self: a name cache
+ *
+ * Unmaps udev's hwdb until the next lookup the cache cannot answer. The pages
+ * of hwdb.bin a batch of lookups touched (0.4-0.9 MB of proportional set size
+ * when no udevd maps the file too) stay charged to a long-running daemon
+ * otherwise; reopening it costs an open() and an mmap(), once per batch.
+ */
+void
+usbpass_names_release_hwdb(UsbpassNames *self)
+{
+	g_return_if_fail(self != NULL);
+	g_clear_pointer(&self->hwdb, udev_hwdb_unref);
 }
 
 /* looks up @modalias once and returns the sanitised values of the two keys lsusb uses */
@@ -82,6 +100,8 @@ usbpass_names_query(UsbpassNames *self, const gchar *modalias, gchar **vendor, g
 
 	*vendor = NULL;
 	*model = NULL;
+	if (self->hwdb == NULL && self->has_hwdb)
+		self->hwdb = udev_hwdb_new(self->udev);
 	if (self->hwdb == NULL)
 		return;
 	udev_list_entry_foreach(entry, udev_hwdb_get_properties_list_entry(self->hwdb, modalias, 0))

@@ -27,6 +27,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassNames, usbpass_names_free)
 gboolean
 usbpass_names_has_hwdb(UsbpassNames *self) USBPASS_NONNULL(1);
 
+/* unmaps the hwdb until the next lookup the cache cannot answer: call it after a batch */
+void
+usbpass_names_release_hwdb(UsbpassNames *self) USBPASS_NONNULL(1);
+
 /* hwdb answers (sanitised), NULL when the hwdb has none */
 const gchar *
 usbpass_names_get_usb_vendor(UsbpassNames *self, guint16 vendor_id) USBPASS_NONNULL(1);

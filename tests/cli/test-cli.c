@@ -1022,7 +1022,7 @@ test_unreachable(Fixture *fx, gconstpointer user_data)
 	g_autofree gchar *path = g_build_filename(fx->tmpdir, "nothing.sock", NULL);
 	g_autofree gchar *expected =
 	  g_strdup_printf("usbpass: cannot reach usbpassd at '%s': ", path);
-	const gchar *args[] = { "--socket", path, "list", NULL };
+	const gchar *args[] = { "--socket", path, "status", NULL };
 	const gchar *env[] = { NULL, NULL };
 	g_autofree gchar *env_socket = g_strdup_printf("USBPASS_SOCKET=%s", path);
 	g_autofree gchar *out = NULL;
