@@ -491,6 +491,9 @@ usbpass_api_server_early_cb(SoupServer *server,
 	gint role;
 	goffset content_length = 0;
 
+	/* a request that parsed: forget the answer prepared for one that did not */
+	soup_message_body_truncate(soup_server_message_get_response_body(msg));
+	soup_message_headers_remove(soup_server_message_get_response_headers(msg), "Content-Type");
 	/* the web page (src/web/) on TCP; every other path is the API's */
 	if (!self->shut_down && !usbpass_api_server_is_unix(msg) &&
 	    usbpass_api_web_respond(msg, path))
@@ -512,9 +515,6 @@ usbpass_api_server_early_cb(SoupServer *server,
 		                         "usbpassd is shutting down");
 		return;
 	}
-	/* a request that parsed: forget the answer prepared for one that did not */
-	soup_message_body_truncate(soup_server_message_get_response_body(msg));
-	soup_message_headers_remove(soup_server_message_get_response_headers(msg), "Content-Type");
 	if (usbpass_api_server_count_headers(headers, "Authorization") > 1) {
 		usbpass_api_respond_code(msg,
 		                         SOUP_STATUS_BAD_REQUEST,
