@@ -350,6 +350,32 @@ usbpass_api_json_is_strict_byte(gchar c)
 	return c != '\0' && (g_ascii_isalnum(c) || strchr(" \t\r\n{}[],:+-.", c) != NULL);
 }
 
+/* the escape at data[*i] ('\\'), leaving *i on its last byte: json-glib 1.6
+ * also takes GScanner's octal escapes ("\\615"), which make invalid UTF-8 or a
+ * NUL of valid text, and keeps unknown ones; strict JSON has only these */
+static gboolean
+usbpass_api_json_check_escape(const gchar *data, gsize length, gsize *i, GError **error)
+{
+	gsize len;
+
+	if (*i + 1 < length && data[*i + 1] != '\0' && strchr("\"\\/bfnrt", data[*i + 1]) != NULL) {
+		len = 1;
+	} else if (*i + 5 < length && data[*i + 1] == 'u' && g_ascii_isxdigit(data[*i + 2]) &&
+	           g_ascii_isxdigit(data[*i + 3]) && g_ascii_isxdigit(data[*i + 4]) &&
+	           g_ascii_isxdigit(data[*i + 5])) {
+		len = 5;
+	} else {
+		g_set_error_literal(error,
+		                    USBPASS_ERROR,
+		                    USBPASS_ERROR_INVALID_DATA,
+		                    "request body is not strict JSON: a string holds an escape "
+		                    "other than \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX");
+		return FALSE;
+	}
+	*i += len;
+	return TRUE;
+}
+
 /**
  * usbpass_api_json_check_depth:
  * @data: JSON text
@@ -361,9 +387,10 @@ usbpass_api_json_is_strict_byte(gchar c)
  * of a sanitizer build. This counts brackets outside strings. json-glib 1.6
  * also accepts single-quoted strings and comments, which this count would not
  * see into, so outside double-quoted strings only the bytes of strict JSON
- * (structure, whitespace, numbers and literals) pass; anything else fails with
- * "request body is not strict JSON". It is not a validator: the parser still
- * sees everything that passes.
+ * (structure, whitespace, numbers and literals) pass, and inside them only the
+ * escapes of strict JSON (json-glib would also take octal ones, which can make
+ * invalid UTF-8); anything else fails with "request body is not strict JSON".
+ * It is not a validator: the parser still sees everything that passes.
  *
  * Returns: %TRUE when @data is strict JSON text nested at most @max_depth deep
  */
@@ -378,8 +405,8 @@ usbpass_api_json_check_depth(const gchar *data, gsize length, guint max_depth, G
 	for (gsize i = 0; i < length; i++) {
 		gchar c = data[i];
 		if (in_string) {
-			if (c == '\\')
-				i++;
+			if (c == '\\' && !usbpass_api_json_check_escape(data, length, &i, error))
+				return FALSE;
 			else if (c == '"')
 				in_string = FALSE;
 			continue;
