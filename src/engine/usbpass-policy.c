@@ -490,29 +490,8 @@ usbpass_policy_parse_match_class(UsbpassPolicyRule *rule,
 	return TRUE;
 }
 
-static gboolean
-usbpass_policy_parse_pattern(const gchar *group,
-			     const gchar *key,
-			     const gchar *value,
-			     gchar **text,
-			     GPatternSpec **pattern,
-			     GError **error)
-{
-	if (value[0] == '\0' || strlen(value) > USBPASS_POLICY_TEXT_MAX)
-		return usbpass_policy_set_key_error(group,
-						    key,
-						    value,
-						    "a string or glob pattern of 1 to 512 bytes",
-						    error);
-	g_free(*text);
-	*text = g_strdup(value);
-	g_clear_pointer(pattern, g_pattern_spec_free);
-	*pattern = g_pattern_spec_new(value);
-	return TRUE;
-}
-
-/* TRUE when @text can go into a message as it is: valid UTF-8 without
- * control characters, spaces kept (they tell "[allow ]" from "[allow]") */
+/* TRUE when @text can go into a message or a line as it is: valid UTF-8
+ * without control characters, spaces kept (they tell "[allow ]" from "[allow]") */
 static gboolean
 usbpass_policy_is_printable(const gchar *text, gsize max_bytes)
 {
@@ -523,6 +502,30 @@ usbpass_policy_is_printable(const gchar *text, gsize max_bytes)
 		if (c < 0x20 || (c >= 0x7f && c < 0xa0) || c == 0x2028 || c == 0x2029)
 			return FALSE;
 	}
+	return TRUE;
+}
+
+static gboolean
+usbpass_policy_parse_pattern(const gchar *group,
+			     const gchar *key,
+			     const gchar *value,
+			     gchar **text,
+			     GPatternSpec **pattern,
+			     GError **error)
+{
+	/* serials and ports are sanitised: a control character could never match,
+	 * and would break the rule's line in `usbpass policy show` */
+	if (value[0] == '\0' || !usbpass_policy_is_printable(value, USBPASS_POLICY_TEXT_MAX))
+		return usbpass_policy_set_key_error(
+		    group,
+		    key,
+		    value,
+		    "a string or glob pattern of 1 to 512 bytes of printable UTF-8",
+		    error);
+	g_free(*text);
+	*text = g_strdup(value);
+	g_clear_pointer(pattern, g_pattern_spec_free);
+	*pattern = g_pattern_spec_new(value);
 	return TRUE;
 }
 

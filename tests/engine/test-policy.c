@@ -392,6 +392,9 @@ test_malformed_printable(void)
 	    DO_TEST_FAIL("invalid-utf8-group", "[deny \xe0x]\n", "the rule name"),
 	    DO_TEST_FAIL("c1-group", "[deny \xc2\x9bx]\n", "the rule name"),
 	    DO_TEST_FAIL("bad-escape-odd-key", "[deny x]\n\xff\xc2\x85=\\q\n", "is not UTF-8 text"),
+	    DO_TEST_FAIL("serial-newline", "[deny x]\nmatch-serial=AB\\nC\n", "key 'match-serial': 'AB C'"),
+	    DO_TEST_FAIL("serial-control", "[deny x]\nmatch-serial=4C53\x11*\n", "key 'match-serial'"),
+	    DO_TEST_FAIL("port-c1", "[allow x]\nmatch-port=1-\xc2\x9b" "1\n", "key 'match-port'"),
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GError) error = NULL;
