@@ -350,26 +350,49 @@ usbpass_api_json_is_strict_byte(gchar c)
 	return c != '\0' && (g_ascii_isalnum(c) || strchr(" \t\r\n{}[],:+-.", c) != NULL);
 }
 
+/* the UTF-16 code unit of a "\\uXXXX" at data[at], if one is there */
+static gboolean
+usbpass_api_json_get_unit(const gchar *data, gsize length, gsize at, guint *unit)
+{
+	guint value = 0;
+	if (at + 5 >= length || data[at] != '\\' || data[at + 1] != 'u')
+		return FALSE;
+	for (gsize k = at + 2; k < at + 6; k++) {
+		if (!g_ascii_isxdigit(data[k]))
+			return FALSE;
+		value = value * 16 + (guint)g_ascii_xdigit_value(data[k]);
+	}
+	*unit = value;
+	return TRUE;
+}
+
 /* the escape at data[*i] ('\\'), leaving *i on its last byte: json-glib 1.6
- * also takes GScanner's octal escapes ("\\615"), which make invalid UTF-8 or a
- * NUL of valid text, and keeps unknown ones; strict JSON has only these */
+ * also takes GScanner's octal escapes ("\\615") and lone UTF-16 surrogates
+ * ("\\ud800"), which make invalid UTF-8, and keeps unknown ones; strict JSON
+ * has only these, a surrogate only as half of a pair */
 static gboolean
 usbpass_api_json_check_escape(const gchar *data, gsize length, gsize *i, GError **error)
 {
-	gsize len;
+	guint unit = 0;
+	guint low = 0;
+	gsize len = 0;
 
-	if (*i + 1 < length && data[*i + 1] != '\0' && strchr("\"\\/bfnrt", data[*i + 1]) != NULL) {
+	if (*i + 1 < length && data[*i + 1] != '\0' && strchr("\"\\/bfnrt", data[*i + 1]) != NULL)
 		len = 1;
-	} else if (*i + 5 < length && data[*i + 1] == 'u' && g_ascii_isxdigit(data[*i + 2]) &&
-	           g_ascii_isxdigit(data[*i + 3]) && g_ascii_isxdigit(data[*i + 4]) &&
-	           g_ascii_isxdigit(data[*i + 5])) {
+	else if (usbpass_api_json_get_unit(data, length, *i, &unit) &&
+	         (unit < 0xd800 || unit > 0xdfff))
 		len = 5;
-	} else {
+	else if (unit >= 0xd800 && unit <= 0xdbff &&
+	         usbpass_api_json_get_unit(data, length, *i + 6, &low) && low >= 0xdc00 &&
+	         low <= 0xdfff)
+		len = 11;
+	if (len == 0) {
 		g_set_error_literal(error,
 		                    USBPASS_ERROR,
 		                    USBPASS_ERROR_INVALID_DATA,
 		                    "request body is not strict JSON: a string holds an escape "
-		                    "other than \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX");
+		                    "other than \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX, or half "
+		                    "of a surrogate pair");
 		return FALSE;
 	}
 	*i += len;

@@ -52,6 +52,13 @@ test_json_escapes(void)
 		{ "{\"name\": \"\\u12g4\"}", FALSE },
 		{ "{\"name\": \"\\", FALSE },
 		{ "{\"name\": \"\\u004", FALSE },
+		/* lone surrogates gave invalid UTF-8 too (found by fuzz/fuzz-api-json) */
+		{ "{\"name\": \"\\ud83d\\ude00\\uD83D\\uDE00\"}", TRUE },
+		{ "{\"device\": \"0781:5567:\\ud8000001231122117043\"}", FALSE },
+		{ "{\"name\": \"\\udc00\"}", FALSE },
+		{ "{\"name\": \"\\ud800\\u0041\"}", FALSE },
+		{ "{\"name\": \"\\ud800\\ud800\"}", FALSE },
+		{ "{\"name\": \"\\ud800\"}", FALSE },
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(GError) error = NULL;
