@@ -25,6 +25,7 @@
 #include "usbpass-api-listener.h"
 #include "usbpass-api-server.h"
 #include "usbpass-api-web.h"
+#include "usbpass-api-server-private.h"
 #include "usbpass-error.h"
 #include "usbpass-json-guard.h"
 #include "usbpass-string.h"
@@ -2200,4 +2201,104 @@ usbpass_api_server_class_init(UsbpassApiServerClass *klass)
 	GObjectClass *object_class = G_OBJECT_CLASS(klass);
 	object_class->dispose = usbpass_api_server_dispose;
 	object_class->finalize = usbpass_api_server_finalize;
+}
+
+/* for tests and fuzzers: usbpass-api-server-private.h */
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassApiRequest, usbpass_api_request_free)
+
+/**
+ * usbpass_api_server_parse_path:
+ * @path: the path of a request URI
+ * @route: (out): the endpoint
+ * @arg1: (out) (transfer full) (nullable): the first decoded segment
+ * @arg2: (out) (transfer full) (nullable): the second decoded segment
+ * @error: (nullable): #USBPASS_ERROR_NOT_FOUND or #USBPASS_ERROR_INVALID_DATA
+ *
+ * Returns: %TRUE when @path names an endpoint; the outputs are untouched otherwise
+ */
+gboolean
+usbpass_api_server_parse_path(const gchar *path,
+                              guint *route,
+                              gchar **arg1,
+                              gchar **arg2,
+                              GError **error)
+{
+	g_autoptr(UsbpassApiRequest) request = g_new0(UsbpassApiRequest, 1);
+
+	g_return_val_if_fail(route != NULL, FALSE);
+	g_return_val_if_fail(arg1 != NULL, FALSE);
+	g_return_val_if_fail(arg2 != NULL, FALSE);
+
+	if (!usbpass_api_parse_route(path, request, error))
+		return FALSE;
+	*route = request->route;
+	*arg1 = g_steal_pointer(&request->arg1);
+	*arg2 = g_steal_pointer(&request->arg2);
+	return TRUE;
+}
+
+/**
+ * usbpass_api_server_get_n_routes:
+ *
+ * Returns: the number of endpoints
+ */
+guint
+usbpass_api_server_get_n_routes(void)
+{
+	return USBPASS_API_ROUTE_LAST;
+}
+
+/**
+ * usbpass_api_server_decode_segment:
+ * @raw: a percent-encoded path segment
+ * @out: (out) (transfer full): the decoded segment
+ * @error: (nullable): #USBPASS_ERROR_NOT_FOUND or #USBPASS_ERROR_INVALID_DATA
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+usbpass_api_server_decode_segment(const gchar *raw, gchar **out, GError **error)
+{
+	g_return_val_if_fail(raw != NULL, FALSE);
+	g_return_val_if_fail(out != NULL, FALSE);
+	return usbpass_api_decode_segment(raw, out, error);
+}
+
+/**
+ * usbpass_api_server_check_query:
+ * @route: an endpoint from usbpass_api_server_parse_path()
+ * @query: (nullable): the form-decoded query
+ * @error: (nullable): #USBPASS_ERROR_INVALID_DATA
+ *
+ * Returns: %TRUE when the server would accept the query
+ */
+gboolean
+usbpass_api_server_check_query(guint route, GHashTable *query, GError **error)
+{
+	UsbpassApiDeviceFilter filter;
+
+	g_return_val_if_fail(route < USBPASS_API_ROUTE_LAST, FALSE);
+
+	if (!usbpass_api_check_query((UsbpassApiRouteKind)route, query, error))
+		return FALSE;
+	if (route == USBPASS_API_ROUTE_DEVICES)
+		return usbpass_api_parse_device_filter(query, &filter, error);
+	return TRUE;
+}
+
+/**
+ * usbpass_api_server_check_spec:
+ * @what: what @spec names, for the message
+ * @spec: a device or instance from a request body
+ * @error: (nullable): #USBPASS_ERROR_INVALID_DATA
+ *
+ * Returns: %TRUE when the server would look @spec up
+ */
+gboolean
+usbpass_api_server_check_spec(const gchar *what, const gchar *spec, GError **error)
+{
+	g_return_val_if_fail(what != NULL, FALSE);
+	g_return_val_if_fail(spec != NULL, FALSE);
+	return usbpass_api_check_spec(what, spec, error);
 }

@@ -143,11 +143,15 @@ usbpass_config_parse_log_level(const gchar *str, GLogLevelFlags *level, GError *
 			return TRUE;
 		}
 	}
-	g_set_error(error,
-	            USBPASS_ERROR,
-	            USBPASS_ERROR_INVALID_DATA,
-	            "log level '%s' is not one of error, critical, warning, message, info, debug",
-	            str);
+	{
+		g_autofree gchar *shown = usbpass_string_sanitize(str, -1, 64);
+		g_set_error(error,
+		            USBPASS_ERROR,
+		            USBPASS_ERROR_INVALID_DATA,
+		            "log level '%s' is not one of error, critical, warning, message, info, "
+		            "debug",
+		            shown != NULL ? shown : "");
+	}
 	return FALSE;
 }
 
@@ -181,6 +185,15 @@ usbpass_config_get_enable_hint(const UsbpassConfig *self)
 	                       self->path != NULL ? self->path : USBPASS_CONFIG_DEFAULT_PATH);
 }
 
+/* file text for a message: a name or value may hold any bytes, and GKeyFile
+ * quotes whole lines in its own messages */
+static gchar *
+usbpass_config_shown(const gchar *text)
+{
+	gchar *shown = usbpass_string_sanitize(text, -1, 128);
+	return shown != NULL ? shown : g_strdup("");
+}
+
 static gboolean
 usbpass_config_check_keys(GKeyFile *keyfile, const gchar *origin, GError **error)
 {
@@ -194,23 +207,25 @@ usbpass_config_check_keys(GKeyFile *keyfile, const gchar *origin, GError **error
 				allowed = known_keys[j].keys;
 		}
 		if (allowed == NULL) {
+			g_autofree gchar *shown = usbpass_config_shown(groups[i]);
 			g_set_error(error,
 			            USBPASS_ERROR,
 			            USBPASS_ERROR_INVALID_DATA,
 			            "%s: unknown group [%s]",
 			            origin,
-			            groups[i]);
+			            shown);
 			return FALSE;
 		}
 		keys = g_key_file_get_keys(keyfile, groups[i], NULL, NULL);
 		for (guint k = 0; keys != NULL && keys[k] != NULL; k++) {
 			if (!g_strv_contains(allowed, keys[k])) {
+				g_autofree gchar *shown = usbpass_config_shown(keys[k]);
 				g_set_error(error,
 				            USBPASS_ERROR,
 				            USBPASS_ERROR_INVALID_DATA,
 				            "%s: unknown key '%s' in [%s]",
 				            origin,
-				            keys[k],
+				            shown,
 				            groups[i]);
 				return FALSE;
 			}
@@ -235,7 +250,9 @@ usbpass_config_get_string(GKeyFile *keyfile,
 	if (!g_key_file_has_key(keyfile, group, key, NULL))
 		return TRUE;
 	str = g_key_file_get_string(keyfile, group, key, &error_local);
-	if (str == NULL) {
+	/* an invalid escape sets the error yet returns the raw text */
+	if (str == NULL || error_local != NULL) {
+		g_autofree gchar *shown = usbpass_config_shown(error_local->message);
 		g_set_error(error,
 		            USBPASS_ERROR,
 		            USBPASS_ERROR_INVALID_DATA,
@@ -243,7 +260,7 @@ usbpass_config_get_string(GKeyFile *keyfile,
 		            origin,
 		            group,
 		            key,
-		            error_local->message);
+		            shown);
 		return FALSE;
 	}
 	g_strstrip(str);
@@ -329,12 +346,13 @@ usbpass_config_load_data(UsbpassConfig *self,
 		origin = "configuration";
 
 	if (!g_key_file_load_from_data(keyfile, data, length, G_KEY_FILE_NONE, &error_local)) {
+		g_autofree gchar *shown = usbpass_config_shown(error_local->message);
 		g_set_error(error,
 		            USBPASS_ERROR,
 		            USBPASS_ERROR_INVALID_DATA,
 		            "%s: %s",
 		            origin,
-		            error_local->message);
+		            shown);
 		return FALSE;
 	}
 	if (!usbpass_config_check_keys(keyfile, origin, error))
@@ -418,13 +436,14 @@ usbpass_config_load_data(UsbpassConfig *self,
 	if (mode_str != NULL) {
 		guint64 mode = 0;
 		if (!g_ascii_string_to_unsigned(mode_str, 8, 0, 0777, &mode, NULL)) {
+			g_autofree gchar *shown = usbpass_config_shown(mode_str);
 			g_set_error(
 			  error,
 			  USBPASS_ERROR,
 			  USBPASS_ERROR_INVALID_DATA,
 			  "%s: [daemon] socket-mode '%s' is not an octal mode from 0 to 0777",
 			  origin,
-			  mode_str);
+			  shown);
 			return FALSE;
 		}
 		tmp->socket_mode = (guint)mode;
@@ -435,12 +454,13 @@ usbpass_config_load_data(UsbpassConfig *self,
 		return FALSE;
 	}
 	if (g_strcmp0(tmp->driver, "libvirt") != 0 && g_strcmp0(tmp->driver, "test") != 0) {
+		g_autofree gchar *shown = usbpass_config_shown(tmp->driver);
 		g_set_error(error,
 		            USBPASS_ERROR,
 		            USBPASS_ERROR_INVALID_DATA,
 		            "%s: [daemon] driver '%s' is not 'libvirt' or 'test'",
 		            origin,
-		            tmp->driver);
+		            shown);
 		return FALSE;
 	}
 	if ((tmp->tls_certificate == NULL) != (tmp->tls_key == NULL)) {

@@ -418,12 +418,14 @@ usbpass_policy_set_key_error(const gchar *group,
 			     GError **error)
 {
 	g_autofree gchar *shown = usbpass_string_sanitize(value, -1, 64);
+	/* GKeyFile takes control characters and invalid UTF-8 in a key name */
+	g_autofree gchar *shown_key = usbpass_string_sanitize(key, -1, 64);
 	g_set_error(error,
 		    USBPASS_ERROR,
 		    USBPASS_ERROR_INVALID_DATA,
 		    "policy rule '[%s]' key '%s': '%s' is not %s",
 		    group,
-		    key,
+		    shown_key != NULL ? shown_key : "",
 		    shown != NULL ? shown : "",
 		    expected);
 	return FALSE;
@@ -460,6 +462,8 @@ usbpass_policy_parse_match_id(UsbpassPolicyRule *rule,
 	    !usbpass_policy_parse_id_part(parts[0], &rule->vendor_id) ||
 	    !usbpass_policy_parse_id_part(parts[1], &rule->product_id))
 		return usbpass_policy_set_key_error(group, "match-id", value, expected, error);
+	/* GKeyFile lists a key given twice in a group twice; its value is the last */
+	g_free(rule->match_id);
 	rule->match_id = g_ascii_strdown(value, -1);
 	return TRUE;
 }
@@ -486,6 +490,21 @@ usbpass_policy_parse_match_class(UsbpassPolicyRule *rule,
 	return TRUE;
 }
 
+/* TRUE when @text can go into a message or a line as it is: valid UTF-8
+ * without control characters, spaces kept (they tell "[allow ]" from "[allow]") */
+static gboolean
+usbpass_policy_is_printable(const gchar *text, gsize max_bytes)
+{
+	if (strlen(text) > max_bytes || !g_utf8_validate(text, -1, NULL))
+		return FALSE;
+	for (const gchar *p = text; *p != '\0'; p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char(p);
+		if (c < 0x20 || (c >= 0x7f && c < 0xa0) || c == 0x2028 || c == 0x2029)
+			return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean
 usbpass_policy_parse_pattern(const gchar *group,
 			     const gchar *key,
@@ -494,13 +513,18 @@ usbpass_policy_parse_pattern(const gchar *group,
 			     GPatternSpec **pattern,
 			     GError **error)
 {
-	if (value[0] == '\0' || strlen(value) > USBPASS_POLICY_TEXT_MAX)
-		return usbpass_policy_set_key_error(group,
-						    key,
-						    value,
-						    "a string or glob pattern of 1 to 512 bytes",
-						    error);
+	/* serials and ports are sanitised: a control character could never match,
+	 * and would break the rule's line in `usbpass policy show` */
+	if (value[0] == '\0' || !usbpass_policy_is_printable(value, USBPASS_POLICY_TEXT_MAX))
+		return usbpass_policy_set_key_error(
+		    group,
+		    key,
+		    value,
+		    "a string or glob pattern of 1 to 512 bytes of printable UTF-8",
+		    error);
+	g_free(*text);
 	*text = g_strdup(value);
+	g_clear_pointer(pattern, g_pattern_spec_free);
 	*pattern = g_pattern_spec_new(value);
 	return TRUE;
 }
@@ -511,10 +535,11 @@ usbpass_policy_parse_rule(GKeyFile *keyfile, const gchar *group, GError **error)
 	g_autoptr(UsbpassPolicyRule) rule = NULL;
 	g_auto(GStrv) keys = NULL;
 	g_autofree gchar *name = NULL;
-	/* GKeyFile admits only UTF-8 without control characters in a group name;
-	 * keep its spaces, which tell "[allow ]" from "[allow]" */
-	g_autofree gchar *shown_group =
-	    strlen(group) <= 128 ? g_strdup(group) : usbpass_string_sanitize(group, -1, 128);
+	/* GKeyFile refuses ASCII control characters in a group name, but not C1
+	 * controls or invalid UTF-8 */
+	g_autofree gchar *shown_group = usbpass_policy_is_printable(group, 128)
+					    ? g_strdup(group)
+					    : usbpass_string_sanitize(group, -1, 128);
 	gboolean allow;
 
 	if (g_str_has_prefix(group, "allow ")) {
@@ -584,6 +609,7 @@ usbpass_policy_parse_rule(GKeyFile *keyfile, const gchar *group, GError **error)
 			if (!usbpass_policy_parse_match_class(rule, group, value, error))
 				return NULL;
 		} else if (g_strcmp0(key, "reason") == 0) {
+			g_free(rule->reason);
 			rule->reason = usbpass_string_sanitize(value, -1, USBPASS_POLICY_TEXT_MAX);
 		} else {
 			g_autofree gchar *shown_key = usbpass_string_sanitize(key, -1, 64);
@@ -642,11 +668,13 @@ usbpass_policy_load_data(UsbpassPolicy *self, const gchar *data, gsize length, G
 				       length,
 				       G_KEY_FILE_KEEP_TRANSLATIONS,
 				       &error_local)) {
+		/* GKeyFile quotes the offending line as it is */
+		g_autofree gchar *shown = usbpass_string_sanitize(error_local->message, -1, 256);
 		g_set_error(error,
 			    USBPASS_ERROR,
 			    USBPASS_ERROR_INVALID_DATA,
 			    "policy is not a valid key file: %s",
-			    error_local->message);
+			    shown != NULL ? shown : "");
 		return FALSE;
 	}
 	groups = g_key_file_get_groups(keyfile, NULL);

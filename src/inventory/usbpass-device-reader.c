@@ -5,7 +5,7 @@
 
 #include "config.h"
 
-#include "usbpass-device-reader.h"
+#include "usbpass-device-reader-private.h"
 #include "usbpass-error.h"
 #include "usbpass-string.h"
 
@@ -784,4 +784,38 @@ usbpass_device_reader_enumerate(UsbpassDeviceReader *self, GError **error)
 	}
 	g_ptr_array_sort(devices, usbpass_device_compare_ptr);
 	return g_steal_pointer(&devices);
+}
+
+/**
+ * usbpass_device_reader_parse_descriptors:
+ * @device: the record to fill
+ * @syspath: the directory of a "bConfigurationValue" file, read for devices
+ *   with several configurations
+ * @data: the bytes of a "descriptors" attribute
+ * @len: their number
+ * @config_value: (out): the configuration the interfaces were read from
+ * @error: (nullable): #USBPASS_ERROR_INVALID_DATA when @data is malformed
+ *
+ * For tests and fuzzers: usbpass_parse_descriptors() without a udev device.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+usbpass_device_reader_parse_descriptors(UsbpassDevice *device,
+                                        const gchar *syspath,
+                                        const guint8 *data,
+                                        gsize len,
+                                        guint *config_value,
+                                        GError **error)
+{
+	UsbpassReadContext ctx = { .device = device, .syspath = syspath };
+	gboolean ok;
+
+	g_return_val_if_fail(device != NULL, FALSE);
+	g_return_val_if_fail(syspath != NULL, FALSE);
+	g_return_val_if_fail(config_value != NULL, FALSE);
+
+	ok = usbpass_parse_descriptors(&ctx, data, len, config_value, error);
+	g_clear_pointer(&ctx.problems, g_ptr_array_unref);
+	return ok;
 }

@@ -297,6 +297,31 @@ test_default_rule(void)
 	run_check_cases(policy, cases, G_N_ELEMENTS(cases));
 }
 
+/* a key given twice in a rule: GKeyFile lists it twice and its value is the
+ * last one; the first was leaked (found by fuzz/fuzz-policy under LSan) */
+static void
+test_repeated_keys(void)
+{
+	g_autoptr(GError) error = NULL;
+	const gchar *data = "[deny x]\nmatch-id=0BDA:*\nreason=first\nmatch-serial=A*\n"
+			    "match-port=1-1\nmatch-id=0781:5567\nreason=second\nmatch-serial=B*\n"
+			    "match-port=2-*\n[deny x]\nreason=third\n";
+	g_autoptr(UsbpassPolicy) policy = usbpass_policy_new_from_data(data, strlen(data), &error);
+	g_autoptr(GPtrArray) lines = NULL;
+	const gchar *line;
+
+	g_assert_no_error(error);
+	g_assert_nonnull(policy);
+	lines = usbpass_policy_describe(policy);
+	g_assert_cmpuint(lines->len, ==, 6);
+	line = g_ptr_array_index(lines, 4);
+	g_test_message("%s", line);
+	g_assert_nonnull(strstr(line, "match-id=0781:5567"));
+	g_assert_nonnull(strstr(line, "match-serial=B*"));
+	g_assert_nonnull(strstr(line, "match-port=2-*"));
+	g_assert_true(g_str_has_suffix(line, ": third"));
+}
+
 typedef struct {
 	const gchar *name;
 	const gchar *data;
@@ -352,6 +377,40 @@ test_malformed(void)
 		if (strstr(error->message, cases[i].message) == NULL)
 			g_error("message '%s' lacks '%s'", error->message, cases[i].message);
 		g_assert_true(g_utf8_validate(error->message, -1, NULL));
+	}
+}
+
+/* the messages name what the file holds, yet stay one printable line:
+ * GKeyFile quotes bad lines raw and admits any bytes but ASCII controls in
+ * group and key names (found by fuzz/fuzz-policy) */
+static void
+test_malformed_printable(void)
+{
+	const FailCase cases[] = {
+	    DO_TEST_FAIL("control-line", "[deny x]\nrny all]\x01 \n", "not a valid key file"),
+	    DO_TEST_FAIL("escape-line", "[deny x]\n\x1b[2J\x9b\n", "not a valid key file"),
+	    DO_TEST_FAIL("invalid-utf8-group", "[deny \xe0x]\n", "the rule name"),
+	    DO_TEST_FAIL("c1-group", "[deny \xc2\x9bx]\n", "the rule name"),
+	    DO_TEST_FAIL("bad-escape-odd-key", "[deny x]\n\xff\xc2\x85=\\q\n", "is not UTF-8 text"),
+	    DO_TEST_FAIL("serial-newline", "[deny x]\nmatch-serial=AB\\nC\n", "key 'match-serial': 'AB C'"),
+	    DO_TEST_FAIL("serial-control", "[deny x]\nmatch-serial=4C53\x11*\n", "key 'match-serial'"),
+	    DO_TEST_FAIL("port-c1", "[allow x]\nmatch-port=1-\xc2\x9b" "1\n", "key 'match-port'"),
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(UsbpassPolicy) policy = NULL;
+
+		g_test_message("case %s", cases[i].name);
+		policy = usbpass_policy_new_from_data(cases[i].data, strlen(cases[i].data), &error);
+		g_assert_null(policy);
+		g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
+		if (strstr(error->message, cases[i].message) == NULL)
+			g_error("message '%s' lacks '%s'", error->message, cases[i].message);
+		g_assert_true(g_utf8_validate(error->message, -1, NULL));
+		for (const gchar *p = error->message; *p != '\0'; p = g_utf8_next_char(p)) {
+			gunichar c = g_utf8_get_char(p);
+			g_assert_false(c < 0x20 || (c >= 0x7f && c < 0xa0));
+		}
 	}
 }
 
@@ -706,6 +765,8 @@ main(int argc, char **argv)
 	g_test_add_func("/usbpass/policy/operator-rules{default}", test_default_rule);
 	g_test_add_func("/usbpass/policy/malformed", test_malformed);
 	g_test_add_func("/usbpass/policy/malformed{limits}", test_limits);
+	g_test_add_func("/usbpass/policy/malformed{printable}", test_malformed_printable);
+	g_test_add_func("/usbpass/policy/repeated-keys", test_repeated_keys);
 	g_test_add_func("/usbpass/policy/describe", test_describe);
 	g_test_add_func("/usbpass/policy/from-file", test_from_file);
 	g_test_add("/usbpass/policy/mounted", SysfsFixture, NULL, sysfs_setup, test_mounted, sysfs_teardown);
