@@ -318,7 +318,10 @@ driver_remove_stale(UsbpassDriver *driver,
 	}
 	for (guint i = 0; i < hostdevs->len; i++) {
 		UsbpassHostdev *hostdev = g_ptr_array_index(hostdevs, i);
-		gboolean placeholder = hostdev->vendor_id == 0 && hostdev->product_id == 0;
+		/* an address-only hostdev (no ids, an address) is somebody's
+		 * definition of a device, never the placeholder */
+		gboolean placeholder =
+		  hostdev->vendor_id == 0 && hostdev->product_id == 0 && hostdev->bus == 0;
 		gboolean same_model =
 		  hostdev->vendor_id == old->vendor_id && hostdev->product_id == old->product_id;
 		gboolean stale =
