@@ -18,6 +18,7 @@
 
 #include "api/usbpass-api-json.h"
 #include "api/usbpass-api-server-private.h"
+#include "usbpass-json-guard.h"
 #include "usbpass-error.h"
 #include "usbpass-fuzz.h"
 

@@ -27,6 +27,7 @@ static const struct {
 	    "tls-certificate",
 	    "tls-key",
 	    "driver",
+	    "test-state",
 	    "log-level",
 	    NULL } },
 	{ "libvirt", { "uri", NULL } },
@@ -87,6 +88,7 @@ usbpass_config_free(UsbpassConfig *self)
 	g_free(self->tls_certificate);
 	g_free(self->tls_key);
 	g_free(self->driver);
+	g_free(self->test_state);
 	g_free(self->libvirt_uri);
 	g_free(self->policy_file);
 	g_free(self);
@@ -115,6 +117,7 @@ usbpass_config_copy(const UsbpassConfig *self)
 	copy->tls_certificate = g_strdup(self->tls_certificate);
 	copy->tls_key = g_strdup(self->tls_key);
 	copy->driver = g_strdup(self->driver);
+	copy->test_state = g_strdup(self->test_state);
 	copy->log_level = self->log_level;
 	copy->libvirt_uri = g_strdup(self->libvirt_uri);
 	copy->policy_file = g_strdup(self->policy_file);
@@ -392,6 +395,8 @@ usbpass_config_load_data(UsbpassConfig *self,
 	      keyfile, origin, "daemon", "tls-key", TRUE, &tmp->tls_key, error) ||
 	    !usbpass_config_get_string(
 	      keyfile, origin, "daemon", "driver", FALSE, &tmp->driver, error) ||
+	    !usbpass_config_get_string(
+	      keyfile, origin, "daemon", "test-state", TRUE, &tmp->test_state, error) ||
 	    !usbpass_config_get_string(
 	      keyfile, origin, "daemon", "log-level", TRUE, &level_str, error) ||
 	    !usbpass_config_get_string(

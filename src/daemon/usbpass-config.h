@@ -40,6 +40,7 @@ typedef struct {
 	gchar *tls_certificate;
 	gchar *tls_key;
 	gchar *driver;            /* "libvirt" or "test" */
+	gchar *test_state;        /* the test driver's state file, NULL: in memory */
 	GLogLevelFlags log_level; /* the least severe level logged */
 
 	/* [libvirt] */

@@ -13,7 +13,12 @@
  * (demo-off, demo-on, demo-transient) for demonstrations and the API tests;
  * USBPASSD_TEST_DRIVER_DELAY_MS=N makes its attach and detach take N ms,
  * USBPASSD_TEST_DRIVER_ABSENT=BUS:DEVICE,... makes live attaches of those
- * devices fail as libvirt's do on a host without them.
+ * devices fail as libvirt's do on a host without them. --test-state=FILE
+ * (test-state=) keeps its instances in FILE across restarts, created with the
+ * demo instances when absent; USBPASSD_TEST_DRIVER_KILL_AT_STEP=N makes the
+ * daemon SIGKILL itself at the Nth step of the driver's attaches and detaches
+ * (each has two: before the change, and after it was written), so that the
+ * kill tests (bench/kill) stop it in the middle of a transition.
  *
  * This file holds the only global state of usbpass: the log threshold.
  */
@@ -181,25 +186,39 @@ usbpassd_reload_cb(gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
+typedef struct {
+	guint delay_ms; /* before each change */
+	guint kill_at_step; /* 0: never */
+	guint steps;	    /* hook calls so far; the hook runs in worker threads */
+} UsbpassdTestHook;
+
 /* the test driver's hook: a slow hypervisor, so that the API tests can kill
- * the daemon while an attach is in flight (USBPASSD_TEST_DRIVER_DELAY_MS) */
+ * the daemon while an attach is in flight (USBPASSD_TEST_DRIVER_DELAY_MS), and
+ * a crash at a chosen step (USBPASSD_TEST_DRIVER_KILL_AT_STEP) */
 static gboolean
-usbpassd_test_driver_delay_cb(UsbpassTestDriver *driver,
-                              const gchar *method,
-                              const gchar *uuid,
-                              const UsbpassHostdev *hostdev,
-                              gboolean applied,
-                              gpointer user_data)
+usbpassd_test_driver_hook_cb(UsbpassTestDriver *driver,
+                             const gchar *method,
+                             const gchar *uuid,
+                             const UsbpassHostdev *hostdev,
+                             gboolean applied,
+                             gpointer user_data)
 {
-	if (!applied)
-		g_usleep((gulong)GPOINTER_TO_UINT(user_data) * 1000);
+	UsbpassdTestHook *hook = user_data;
+	guint step = (guint)g_atomic_int_add((gint *)&hook->steps, 1) + 1;
+
+	if (hook->kill_at_step != 0 && step == hook->kill_at_step) {
+		/* no log, no cleanup: what a crash or an OOM kill leaves */
+		raise(SIGKILL);
+	}
+	if (!applied && hook->delay_ms > 0)
+		g_usleep((gulong)hook->delay_ms * 1000);
 	return TRUE;
 }
 
 /* the in-memory driver with fixed demo instances: the same UUIDs on every
  * start, so that a restarted daemon finds its assignments' instances again */
 static UsbpassDriver *
-usbpassd_new_test_driver(GError **error)
+usbpassd_new_test_driver(const gchar *state_path, GError **error)
 {
 	static const struct {
 		const gchar *uuid;
@@ -223,11 +242,27 @@ usbpassd_new_test_driver(GError **error)
 	g_autoptr(UsbpassTestDriver) driver = usbpass_test_driver_new();
 	const gchar *delay = g_getenv("USBPASSD_TEST_DRIVER_DELAY_MS");
 	const gchar *absent = g_getenv("USBPASSD_TEST_DRIVER_ABSENT");
+	const gchar *kill_at_step = g_getenv("USBPASSD_TEST_DRIVER_KILL_AT_STEP");
+	g_autofree UsbpassdTestHook *hook = g_new0(UsbpassdTestHook, 1);
 
-	for (guint i = 0; i < G_N_ELEMENTS(demo); i++) {
-		g_autoptr(UsbpassInstance) instance = usbpass_test_driver_add_instance(
-		  driver, demo[i].uuid, demo[i].name, demo[i].state, demo[i].persistent, error);
-		if (instance == NULL)
+	/* a state file that exists holds the instances; a new one gets the demo */
+	if (state_path != NULL && g_file_test(state_path, G_FILE_TEST_EXISTS)) {
+		if (!usbpass_test_driver_set_state_file(driver, state_path, error))
+			return NULL;
+	} else {
+		for (guint i = 0; i < G_N_ELEMENTS(demo); i++) {
+			g_autoptr(UsbpassInstance) instance =
+			  usbpass_test_driver_add_instance(driver,
+			                                   demo[i].uuid,
+			                                   demo[i].name,
+			                                   demo[i].state,
+			                                   demo[i].persistent,
+			                                   error);
+			if (instance == NULL)
+				return NULL;
+		}
+		if (state_path != NULL &&
+		    !usbpass_test_driver_set_state_file(driver, state_path, error))
 			return NULL;
 	}
 	/* devices the "hypervisor" cannot find on the host, as libvirt on a
@@ -261,9 +296,19 @@ usbpassd_new_test_driver(GError **error)
 			g_prefix_error(error, "USBPASSD_TEST_DRIVER_DELAY_MS: ");
 			return NULL;
 		}
-		usbpass_test_driver_set_hook(
-		  driver, usbpassd_test_driver_delay_cb, GUINT_TO_POINTER((guint)delay_ms), NULL);
+		hook->delay_ms = (guint)delay_ms;
 	}
+	if (kill_at_step != NULL) {
+		guint64 step = 0;
+		if (!usbpass_string_parse_uint(kill_at_step, 10, 1, G_MAXINT, &step, error)) {
+			g_prefix_error(error, "USBPASSD_TEST_DRIVER_KILL_AT_STEP: ");
+			return NULL;
+		}
+		hook->kill_at_step = (guint)step;
+	}
+	if (hook->delay_ms > 0 || hook->kill_at_step > 0)
+		usbpass_test_driver_set_hook(
+		  driver, usbpassd_test_driver_hook_cb, g_steal_pointer(&hook), g_free);
 	return USBPASS_DRIVER(g_steal_pointer(&driver));
 }
 
@@ -271,7 +316,7 @@ static UsbpassDriver *
 usbpassd_new_driver(UsbpassDaemon *self, GError **error)
 {
 	if (g_strcmp0(self->config->driver, "test") == 0)
-		return usbpassd_new_test_driver(error);
+		return usbpassd_new_test_driver(self->config->test_state, error);
 	return USBPASS_DRIVER(usbpass_libvirt_driver_new(self->config->libvirt_uri));
 }
 
@@ -456,6 +501,7 @@ main(int argc, char *argv[])
 	g_autofree gchar *socket_path = NULL;
 	g_autofree gchar *listen = NULL;
 	g_autofree gchar *driver = NULL;
+	g_autofree gchar *test_state = NULL;
 	g_autofree gchar *libvirt_uri = NULL;
 	g_autofree gchar *policy_file = NULL;
 	g_autofree gchar *host = NULL;
@@ -506,6 +552,13 @@ main(int argc, char *argv[])
 		  &driver,
 		  "Hypervisor driver: libvirt or test (in-memory demo)",
 		  "NAME" },
+		{ "test-state",
+		  0,
+		  0,
+		  G_OPTION_ARG_FILENAME,
+		  &test_state,
+		  "With --driver=test: keep its instances in FILE across restarts",
+		  "FILE" },
 		{ "libvirt-uri",
 		  0,
 		  0,
@@ -579,6 +632,9 @@ main(int argc, char *argv[])
 		usbpassd_set_str(&self->config->listen, listen[0] != '\0' ? listen : NULL);
 	if (libvirt_uri != NULL)
 		usbpassd_set_str(&self->config->libvirt_uri, libvirt_uri);
+	if (test_state != NULL)
+		usbpassd_set_str(&self->config->test_state,
+		                 test_state[0] != '\0' ? test_state : NULL);
 	if (policy_file != NULL)
 		usbpassd_set_str(&self->config->policy_file,
 		                 policy_file[0] != '\0' ? policy_file : NULL);

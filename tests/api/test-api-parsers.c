@@ -12,6 +12,7 @@
 
 #include "api/usbpass-api-json.h"
 #include "api/usbpass-api-server-private.h"
+#include "usbpass-json-guard.h"
 #include "daemon/usbpass-config.h"
 #include "usbpass-error.h"
 

@@ -2770,7 +2770,7 @@ test_config_example(void)
 			}
 			g_string_append_printf(uncommented, "%s\n", line);
 		}
-		g_assert_cmpuint(keys, ==, 16);
+		g_assert_cmpuint(keys, ==, 17);
 	}
 	{
 		g_autoptr(UsbpassConfig) all = usbpass_config_new();
@@ -2786,6 +2786,7 @@ test_config_example(void)
 		g_assert_cmpuint(all->socket_mode, ==, defaults->socket_mode);
 		g_assert_cmpstr(all->listen, ==, defaults->listen);
 		g_assert_cmpstr(all->driver, ==, defaults->driver);
+		g_assert_cmpstr(all->test_state, ==, defaults->test_state);
 		g_assert_cmpstr(all->libvirt_uri, ==, defaults->libvirt_uri);
 		g_assert_cmpstr(all->policy_file, ==, defaults->policy_file);
 		g_assert_cmpint(all->log_level, ==, defaults->log_level);
@@ -2803,7 +2804,7 @@ test_config_values(void)
 	const gchar *text =
 	  "[daemon]\nenabled=true\nhost=node-7\nstore=/tmp/x.db\nsocket=/tmp/x.sock\n"
 	  "socket-group=\nsocket-mode=0666\nlisten=127.0.0.1:8484\ntls-certificate=/c.pem\n"
-	  "tls-key=/k.pem\ndriver=test\nlog-level=debug\n[libvirt]\nuri=qemu:///session\n"
+	  "tls-key=/k.pem\ndriver=test\ntest-state=/tmp/hv.state\nlog-level=debug\n[libvirt]\nuri=qemu:///session\n"
 	  "[policy]\nfile=/etc/usbpass/policy.conf\n";
 
 	g_assert_true(usbpass_config_load_data(config, text, strlen(text), "t.conf", &error_local));
@@ -2818,6 +2819,7 @@ test_config_values(void)
 	g_assert_cmpstr(config->tls_certificate, ==, "/c.pem");
 	g_assert_cmpstr(config->tls_key, ==, "/k.pem");
 	g_assert_cmpstr(config->driver, ==, "test");
+	g_assert_cmpstr(config->test_state, ==, "/tmp/hv.state");
 	g_assert_cmpint(config->log_level, ==, G_LOG_LEVEL_DEBUG);
 	g_assert_cmpstr(config->libvirt_uri, ==, "qemu:///session");
 	g_assert_cmpstr(config->policy_file, ==, "/etc/usbpass/policy.conf");

@@ -6,6 +6,9 @@
  */
 #include "config.h"
 
+#include <glib/gstdio.h>
+#include <string.h>
+
 #include "usbpass-test-driver.h"
 
 typedef struct {
@@ -1433,6 +1436,180 @@ test_detach_ownership(Fixture *fx, gconstpointer user_data)
 	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_NOT_FOUND);
 }
 
+/* every definition as one line per scope, for comparing two drivers */
+static gchar *
+describe_driver(UsbpassTestDriver *driver)
+{
+	g_autoptr(GString) str = g_string_new(NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) instances =
+	  usbpass_driver_list_instances(USBPASS_DRIVER(driver), &error);
+
+	g_assert_no_error(error);
+	for (guint i = 0; i < instances->len; i++) {
+		UsbpassInstance *instance = g_ptr_array_index(instances, i);
+		g_string_append_printf(str,
+				       "%s %s %s %d:",
+				       instance->uuid,
+				       instance->name,
+				       usbpass_instance_state_to_string(instance->state),
+				       instance->persistent);
+		for (guint scope = 0; scope < USBPASS_TEST_DRIVER_SCOPE_LAST; scope++) {
+			g_autoptr(GPtrArray) hostdevs =
+			  usbpass_test_driver_get_hostdevs(driver, instance->uuid, scope, &error);
+			g_assert_no_error(error);
+			g_string_append_printf(str, " [%u]", scope);
+			for (guint j = 0; j < hostdevs->len; j++) {
+				UsbpassHostdev *hostdev = g_ptr_array_index(hostdevs, j);
+				g_autofree gchar *shown = usbpass_hostdev_to_string(hostdev);
+				g_string_append_printf(str,
+						       " %s/%d/%s",
+						       shown,
+						       hostdev->missing,
+						       hostdev->alias != NULL ? hostdev->alias : "-");
+			}
+		}
+		g_string_append_c(str, '\n');
+	}
+	return g_string_free(g_steal_pointer(&str), FALSE);
+}
+
+static void
+test_state_file(Fixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *tmpdir = g_dir_make_tmp("usbpass-test-driver-XXXXXX", &error);
+	g_autofree gchar *path = g_build_filename(tmpdir, "hv.state", NULL);
+	g_autoptr(UsbpassTestDriver) again = usbpass_test_driver_new();
+	g_autoptr(UsbpassInstance) on = NULL;
+	g_autoptr(UsbpassInstance) saved = NULL;
+	g_autoptr(UsbpassInstance) off = NULL;
+	g_autoptr(UsbpassHostdev) stick = hostdev_new(0x0781, 0x5567, 1, 2);
+	g_autoptr(UsbpassHostdev) serial = hostdev_new(0x0403, 0x6001, 1, 3);
+	g_autoptr(UsbpassHostdev) by_address = hostdev_new(0, 0, 3, 4);
+	g_autofree gchar *before = NULL;
+	g_autofree gchar *after = NULL;
+
+	g_assert_no_error(error);
+	/* a new file gets the driver's state, then every change */
+	on = add_instance(fx, "on", USBPASS_INSTANCE_STATE_RUNNING, TRUE);
+	g_assert_true(usbpass_test_driver_set_state_file(fx->driver, path, &error));
+	g_assert_no_error(error);
+	g_assert_true(g_file_test(path, G_FILE_TEST_EXISTS));
+	saved = add_instance(fx, "saved", USBPASS_INSTANCE_STATE_RUNNING, TRUE);
+	off = add_instance(fx, "off", USBPASS_INSTANCE_STATE_SHUTOFF, TRUE);
+	g_assert_true(usbpass_driver_attach(USBPASS_DRIVER(fx->driver), on->uuid, stick, &error));
+	g_assert_no_error(error);
+	g_assert_true(usbpass_driver_attach(USBPASS_DRIVER(fx->driver), saved->uuid, serial, &error));
+	g_assert_no_error(error);
+	g_assert_true(usbpass_test_driver_set_state(
+	  fx->driver, saved->uuid, USBPASS_INSTANCE_STATE_SAVED, &error));
+	g_assert_no_error(error);
+	g_assert_true(usbpass_test_driver_add_hostdev(
+	  fx->driver, off->uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, by_address, &error));
+	g_assert_no_error(error);
+	usbpass_test_driver_set_device_present(fx->driver, 1, 9, FALSE);
+	g_assert_true(usbpass_test_driver_set_state(
+	  fx->driver, off->uuid, USBPASS_INSTANCE_STATE_RUNNING, &error));
+	g_assert_no_error(error);
+
+	/* a second driver reading the file sees the same hypervisor */
+	g_assert_true(usbpass_test_driver_set_state_file(again, path, &error));
+	g_assert_no_error(error);
+	before = describe_driver(fx->driver);
+	after = describe_driver(again);
+	g_assert_cmpstr(after, ==, before);
+	g_assert_nonnull(strstr(after, "saved saved"));
+	{
+		/* the absent device stayed absent */
+		g_autoptr(UsbpassHostdev) absent = hostdev_new(0x1234, 0x5678, 1, 9);
+		g_assert_false(usbpass_driver_attach(USBPASS_DRIVER(again), on->uuid, absent, &error));
+		g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_DRIVER);
+		g_assert_nonnull(strstr(error->message, "Did not find USB device"));
+		g_clear_error(&error);
+	}
+	/* a detach is on disk before it returns */
+	g_assert_true(usbpass_driver_detach(USBPASS_DRIVER(again), on->uuid, stick, &error));
+	g_assert_no_error(error);
+	{
+		g_autoptr(UsbpassTestDriver) third = usbpass_test_driver_new();
+		g_autofree gchar *seen = NULL;
+		g_autofree gchar *expected = describe_driver(again);
+		g_assert_true(usbpass_test_driver_set_state_file(third, path, &error));
+		g_assert_no_error(error);
+		seen = describe_driver(third);
+		g_assert_cmpstr(seen, ==, expected);
+		g_assert_cmpstr(seen, !=, before);
+	}
+
+	g_assert_cmpint(g_unlink(path), ==, 0);
+	g_assert_cmpint(g_rmdir(tmpdir), ==, 0);
+}
+
+static void
+test_state_file_bad(Fixture *fx, gconstpointer user_data)
+{
+	static const struct {
+		const gchar *text;
+		const gchar *needle;
+	} cases[] = {
+		{ "not a key file", "test hypervisor state" },
+		{ "[test-driver]\nnext-uuid=x\n", "next-uuid" },
+		{ "[test-driver]\nnext-uuid=1\nsaved-image-updatable=false\nabsent=\n[other]\n",
+		  "unknown group [other]" },
+		{ "[test-driver]\nnext-uuid=1\nsaved-image-updatable=false\nabsent=\n"
+		  "[instance 1234]\n",
+		  "not a UUID" },
+		{ "[test-driver]\nnext-uuid=1\nsaved-image-updatable=false\nabsent=\n"
+		  "[instance 5ca1ab1e-0000-4000-8000-000000000001]\nname=a\nstate=flying\n",
+		  "state 'flying'" },
+		{ "[test-driver]\nnext-uuid=1\nsaved-image-updatable=false\nabsent=\n"
+		  "[instance 5ca1ab1e-0000-4000-8000-000000000001]\nname=a\nstate=running\n"
+		  "persistent=true\nhas-saved-image=false\nnext-alias=0\nlive-hostdevs=zz;\n"
+		  "persistent-hostdevs=\nsaved-hostdevs=\n",
+		  "hostdev 'zz'" },
+		{ "[test-driver]\nnext-uuid=1\nsaved-image-updatable=false\nabsent=\n"
+		  "[instance 5ca1ab1e-0000-4000-8000-000000000001]\nname=a\nstate=running\n"
+		  "persistent=true\nhas-saved-image=false\nnext-alias=0\n"
+		  "live-hostdevs=0781:5567:300:2:0:;\npersistent-hostdevs=\nsaved-hostdevs=\n",
+		  "hostdev '0781:5567:300:2:0:'" },
+	};
+	g_autoptr(GError) error = NULL;
+	g_autofree gchar *tmpdir = g_dir_make_tmp("usbpass-test-driver-XXXXXX", &error);
+	g_autofree gchar *path = g_build_filename(tmpdir, "hv.state", NULL);
+	g_autoptr(UsbpassInstance) kept = add_instance(fx, "kept", USBPASS_INSTANCE_STATE_RUNNING, TRUE);
+	g_autofree gchar *before = describe_driver(fx->driver);
+
+	g_assert_no_error(error);
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree gchar *after = NULL;
+		g_test_message("case %u", i);
+		g_assert_true(g_file_set_contents(path, cases[i].text, -1, &error));
+		g_assert_no_error(error);
+		g_assert_false(usbpass_test_driver_set_state_file(fx->driver, path, &error));
+		g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA);
+		g_assert_nonnull(strstr(error->message, cases[i].needle));
+		g_clear_error(&error);
+		/* left as it was, and still in memory only */
+		after = describe_driver(fx->driver);
+		g_assert_cmpstr(after, ==, before);
+	}
+	/* a directory cannot be read as the state */
+	g_assert_false(usbpass_test_driver_set_state_file(fx->driver, tmpdir, &error));
+	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_DRIVER);
+	g_clear_error(&error);
+	/* nor written where there is no directory */
+	{
+		g_autofree gchar *nowhere = g_build_filename(tmpdir, "no", "such", NULL);
+		g_assert_false(usbpass_test_driver_set_state_file(fx->driver, nowhere, &error));
+		g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_DRIVER);
+		g_clear_error(&error);
+		g_assert_false(g_file_test(nowhere, G_FILE_TEST_EXISTS));
+	}
+	g_assert_cmpint(g_unlink(path), ==, 0);
+	g_assert_cmpint(g_rmdir(tmpdir), ==, 0);
+}
+
 #define ADD(path, func) g_test_add(path, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
 int
@@ -1472,6 +1649,8 @@ main(int argc, char **argv)
 	ADD("/usbpass/drivers/test/events{thread}", test_thread);
 	g_test_add_func("/usbpass/drivers/test/events{after-free}", test_queued_signal_after_free);
 	ADD("/usbpass/drivers/test/concurrent", test_concurrent);
+	ADD("/usbpass/drivers/test/state-file", test_state_file);
+	ADD("/usbpass/drivers/test/state-file{bad}", test_state_file_bad);
 	for (guint i = 0; i < G_N_ELEMENTS(list_all_cases); i++) {
 		g_autofree gchar *path =
 		  g_strdup_printf("/usbpass/drivers/test/list-all{%s}", list_all_cases[i].name);

@@ -444,6 +444,34 @@ test_attach_in_use_by_hand(Fixture *fx, gconstpointer user_data)
 	  1);
 }
 
+/* found by bench/kill: the retry of a failed attach removes the stale
+ * definition, and took every hostdev without ids for libvirt's placeholder,
+ * a hand-written address-only one of another device included */
+static void
+test_attach_retry_keeps_address_only(Fixture *fx, gconstpointer user_data)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UsbpassEngineDevice) attached = NULL;
+	g_autoptr(UsbpassHostdev) by_hand = usbpass_hostdev_new();
+
+	by_hand->bus = 3;
+	by_hand->device = 7;
+	g_assert_true(usbpass_test_driver_add_hostdev(
+	  fx->driver, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, by_hand, &error));
+	g_assert_no_error(error);
+	usbpass_test_driver_set_device_present(fx->driver, 1, 2, FALSE);
+	attached = usbpass_engine_attach(fx->engine, "1-1", "on", "uid:0", &error);
+	g_assert_error(error, USBPASS_ERROR, USBPASS_ERROR_DRIVER);
+	g_clear_error(&error);
+
+	usbpass_test_driver_set_device_present(fx->driver, 1, 2, TRUE);
+	attached = usbpass_engine_attach(fx->engine, "1-1", "on", "uid:0", &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(attached->record->state, ==, USBPASS_DEVICE_STATE_ATTACHED);
+	g_assert_cmpuint(
+	  count_hostdevs(fx, fx->on_uuid, USBPASS_TEST_DRIVER_SCOPE_PERSISTENT, 0, 3, 7), ==, 1);
+}
+
 static void
 test_attach_driver_failure(Fixture *fx, gconstpointer user_data)
 {
@@ -1601,6 +1629,9 @@ main(int argc, char **argv)
 	ADD("/usbpass/engine/attach{disabled}", test_attach_disabled, NULL);
 	ADD("/usbpass/engine/attach{in-use-by-hand}", test_attach_in_use_by_hand, NULL);
 	ADD("/usbpass/engine/attach{driver-failure}", test_attach_driver_failure, NULL);
+	ADD("/usbpass/engine/attach{retry-keeps-address-only}",
+	    test_attach_retry_keeps_address_only,
+	    NULL);
 	ADD("/usbpass/engine/detach{refusals}", test_detach_refusals, NULL);
 	ADD("/usbpass/engine/detach{missing}", test_detach_missing, NULL);
 	ADD("/usbpass/engine/replug{same-port}", test_unplug_replug, "same-port");

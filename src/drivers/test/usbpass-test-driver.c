@@ -5,6 +5,9 @@
 
 #include "config.h"
 
+#include <string.h>
+
+#include "usbpass-string.h"
 #include "usbpass-test-driver.h"
 
 typedef struct {
@@ -40,10 +43,15 @@ struct _UsbpassTestDriver {
 	UsbpassTestDriverHookFunc hook;
 	gpointer hook_data;
 	GDestroyNotify hook_destroy;
+	gchar *state_path; /* written after each change; NULL: memory only */
 };
 
 static void
 usbpass_test_driver_iface_init(UsbpassDriverInterface *iface);
+static gboolean
+usbpass_test_driver_save_locked(UsbpassTestDriver *self, GError **error);
+static void
+usbpass_test_driver_save_or_warn_locked(UsbpassTestDriver *self);
 
 G_DEFINE_TYPE_WITH_CODE(UsbpassTestDriver,
 			usbpass_test_driver,
@@ -61,6 +69,8 @@ usbpass_test_instance_free(UsbpassTestInstance *instance)
 		g_clear_pointer(&instance->hostdevs[i], g_ptr_array_unref);
 	g_free(instance);
 }
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbpassTestInstance, usbpass_test_instance_free)
 
 static void
 usbpass_test_failure_free(UsbpassTestFailure *failure)
@@ -532,6 +542,10 @@ usbpass_test_driver_attach(UsbpassDriver *driver,
 			return FALSE;
 		if (!usbpass_test_driver_attach_locked(self, instance, hostdev, error))
 			return FALSE;
+		/* the change is the hypervisor's once it is on disk: a failure
+		 * here is a connection lost after the work was done */
+		if (!usbpass_test_driver_save_locked(self, error))
+			return FALSE;
 	}
 	return usbpass_test_driver_run_hook(self, "attach", uuid, hostdev, TRUE, error);
 }
@@ -624,6 +638,8 @@ usbpass_test_driver_detach(UsbpassDriver *driver,
 			return FALSE;
 		if (!usbpass_test_driver_detach_locked(self, instance, hostdev, events, error))
 			return FALSE;
+		if (!usbpass_test_driver_save_locked(self, error))
+			return FALSE;
 	}
 	usbpass_test_driver_emit_events(self, events);
 	return usbpass_test_driver_run_hook(self, "detach", uuid, hostdev, TRUE, error);
@@ -714,6 +730,7 @@ usbpass_test_driver_add_instance(UsbpassTestDriver *self,
 			instance->hostdevs[i] = usbpass_test_hostdev_array_new();
 		g_ptr_array_add(self->instances, instance);
 		record = usbpass_test_instance_to_record(instance);
+		usbpass_test_driver_save_or_warn_locked(self);
 	}
 	if (persistent)
 		usbpass_test_events_add(events, record->uuid, USBPASS_INSTANCE_EVENT_DEFINED);
@@ -755,6 +772,7 @@ usbpass_test_driver_remove_instance(UsbpassTestDriver *self, const gchar *uuid, 
 			usbpass_test_events_add(
 			  events, instance->uuid, USBPASS_INSTANCE_EVENT_UNDEFINED);
 		g_ptr_array_remove(self->instances, instance);
+		usbpass_test_driver_save_or_warn_locked(self);
 	}
 	usbpass_test_driver_emit_events(self, events);
 	return TRUE;
@@ -803,6 +821,7 @@ usbpass_test_driver_define_instance(UsbpassTestDriver *self, const gchar *uuid, 
 			  usbpass_test_driver_config_copy(g_ptr_array_index(live, i)));
 		}
 		usbpass_test_events_add(events, instance->uuid, USBPASS_INSTANCE_EVENT_DEFINED);
+		usbpass_test_driver_save_or_warn_locked(self);
 	}
 	usbpass_test_driver_emit_events(self, events);
 	return TRUE;
@@ -848,6 +867,7 @@ usbpass_test_driver_undefine_instance(UsbpassTestDriver *self, const gchar *uuid
 		} else {
 			g_ptr_array_remove(self->instances, instance);
 		}
+		usbpass_test_driver_save_or_warn_locked(self);
 	}
 	usbpass_test_driver_emit_events(self, events);
 	return TRUE;
@@ -986,6 +1006,7 @@ usbpass_test_driver_set_state(UsbpassTestDriver *self,
 			return FALSE;
 		if (!usbpass_test_driver_transition_locked(self, instance, state, events, error))
 			return FALSE;
+		usbpass_test_driver_save_or_warn_locked(self);
 	}
 	usbpass_test_driver_emit_events(self, events);
 	return TRUE;
@@ -1089,7 +1110,7 @@ usbpass_test_driver_add_hostdev(UsbpassTestDriver *self,
 		g_ptr_array_add(instance->hostdevs[scope],
 				usbpass_test_driver_config_copy(hostdev));
 	}
-	return TRUE;
+	return usbpass_test_driver_save_locked(self, error);
 }
 
 /**
@@ -1160,6 +1181,7 @@ usbpass_test_driver_set_device_present(UsbpassTestDriver *self,
 		g_hash_table_remove(self->absent, key);
 	else
 		g_hash_table_add(self->absent, g_steal_pointer(&key));
+	usbpass_test_driver_save_or_warn_locked(self);
 }
 
 /**
@@ -1323,6 +1345,361 @@ usbpass_test_driver_reset_call_counts(UsbpassTestDriver *self)
 	g_hash_table_remove_all(self->calls);
 }
 
+/* ---- the durable state file ---------------------------------------------- */
+
+#define USBPASS_TEST_DRIVER_STATE_GROUP	  "test-driver"
+#define USBPASS_TEST_DRIVER_INSTANCE_GROUP "instance "
+
+static const gchar *const usbpass_test_driver_scope_keys[USBPASS_TEST_DRIVER_SCOPE_LAST] = {
+	"live-hostdevs",
+	"persistent-hostdevs",
+	"saved-hostdevs",
+};
+
+/* "VENDOR:PRODUCT:BUS:DEVICE:MISSING:ALIAS", hex ids, an empty alias for none */
+static gchar *
+usbpass_test_hostdev_to_state(const UsbpassHostdev *hostdev)
+{
+	return g_strdup_printf("%04x:%04x:%u:%u:%d:%s",
+			       hostdev->vendor_id,
+			       hostdev->product_id,
+			       hostdev->bus,
+			       hostdev->device,
+			       hostdev->missing ? 1 : 0,
+			       hostdev->alias != NULL ? hostdev->alias : "");
+}
+
+static UsbpassHostdev *
+usbpass_test_hostdev_from_state(const gchar *str, GError **error)
+{
+	g_auto(GStrv) parts = g_strsplit(str, ":", 6);
+	g_autoptr(UsbpassHostdev) hostdev = usbpass_hostdev_new();
+	guint64 values[5] = { 0 };
+	static const struct {
+		guint base;
+		guint64 max;
+	} fields[] = { { 16, G_MAXUINT16 }, { 16, G_MAXUINT16 }, { 10, 255 }, { 10, 127 }, { 10, 1 } };
+
+	if (g_strv_length(parts) != 6) {
+		g_set_error(error,
+			    USBPASS_ERROR,
+			    USBPASS_ERROR_INVALID_DATA,
+			    "hostdev '%s' is not VENDOR:PRODUCT:BUS:DEVICE:MISSING:ALIAS",
+			    str);
+		return NULL;
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(fields); i++) {
+		if (!usbpass_string_parse_uint(
+		      parts[i], fields[i].base, 0, fields[i].max, &values[i], error)) {
+			g_prefix_error(error, "hostdev '%s': ", str);
+			return NULL;
+		}
+	}
+	hostdev->vendor_id = (guint16)values[0];
+	hostdev->product_id = (guint16)values[1];
+	hostdev->bus = (guint)values[2];
+	hostdev->device = (guint)values[3];
+	hostdev->missing = values[4] != 0;
+	if (parts[5][0] != '\0')
+		hostdev->alias = g_strdup(parts[5]);
+	/* as libvirt's definitions: what carries usbpass's mark is usbpass's */
+	hostdev->owned = g_str_has_prefix(parts[5], USBPASS_HOSTDEV_ALIAS_PREFIX);
+	return g_steal_pointer(&hostdev);
+}
+
+static GKeyFile *
+usbpass_test_driver_to_keyfile_locked(UsbpassTestDriver *self)
+{
+	g_autoptr(GKeyFile) keyfile = g_key_file_new();
+	g_autoptr(GPtrArray) absent = g_ptr_array_new();
+	GHashTableIter iter;
+	gpointer key = NULL;
+
+	g_key_file_set_uint64(
+	  keyfile, USBPASS_TEST_DRIVER_STATE_GROUP, "next-uuid", self->next_uuid);
+	g_key_file_set_boolean(keyfile,
+			       USBPASS_TEST_DRIVER_STATE_GROUP,
+			       "saved-image-updatable",
+			       self->saved_image_updatable);
+	g_hash_table_iter_init(&iter, self->absent);
+	while (g_hash_table_iter_next(&iter, &key, NULL))
+		g_ptr_array_add(absent, key);
+	g_ptr_array_sort(absent, (GCompareFunc)g_strcmp0);
+	g_key_file_set_string_list(keyfile,
+				   USBPASS_TEST_DRIVER_STATE_GROUP,
+				   "absent",
+				   (const gchar *const *)absent->pdata,
+				   absent->len);
+	for (guint i = 0; i < self->instances->len; i++) {
+		UsbpassTestInstance *instance = g_ptr_array_index(self->instances, i);
+		g_autofree gchar *group =
+		  g_strconcat(USBPASS_TEST_DRIVER_INSTANCE_GROUP, instance->uuid, NULL);
+
+		g_key_file_set_string(keyfile, group, "name", instance->name);
+		g_key_file_set_string(
+		  keyfile, group, "state", usbpass_instance_state_to_string(instance->state));
+		g_key_file_set_boolean(keyfile, group, "persistent", instance->persistent);
+		g_key_file_set_boolean(
+		  keyfile, group, "has-saved-image", instance->has_saved_image);
+		g_key_file_set_uint64(keyfile, group, "next-alias", instance->next_alias);
+		for (guint scope = 0; scope < USBPASS_TEST_DRIVER_SCOPE_LAST; scope++) {
+			GPtrArray *hostdevs = instance->hostdevs[scope];
+			g_autoptr(GPtrArray) strs = g_ptr_array_new_with_free_func(g_free);
+			for (guint j = 0; j < hostdevs->len; j++)
+				g_ptr_array_add(strs,
+						usbpass_test_hostdev_to_state(
+						  g_ptr_array_index(hostdevs, j)));
+			g_key_file_set_string_list(keyfile,
+						   group,
+						   usbpass_test_driver_scope_keys[scope],
+						   (const gchar *const *)strs->pdata,
+						   strs->len);
+		}
+	}
+	return g_steal_pointer(&keyfile);
+}
+
+/* atomic (g_file_set_contents renames a complete file over the old one), so a
+ * process killed at any point leaves the state before or after the change */
+static gboolean
+usbpass_test_driver_save_locked(UsbpassTestDriver *self, GError **error)
+{
+	g_autoptr(GKeyFile) keyfile = NULL;
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *data = NULL;
+	gsize length = 0;
+
+	if (self->state_path == NULL)
+		return TRUE;
+	keyfile = usbpass_test_driver_to_keyfile_locked(self);
+	data = g_key_file_to_data(keyfile, &length, NULL);
+	if (!g_file_set_contents(self->state_path, data, (gssize)length, &error_local)) {
+		g_set_error(error,
+			    USBPASS_ERROR,
+			    USBPASS_ERROR_DRIVER,
+			    "the test hypervisor cannot write its state '%s': %s",
+			    self->state_path,
+			    error_local->message);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* for the changes the test makes, which have no error to return */
+static void
+usbpass_test_driver_save_or_warn_locked(UsbpassTestDriver *self)
+{
+	g_autoptr(GError) error_local = NULL;
+	if (!usbpass_test_driver_save_locked(self, &error_local))
+		g_warning("%s, ignoring", error_local->message);
+}
+
+static gboolean
+usbpass_test_driver_state_error(GError **error, const gchar *group, GError *error_local)
+{
+	g_set_error(error,
+		    USBPASS_ERROR,
+		    USBPASS_ERROR_INVALID_DATA,
+		    "[%s]: %s",
+		    group,
+		    error_local->message);
+	return FALSE;
+}
+
+static UsbpassTestInstance *
+usbpass_test_instance_from_keyfile(GKeyFile *keyfile, const gchar *group, GError **error)
+{
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *state_str = NULL;
+	g_autofree gchar *name = NULL;
+	const gchar *uuid = group + strlen(USBPASS_TEST_DRIVER_INSTANCE_GROUP);
+	UsbpassInstanceState state;
+	g_autoptr(UsbpassTestInstance) instance = g_new0(UsbpassTestInstance, 1);
+	gboolean persistent;
+	gboolean has_saved_image = FALSE;
+	guint64 next_alias = 0;
+
+	if (!g_uuid_string_is_valid(uuid)) {
+		g_set_error(
+		  error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA, "[%s]: not a UUID", group);
+		return NULL;
+	}
+	name = g_key_file_get_string(keyfile, group, "name", &error_local);
+	if (name == NULL) {
+		usbpass_test_driver_state_error(error, group, error_local);
+		return NULL;
+	}
+	state_str = g_key_file_get_string(keyfile, group, "state", &error_local);
+	if (state_str == NULL) {
+		usbpass_test_driver_state_error(error, group, error_local);
+		return NULL;
+	}
+	state = usbpass_instance_state_from_string(state_str);
+	if (state == USBPASS_INSTANCE_STATE_UNKNOWN || state == USBPASS_INSTANCE_STATE_SAVED) {
+		g_set_error(error,
+			    USBPASS_ERROR,
+			    USBPASS_ERROR_INVALID_DATA,
+			    "[%s]: state '%s' is not running, paused, shutoff or crashed",
+			    group,
+			    state_str);
+		return NULL;
+	}
+	persistent = g_key_file_get_boolean(keyfile, group, "persistent", &error_local);
+	if (error_local == NULL)
+		has_saved_image =
+		  g_key_file_get_boolean(keyfile, group, "has-saved-image", &error_local);
+	if (error_local == NULL)
+		next_alias = g_key_file_get_uint64(keyfile, group, "next-alias", &error_local);
+	if (error_local != NULL) {
+		usbpass_test_driver_state_error(error, group, error_local);
+		return NULL;
+	}
+	for (guint scope = 0; scope < USBPASS_TEST_DRIVER_SCOPE_LAST; scope++) {
+		g_auto(GStrv) strs = g_key_file_get_string_list(
+		  keyfile, group, usbpass_test_driver_scope_keys[scope], NULL, &error_local);
+		if (strs == NULL) {
+			usbpass_test_driver_state_error(error, group, error_local);
+			return NULL;
+		}
+		instance->hostdevs[scope] = usbpass_test_hostdev_array_new();
+		for (guint i = 0; strs[i] != NULL; i++) {
+			UsbpassHostdev *hostdev = usbpass_test_hostdev_from_state(strs[i], error);
+			if (hostdev == NULL) {
+				g_prefix_error(error, "[%s]: ", group);
+				return NULL;
+			}
+			g_ptr_array_add(instance->hostdevs[scope], hostdev);
+		}
+	}
+
+	instance->uuid = g_ascii_strdown(uuid, -1);
+	instance->name = g_steal_pointer(&name);
+	instance->state = state;
+	instance->persistent = persistent;
+	instance->has_saved_image = has_saved_image;
+	instance->next_alias = (guint)MIN(next_alias, G_MAXUINT);
+	return g_steal_pointer(&instance);
+}
+
+/* replaces instances, absent devices and counters with the file's; @self is
+ * unchanged on failure */
+static gboolean
+usbpass_test_driver_load_locked(UsbpassTestDriver *self,
+				const gchar *path,
+				const gchar *data,
+				gsize length,
+				GError **error)
+{
+	g_autoptr(GKeyFile) keyfile = g_key_file_new();
+	g_autoptr(GError) error_local = NULL;
+	g_autoptr(GPtrArray) instances =
+	  g_ptr_array_new_with_free_func((GDestroyNotify)usbpass_test_instance_free);
+	g_autoptr(GHashTable) absent = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_auto(GStrv) groups = NULL;
+	g_auto(GStrv) absent_strs = NULL;
+	guint64 next_uuid = 0;
+	gboolean updatable = FALSE;
+
+	if (g_key_file_load_from_data(keyfile, data, length, G_KEY_FILE_NONE, &error_local))
+		next_uuid = g_key_file_get_uint64(
+		  keyfile, USBPASS_TEST_DRIVER_STATE_GROUP, "next-uuid", &error_local);
+	if (error_local == NULL)
+		updatable = g_key_file_get_boolean(
+		  keyfile, USBPASS_TEST_DRIVER_STATE_GROUP, "saved-image-updatable", &error_local);
+	if (error_local == NULL)
+		absent_strs = g_key_file_get_string_list(
+		  keyfile, USBPASS_TEST_DRIVER_STATE_GROUP, "absent", NULL, &error_local);
+	if (error_local != NULL) {
+		g_set_error(error,
+			    USBPASS_ERROR,
+			    USBPASS_ERROR_INVALID_DATA,
+			    "test hypervisor state '%s': %s",
+			    path,
+			    error_local->message);
+		return FALSE;
+	}
+	for (guint i = 0; absent_strs[i] != NULL; i++)
+		g_hash_table_add(absent, g_strdup(absent_strs[i]));
+	groups = g_key_file_get_groups(keyfile, NULL);
+	for (guint i = 0; groups[i] != NULL; i++) {
+		UsbpassTestInstance *instance;
+		if (g_strcmp0(groups[i], USBPASS_TEST_DRIVER_STATE_GROUP) == 0)
+			continue;
+		if (!g_str_has_prefix(groups[i], USBPASS_TEST_DRIVER_INSTANCE_GROUP)) {
+			g_set_error(error,
+				    USBPASS_ERROR,
+				    USBPASS_ERROR_INVALID_DATA,
+				    "test hypervisor state '%s': unknown group [%s]",
+				    path,
+				    groups[i]);
+			return FALSE;
+		}
+		instance = usbpass_test_instance_from_keyfile(keyfile, groups[i], error);
+		if (instance == NULL) {
+			g_prefix_error(error, "test hypervisor state '%s': ", path);
+			return FALSE;
+		}
+		g_ptr_array_add(instances, instance);
+	}
+
+	g_ptr_array_unref(self->instances);
+	self->instances = g_steal_pointer(&instances);
+	g_hash_table_unref(self->absent);
+	self->absent = g_steal_pointer(&absent);
+	self->next_uuid = (guint)MIN(next_uuid, G_MAXUINT);
+	self->saved_image_updatable = updatable;
+	return TRUE;
+}
+
+/**
+ * usbpass_test_driver_set_state_file:
+ * @self: a test driver
+ * @path: a file; its directory must exist
+ * @error: (nullable): #USBPASS_ERROR_INVALID_DATA for a file that does not
+ *   parse, #USBPASS_ERROR_DRIVER when it cannot be read or written
+ *
+ * Makes the "hypervisor" durable: when @path exists, its instances, their
+ * live, persistent and saved hostdevs and the absent devices replace the
+ * driver's (no events are emitted: the state is what the hypervisor had all
+ * along); otherwise the driver's state is written to it. From then on every
+ * change is written atomically before the call that made it returns, and
+ * before the hook's "applied" call, so a process killed at any point leaves
+ * the state before or after each change. Set it before the driver is used.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+usbpass_test_driver_set_state_file(UsbpassTestDriver *self, const gchar *path, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = NULL;
+	g_autoptr(GError) error_local = NULL;
+	g_autofree gchar *data = NULL;
+	gsize length = 0;
+
+	g_return_val_if_fail(USBPASS_IS_TEST_DRIVER(self), FALSE);
+	g_return_val_if_fail(path != NULL, FALSE);
+
+	locker = g_mutex_locker_new(&self->mutex);
+	if (g_file_get_contents(path, &data, &length, &error_local)) {
+		if (!usbpass_test_driver_load_locked(self, path, data, length, error))
+			return FALSE;
+	} else if (!g_error_matches(error_local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+		g_set_error(error,
+			    USBPASS_ERROR,
+			    USBPASS_ERROR_DRIVER,
+			    "cannot read the test hypervisor state: %s",
+			    error_local->message);
+		return FALSE;
+	}
+	g_free(self->state_path);
+	self->state_path = g_strdup(path);
+	if (data == NULL && !usbpass_test_driver_save_locked(self, error)) {
+		g_clear_pointer(&self->state_path, g_free);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static void
 usbpass_test_driver_finalize(GObject *object)
 {
@@ -1334,6 +1711,7 @@ usbpass_test_driver_finalize(GObject *object)
 	g_hash_table_unref(self->absent);
 	g_hash_table_unref(self->failures);
 	g_hash_table_unref(self->calls);
+	g_free(self->state_path);
 	g_mutex_clear(&self->mutex);
 	G_OBJECT_CLASS(usbpass_test_driver_parent_class)->finalize(object);
 }

@@ -30,6 +30,18 @@
  * connection, instance events, and counts of the calls made. Instance UUIDs
  * handed out are deterministic ("00000000-0000-4000-8000-000000000001", ...).
  *
+ * Optionally durable (usbpass_test_driver_set_state_file(), usbpassd's
+ * test-state= key): the instances, their live, persistent and saved hostdevs
+ * and the absent devices are then kept in a GKeyFile, written atomically after
+ * each change and read back at start, so that a usbpassd killed with SIGKILL
+ * and started again finds the "hypervisor" as it was at the kill, as it would
+ * find libvirtd. The file has a [test-driver] group (next-uuid,
+ * saved-image-updatable, absent=BUS:DEVICE;...) and one [instance UUID] group
+ * per instance, in creation order (name, state, persistent, has-saved-image,
+ * next-alias, and live-, persistent- and saved-hostdevs lists of
+ * VENDOR:PRODUCT:BUS:DEVICE:MISSING:ALIAS, ids in hex). Failures, hooks,
+ * counters and the connection are not kept.
+ *
  * Thread-safe (one mutex); no threads of its own. Signals are emitted in the
  * main context that was the thread default when the driver was created: at
  * once when that context is the caller's, queued from other threads.
@@ -78,6 +90,12 @@ typedef gboolean (*UsbpassTestDriverHookFunc)(UsbpassTestDriver *self,
 
 UsbpassTestDriver *
 usbpass_test_driver_new(void) G_GNUC_WARN_UNUSED_RESULT;
+
+/* durability: read @path if it exists, else write it; then written after
+ * every change (see above) */
+gboolean
+usbpass_test_driver_set_state_file(UsbpassTestDriver *self, const gchar *path, GError **error)
+  USBPASS_NONNULL(1, 2);
 
 /* instances; each emits the events libvirt would */
 UsbpassInstance *
