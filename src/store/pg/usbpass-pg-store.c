@@ -21,6 +21,9 @@ struct _UsbpassPgStore {
 	guint audit_max_rows;
 	guint schema_version;
 	guint migrations_applied;
+	/* SQL text -> its prepared statement's name on this connection; emptied
+	 * on reconnect, since a new session knows none */
+	GHashTable *prepared;
 };
 
 static void
@@ -328,7 +331,9 @@ usbpass_pg_params_bool(UsbpassPgParams *params, gboolean value)
 /* statements */
 
 /* runs @sql with @params (NULL: none) and returns its result, or NULL with the
- * error set; a dropped connection leaves the PGconn bad for the next call */
+ * error set; a dropped connection leaves the PGconn bad for the next call.
+ * Each text is prepared once per session: parsing and planning cost more than
+ * running the claim's compare-and-set */
 static PGresult *
 usbpass_pg_store_exec(UsbpassPgStore *self,
                       const gchar *sql,
@@ -336,16 +341,30 @@ usbpass_pg_store_exec(UsbpassPgStore *self,
                       const gchar *what,
                       GError **error)
 {
-	PGresult *res = PQexecParams(self->conn,
-	                             sql,
-	                             params != NULL ? params->n : 0,
-	                             NULL,
-	                             params != NULL ? params->values : NULL,
-	                             NULL,
-	                             NULL,
-	                             0);
-	ExecStatusType status = PQresultStatus(res);
+	const gchar *name = g_hash_table_lookup(self->prepared, sql);
+	PGresult *res;
+	ExecStatusType status;
 
+	if (name == NULL) {
+		g_autofree gchar *fresh =
+		  g_strdup_printf("usbpass_%u", g_hash_table_size(self->prepared));
+		g_autoptr(PGresult) prepared =
+		  PQprepare(self->conn, fresh, sql, params != NULL ? params->n : 0, NULL);
+		if (PQresultStatus(prepared) != PGRES_COMMAND_OK) {
+			usbpass_pg_store_set_error(self, prepared, what, error);
+			return NULL;
+		}
+		name = fresh;
+		g_hash_table_insert(self->prepared, g_strdup(sql), g_steal_pointer(&fresh));
+	}
+	res = PQexecPrepared(self->conn,
+	                     name,
+	                     params != NULL ? params->n : 0,
+	                     params != NULL ? params->values : NULL,
+	                     NULL,
+	                     NULL,
+	                     0);
+	status = PQresultStatus(res);
 	if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
 		return res;
 	usbpass_pg_store_set_error(self, res, what, error);
@@ -404,6 +423,7 @@ usbpass_pg_store_ensure_connected(UsbpassPgStore *self, GError **error)
 		return TRUE;
 	/* a transaction left open (its ROLLBACK was lost) is ended by the reset too */
 	PQreset(self->conn);
+	g_hash_table_remove_all(self->prepared);
 	if (PQstatus(self->conn) != CONNECTION_OK) {
 		g_autofree gchar *msg = usbpass_pg_store_server_message(self, NULL);
 		g_set_error(error,
@@ -1671,6 +1691,7 @@ usbpass_pg_store_finalize(GObject *object)
 	if (self->conn != NULL)
 		PQfinish(self->conn);
 	g_free(self->location);
+	g_hash_table_unref(self->prepared);
 	g_mutex_clear(&self->mutex);
 	G_OBJECT_CLASS(usbpass_pg_store_parent_class)->finalize(object);
 }
@@ -1686,5 +1707,6 @@ static void
 usbpass_pg_store_init(UsbpassPgStore *self)
 {
 	g_mutex_init(&self->mutex);
+	self->prepared = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	self->audit_max_rows = USBPASS_PG_STORE_AUDIT_MAX_ROWS;
 }
