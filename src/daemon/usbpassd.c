@@ -44,7 +44,7 @@
 #include "engine/usbpass-engine.h"
 #include "engine/usbpass-policy.h"
 #include "inventory/usbpass-inventory.h"
-#include "store/sqlite/usbpass-sqlite-store.h"
+#include "store/usbpass-store-open.h"
 #include "usbpass-config.h"
 #include "usbpass-error.h"
 #include "usbpass-string.h"
@@ -369,9 +369,11 @@ usbpassd_start(UsbpassDaemon *self, GError **error)
 	const UsbpassConfig *config = self->config;
 	g_autoptr(GError) error_local = NULL;
 	g_autofree gchar *hint = NULL;
+	g_autofree gchar *store_shown = usbpass_store_location_to_display(config->store);
 	g_auto(GStrv) urls = NULL;
 
-	self->store = USBPASS_STORE(usbpass_sqlite_store_new(config->store, error));
+	/* an SQLite path or a PostgreSQL URI; the URI's password is never logged */
+	self->store = usbpass_store_open(config->store, error);
 	if (self->store == NULL)
 		return FALSE;
 
@@ -425,7 +427,7 @@ usbpassd_start(UsbpassDaemon *self, GError **error)
 	g_message("usbpassd %s on host '%s': store %s, driver %s, socket %s%s%s",
 	          PACKAGE_VERSION,
 	          config->host,
-	          config->store,
+	          store_shown,
 	          usbpass_driver_get_name(self->driver),
 	          config->socket,
 	          config->listen != NULL ? ", TCP " : "",
@@ -530,7 +532,7 @@ main(int argc, char *argv[])
 		  &host,
 		  "Host name devices are recorded under",
 		  "NAME" },
-		{ "store", 0, 0, G_OPTION_ARG_FILENAME, &store, "SQLite database file", "FILE" },
+		{ "store", 0, 0, G_OPTION_ARG_FILENAME, &store, "SQLite database file or postgresql:// URI", "LOCATION" },
 		{ "socket",
 		  0,
 		  0,

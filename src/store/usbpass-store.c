@@ -411,6 +411,109 @@ usbpass_store_transition(UsbpassStore *self,
 }
 
 /**
+ * usbpass_store_claim_device_lease:
+ * @self: a #UsbpassStore
+ * @host: host name
+ * @device_id: stable identity
+ * @instance_uuid: the instance that wants the device
+ * @instance_name: (nullable): its name, for display
+ * @generation: (out) (optional): the generation of the new lease, at least 1
+ * @error: (nullable): as usbpass_store_claim_device()
+ *
+ * usbpass_store_claim_device() that also returns the lease's generation, for
+ * the fenced transitions of usbpass_store_transition_lease().
+ *
+ * Returns: %TRUE when this caller holds the claim
+ */
+gboolean
+usbpass_store_claim_device_lease(UsbpassStore *self,
+				 const gchar *host,
+				 const gchar *device_id,
+				 const gchar *instance_uuid,
+				 const gchar *instance_name,
+				 guint64 *generation,
+				 GError **error)
+{
+	UsbpassStoreInterface *iface;
+
+	g_return_val_if_fail(USBPASS_IS_STORE(self), FALSE);
+	g_return_val_if_fail(host != NULL, FALSE);
+	g_return_val_if_fail(device_id != NULL, FALSE);
+	g_return_val_if_fail(instance_uuid != NULL, FALSE);
+	g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
+
+	iface = USBPASS_STORE_GET_IFACE(self);
+	if (iface->claim_device_lease == NULL)
+		return usbpass_store_not_supported(self, "claim_device_lease", error);
+	return iface->claim_device_lease(self,
+					 host,
+					 device_id,
+					 instance_uuid,
+					 instance_name,
+					 generation,
+					 error);
+}
+
+/**
+ * usbpass_store_transition_lease:
+ * @self: a #UsbpassStore
+ * @host: host name
+ * @device_id: stable identity
+ * @generation: the lease the caller holds, as its claim returned it (>= 1)
+ * @from: the state the caller believes the row is in
+ * @to: the new state
+ * @instance_uuid: (nullable): as usbpass_store_transition()
+ * @instance_name: (nullable): as usbpass_store_transition()
+ * @error_message: (nullable): as usbpass_store_transition()
+ * @new_generation: (out) (optional): the row's generation after the move
+ * @error: (nullable): as usbpass_store_transition(), and
+ *   #USBPASS_ERROR_BUSY when the row is no longer the lease @generation
+ *
+ * usbpass_store_transition() fenced by the lease: a holder whose lease was
+ * ended and given to someone else cannot move the newer lease's row.
+ *
+ * Returns: %TRUE when the row moved
+ */
+gboolean
+usbpass_store_transition_lease(UsbpassStore *self,
+			       const gchar *host,
+			       const gchar *device_id,
+			       guint64 generation,
+			       UsbpassDeviceState from,
+			       UsbpassDeviceState to,
+			       const gchar *instance_uuid,
+			       const gchar *instance_name,
+			       const gchar *error_message,
+			       guint64 *new_generation,
+			       GError **error)
+{
+	UsbpassStoreInterface *iface;
+
+	g_return_val_if_fail(USBPASS_IS_STORE(self), FALSE);
+	g_return_val_if_fail(host != NULL, FALSE);
+	g_return_val_if_fail(device_id != NULL, FALSE);
+	g_return_val_if_fail(generation > 0, FALSE);
+	g_return_val_if_fail((guint)from < USBPASS_DEVICE_STATE_LAST, FALSE);
+	g_return_val_if_fail((guint)to < USBPASS_DEVICE_STATE_LAST, FALSE);
+	g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
+
+	iface = USBPASS_STORE_GET_IFACE(self);
+	if (iface->transition_lease == NULL)
+		return usbpass_store_not_supported(self, "transition_lease", error);
+	return iface->transition_lease(self,
+				       host,
+				       device_id,
+				       generation,
+				       from,
+				       to,
+				       instance_uuid,
+				       instance_name,
+				       error_message,
+				       new_generation,
+				       error);
+}
+
+/**
  * usbpass_store_set_present:
  * @self: a #UsbpassStore
  * @host: host name

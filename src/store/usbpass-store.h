@@ -12,9 +12,18 @@
  * usbpass_store_transition() moves a row only when it is still in the state the
  * caller expects, else USBPASS_ERROR_BUSY: a stale caller never overwrites.
  *
+ * Fencing: every row carries a lease generation. A claim, and any transition
+ * that changes the row's instance (an import, a release), increases it by one.
+ * usbpass_store_claim_device_lease() returns the generation of the new lease,
+ * and usbpass_store_transition_lease() moves the row only while it is still that
+ * lease (else BUSY), so a holder that comes back after its lease was ended and
+ * given to someone else cannot overwrite the newer lease, even when the row is
+ * in the state it expects.
+ *
  * The store is an interface: usbpass-sqlite-store (embedded default) and, for
- * clusters, a PostgreSQL store implement it. An instance of a store is used from
- * one thread at a time; open one per thread for concurrency.
+ * clusters, usbpass-pg-store implement it; usbpass_store_open() picks one from a
+ * location (see usbpass-store-open.h). Each backend's header states its
+ * threading contract; open one store per thread for concurrency.
  */
 #pragma once
 
@@ -43,6 +52,7 @@ typedef struct {
 	gchar *error;	  /* last failure, NULL when none */
 	gint64 created_usec;
 	gint64 updated_usec; /* wall clock, g_get_real_time() */
+	guint64 generation;  /* lease generation (fencing); 0 when never claimed */
 } UsbpassStoreDevice;
 
 UsbpassStoreDevice *
@@ -161,6 +171,25 @@ struct _UsbpassStoreInterface {
 	GPtrArray *(*list_tokens)(UsbpassStore *self, GError **error);
 	gboolean (*revoke_token)(UsbpassStore *self, const gchar *name, GError **error);
 	gboolean (*touch_token)(UsbpassStore *self, const gchar *name, gint64 used_usec, GError **error);
+	/* the fenced forms of claim_device and transition: see the top of this file */
+	gboolean (*claim_device_lease)(UsbpassStore *self,
+				       const gchar *host,
+				       const gchar *device_id,
+				       const gchar *instance_uuid,
+				       const gchar *instance_name,
+				       guint64 *generation,
+				       GError **error);
+	gboolean (*transition_lease)(UsbpassStore *self,
+				     const gchar *host,
+				     const gchar *device_id,
+				     guint64 generation,
+				     UsbpassDeviceState from,
+				     UsbpassDeviceState to,
+				     const gchar *instance_uuid,
+				     const gchar *instance_name,
+				     const gchar *error_message,
+				     guint64 *new_generation,
+				     GError **error);
 };
 
 gboolean
@@ -201,6 +230,30 @@ usbpass_store_transition(UsbpassStore *self,
 			 const gchar *instance_name,
 			 const gchar *error_message,
 			 GError **error) USBPASS_NONNULL(1, 2, 3);
+/* claim_device that also returns the generation of the new lease (>= 1) */
+gboolean
+usbpass_store_claim_device_lease(UsbpassStore *self,
+				 const gchar *host,
+				 const gchar *device_id,
+				 const gchar *instance_uuid,
+				 const gchar *instance_name,
+				 guint64 *generation,
+				 GError **error) USBPASS_NONNULL(1, 2, 3, 4);
+/* transition, only while the row is still the lease @generation (else BUSY,
+ * naming both generations); @new_generation: the row's generation after the
+ * move (one more when the instance changed) */
+gboolean
+usbpass_store_transition_lease(UsbpassStore *self,
+			       const gchar *host,
+			       const gchar *device_id,
+			       guint64 generation,
+			       UsbpassDeviceState from,
+			       UsbpassDeviceState to,
+			       const gchar *instance_uuid,
+			       const gchar *instance_name,
+			       const gchar *error_message,
+			       guint64 *new_generation,
+			       GError **error) USBPASS_NONNULL(1, 2, 3);
 gboolean
 usbpass_store_set_present(UsbpassStore *self,
 			  const gchar *host,

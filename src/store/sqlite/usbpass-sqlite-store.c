@@ -104,11 +104,16 @@ static const UsbpassSqliteMigration migrations[] = {
      " last_used_usec INTEGER NOT NULL DEFAULT 0"
      ") STRICT;"
      "CREATE INDEX audit_log_host ON audit_log (host, id);"},
+    {3,
+     /* lease generations (issue 11): fencing of stale holders; existing rows
+      * start at 0, their next claim makes lease 1 */
+     "ALTER TABLE host_usb_devices ADD COLUMN generation INTEGER NOT NULL DEFAULT 0"
+     " CHECK (generation >= 0);"},
 };
 
 #define DEVICE_COLUMNS                                                                             \
 	"host, device_id, name, bus, device, vendor_id, product_id, serial, port, instance_uuid, " \
-	"instance_name, state, present, error, created_usec, updated_usec"
+	"instance_name, state, present, error, created_usec, updated_usec, generation"
 #define AUDIT_COLUMNS                                                                              \
 	"id, created_usec, host, actor, action, device_id, instance_uuid, outcome, message"
 #define TOKEN_COLUMNS "name, role, secret_hash, created_usec, last_used_usec"
@@ -566,7 +571,8 @@ usbpass_sqlite_store_check_not_uri(const gchar *path, GError **error)
 		g_set_error(error,
 		            USBPASS_ERROR,
 		            USBPASS_ERROR_NOT_SUPPORTED,
-		            "PostgreSQL store not supported yet: '%s'; give the path of an SQLite file",
+		            "store '%s' is a PostgreSQL URI, not an SQLite file: open it with "
+		            "usbpass_store_open()",
 		            shown);
 		return FALSE;
 	}
@@ -688,6 +694,7 @@ usbpass_sqlite_store_device_from_stmt(sqlite3_stmt *stmt)
 	device->error = usbpass_sqlite_store_column_text(stmt, 13);
 	device->created_usec = sqlite3_column_int64(stmt, 14);
 	device->updated_usec = sqlite3_column_int64(stmt, 15);
+	device->generation = (guint64)MAX(sqlite3_column_int64(stmt, 16), 0);
 	return device;
 }
 
@@ -919,17 +926,19 @@ usbpass_sqlite_store_claim_refused(const gchar *host,
 }
 
 static gboolean
-usbpass_sqlite_store_claim_device(UsbpassStore *store,
-				  const gchar *host,
-				  const gchar *device_id,
-				  const gchar *instance_uuid,
-				  const gchar *instance_name,
-				  GError **error)
+usbpass_sqlite_store_claim_device_lease(UsbpassStore *store,
+					const gchar *host,
+					const gchar *device_id,
+					const gchar *instance_uuid,
+					const gchar *instance_name,
+					guint64 *generation,
+					GError **error)
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
 	g_auto(UsbpassSqliteTransaction) txn = {NULL};
 	g_autoptr(UsbpassSqliteCachedStmt) stmt = NULL;
 	g_autoptr(UsbpassStoreDevice) row = NULL;
+	gint rc;
 
 	if (!usbpass_sqlite_store_check_text("instance uuid",
 					     instance_uuid,
@@ -954,9 +963,10 @@ usbpass_sqlite_store_claim_device(UsbpassStore *store,
 		"UPDATE host_usb_devices SET state = 'attaching', instance_uuid = ?3, "
 		"instance_name = CASE WHEN ?4 IS NOT NULL THEN ?4 "
 		" WHEN instance_uuid IS ?3 THEN instance_name END, "
-		"error = NULL, updated_usec = ?5 "
+		"error = NULL, updated_usec = ?5, generation = generation + 1 "
 		"WHERE host = ?1 AND device_id = ?2 AND (state = 'available' OR "
-		"(state = 'failed' AND (instance_uuid IS NULL OR instance_uuid = ?3)))",
+		"(state = 'failed' AND (instance_uuid IS NULL OR instance_uuid = ?3))) "
+		"RETURNING generation",
 		&stmt,
 		error))
 		return FALSE;
@@ -965,10 +975,19 @@ usbpass_sqlite_store_claim_device(UsbpassStore *store,
 	usbpass_sqlite_store_bind_text(stmt, 3, instance_uuid);
 	usbpass_sqlite_store_bind_text(stmt, 4, instance_name);
 	sqlite3_bind_int64(stmt, 5, g_get_real_time());
-	if (!usbpass_sqlite_store_step_done(self, stmt, "claim a USB device", error))
-		return FALSE;
-	if (sqlite3_changes(self->db) == 1)
-		return usbpass_sqlite_transaction_commit(&txn, "claim a USB device", error);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		guint64 claimed = (guint64)MAX(sqlite3_column_int64(stmt, 0), 0);
+		if (!usbpass_sqlite_store_step_done(self, stmt, "claim a USB device", error))
+			return FALSE;
+		if (!usbpass_sqlite_transaction_commit(&txn, "claim a USB device", error))
+			return FALSE;
+		if (generation != NULL)
+			*generation = claimed;
+		return TRUE;
+	}
+	if (rc != SQLITE_DONE)
+		return usbpass_sqlite_store_set_error(self, rc, "claim a USB device", error);
 
 	/* still under the lock: the row cannot change while we explain */
 	if (!usbpass_sqlite_store_read_device(self, host, device_id, &row, error))
@@ -977,15 +996,35 @@ usbpass_sqlite_store_claim_device(UsbpassStore *store,
 }
 
 static gboolean
-usbpass_sqlite_store_transition(UsbpassStore *store,
-				const gchar *host,
-				const gchar *device_id,
-				UsbpassDeviceState from,
-				UsbpassDeviceState to,
-				const gchar *instance_uuid,
-				const gchar *instance_name,
-				const gchar *error_message,
-				GError **error)
+usbpass_sqlite_store_claim_device(UsbpassStore *store,
+				  const gchar *host,
+				  const gchar *device_id,
+				  const gchar *instance_uuid,
+				  const gchar *instance_name,
+				  GError **error)
+{
+	return usbpass_sqlite_store_claim_device_lease(store,
+						       host,
+						       device_id,
+						       instance_uuid,
+						       instance_name,
+						       NULL,
+						       error);
+}
+
+/* @generation 0: any lease (the unfenced transition) */
+static gboolean
+usbpass_sqlite_store_transition_lease(UsbpassStore *store,
+				      const gchar *host,
+				      const gchar *device_id,
+				      guint64 generation,
+				      UsbpassDeviceState from,
+				      UsbpassDeviceState to,
+				      const gchar *instance_uuid,
+				      const gchar *instance_name,
+				      const gchar *error_message,
+				      guint64 *new_generation,
+				      GError **error)
 {
 	UsbpassSqliteStore *self = USBPASS_SQLITE_STORE(store);
 	g_auto(UsbpassSqliteTransaction) txn = {NULL};
@@ -995,6 +1034,7 @@ usbpass_sqlite_store_transition(UsbpassStore *store,
 	g_autofree gchar *message = NULL;
 	const gchar *new_uuid = NULL;
 	const gchar *new_name = NULL;
+	guint64 next_generation;
 
 	if (!usbpass_device_state_can_transition(from, to)) {
 		g_set_error(error,
@@ -1057,6 +1097,17 @@ usbpass_sqlite_store_transition(UsbpassStore *store,
 			    usbpass_device_state_to_string(from));
 		return FALSE;
 	}
+	if (generation != 0 && row->generation != generation) {
+		g_set_error(error,
+			    USBPASS_ERROR,
+			    USBPASS_ERROR_BUSY,
+			    "USB device '%s' is lease %" G_GUINT64_FORMAT ", not %" G_GUINT64_FORMAT
+			    ": a newer lease replaced it",
+			    shown,
+			    row->generation,
+			    generation);
+		return FALSE;
+	}
 	if (to != USBPASS_DEVICE_STATE_AVAILABLE) {
 		new_uuid = instance_uuid != NULL ? instance_uuid : row->instance_uuid;
 		if (instance_name != NULL)
@@ -1074,10 +1125,13 @@ usbpass_sqlite_store_transition(UsbpassStore *store,
 		}
 	}
 
+	/* a new holder is a new lease */
+	next_generation = row->generation + (g_strcmp0(new_uuid, row->instance_uuid) != 0 ? 1 : 0);
 	if (!usbpass_sqlite_store_prepare(
 		self,
 		"UPDATE host_usb_devices SET state = ?4, instance_uuid = ?5, instance_name = ?6, "
-		"error = ?7, updated_usec = ?8 WHERE host = ?1 AND device_id = ?2 AND state = ?3",
+		"error = ?7, updated_usec = ?8, generation = ?9 "
+		"WHERE host = ?1 AND device_id = ?2 AND state = ?3",
 		&stmt,
 		error))
 		return FALSE;
@@ -1089,9 +1143,38 @@ usbpass_sqlite_store_transition(UsbpassStore *store,
 	usbpass_sqlite_store_bind_text(stmt, 6, new_name);
 	usbpass_sqlite_store_bind_text(stmt, 7, message);
 	sqlite3_bind_int64(stmt, 8, g_get_real_time());
+	sqlite3_bind_int64(stmt, 9, (gint64)next_generation);
 	if (!usbpass_sqlite_store_step_done(self, stmt, "change a USB device", error))
 		return FALSE;
-	return usbpass_sqlite_transaction_commit(&txn, "change a USB device", error);
+	if (!usbpass_sqlite_transaction_commit(&txn, "change a USB device", error))
+		return FALSE;
+	if (new_generation != NULL)
+		*new_generation = next_generation;
+	return TRUE;
+}
+
+static gboolean
+usbpass_sqlite_store_transition(UsbpassStore *store,
+				const gchar *host,
+				const gchar *device_id,
+				UsbpassDeviceState from,
+				UsbpassDeviceState to,
+				const gchar *instance_uuid,
+				const gchar *instance_name,
+				const gchar *error_message,
+				GError **error)
+{
+	return usbpass_sqlite_store_transition_lease(store,
+						     host,
+						     device_id,
+						     0,
+						     from,
+						     to,
+						     instance_uuid,
+						     instance_name,
+						     error_message,
+						     NULL,
+						     error);
 }
 
 static gboolean
@@ -1579,6 +1662,8 @@ usbpass_sqlite_store_iface_init(UsbpassStoreInterface *iface)
 	iface->list_tokens = usbpass_sqlite_store_list_tokens;
 	iface->revoke_token = usbpass_sqlite_store_revoke_token;
 	iface->touch_token = usbpass_sqlite_store_touch_token;
+	iface->claim_device_lease = usbpass_sqlite_store_claim_device_lease;
+	iface->transition_lease = usbpass_sqlite_store_transition_lease;
 }
 
 static void

@@ -18,7 +18,7 @@
 G_BEGIN_DECLS
 
 /* the newest schema this code writes */
-#define USBPASS_SQLITE_STORE_SCHEMA_VERSION 2
+#define USBPASS_SQLITE_STORE_SCHEMA_VERSION 3
 /* how long a writer waits for another one before USBPASS_ERROR_BUSY */
 #define USBPASS_SQLITE_STORE_BUSY_TIMEOUT_MS 5000
 /* the audit log keeps this many of the newest entries */
