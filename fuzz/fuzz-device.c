@@ -401,6 +401,12 @@ fuzz_check_xml(const UsbpassDevice *device)
 	  "<domain type='kvm'><name>fuzz</name><devices/></domain>", hostdev, &error);
 	g_assert_no_error(error);
 	parsed = usbpass_libvirt_xml_parse_hostdevs(domain, FALSE, &error);
+	/* libvirt's grammar has no vendor id 0: the reader refuses it as libvirt
+	 * does, so such a device's attach fails at the hypervisor, not here */
+	if (parsed == NULL && hostdev->vendor_id == 0 && hostdev->product_id != 0) {
+		g_assert(g_error_matches(error, USBPASS_ERROR, USBPASS_ERROR_INVALID_DATA));
+		return;
+	}
 	g_assert_no_error(error);
 	g_assert(parsed->len == 1);
 	back = g_ptr_array_index(parsed, 0);
