@@ -341,18 +341,9 @@ usbpass_store_claim_device(UsbpassStore *self,
 			   const gchar *instance_name,
 			   GError **error)
 {
-	UsbpassStoreInterface *iface;
-
-	g_return_val_if_fail(USBPASS_IS_STORE(self), FALSE);
-	g_return_val_if_fail(host != NULL, FALSE);
-	g_return_val_if_fail(device_id != NULL, FALSE);
-	g_return_val_if_fail(instance_uuid != NULL, FALSE);
-	g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
-
-	iface = USBPASS_STORE_GET_IFACE(self);
-	if (iface->claim_device == NULL)
-		return usbpass_store_not_supported(self, "claim_device", error);
-	return iface->claim_device(self, host, device_id, instance_uuid, instance_name, error);
+	/* the unfenced claim is the fenced one whose generation nobody keeps */
+	return usbpass_store_claim_device_lease(
+	  self, host, device_id, instance_uuid, instance_name, NULL, error);
 }
 
 /**
@@ -397,17 +388,21 @@ usbpass_store_transition(UsbpassStore *self,
 	g_return_val_if_fail(error == NULL || *error == NULL, FALSE);
 
 	iface = USBPASS_STORE_GET_IFACE(self);
-	if (iface->transition == NULL)
-		return usbpass_store_not_supported(self, "transition", error);
-	return iface->transition(self,
-				 host,
-				 device_id,
-				 from,
-				 to,
-				 instance_uuid,
-				 instance_name,
-				 error_message,
-				 error);
+	if (iface->transition_lease == NULL)
+		return usbpass_store_not_supported(self, "transition_lease", error);
+	/* generation 0 to the backend: whatever lease the row holds (the public
+	 * fenced call refuses 0) */
+	return iface->transition_lease(self,
+				       host,
+				       device_id,
+				       0,
+				       from,
+				       to,
+				       instance_uuid,
+				       instance_name,
+				       error_message,
+				       NULL,
+				       error);
 }
 
 /**

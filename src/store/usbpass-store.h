@@ -136,21 +136,6 @@ struct _UsbpassStoreInterface {
 					  GError **error);
 	/* host NULL: every host */
 	GPtrArray *(*list_devices)(UsbpassStore *self, const gchar *host, GError **error);
-	gboolean (*claim_device)(UsbpassStore *self,
-				 const gchar *host,
-				 const gchar *device_id,
-				 const gchar *instance_uuid,
-				 const gchar *instance_name,
-				 GError **error);
-	gboolean (*transition)(UsbpassStore *self,
-			       const gchar *host,
-			       const gchar *device_id,
-			       UsbpassDeviceState from,
-			       UsbpassDeviceState to,
-			       const gchar *instance_uuid,
-			       const gchar *instance_name,
-			       const gchar *error_message,
-			       GError **error);
 	gboolean (*set_present)(UsbpassStore *self,
 				const gchar *host,
 				const gchar *device_id,
@@ -171,7 +156,8 @@ struct _UsbpassStoreInterface {
 	GPtrArray *(*list_tokens)(UsbpassStore *self, GError **error);
 	gboolean (*revoke_token)(UsbpassStore *self, const gchar *name, GError **error);
 	gboolean (*touch_token)(UsbpassStore *self, const gchar *name, gint64 used_usec, GError **error);
-	/* the fenced forms of claim_device and transition: see the top of this file */
+	/* claim and transition, fenced (see the top of this file); the unfenced
+	 * usbpass_store_claim_device() and usbpass_store_transition() call them */
 	gboolean (*claim_device_lease)(UsbpassStore *self,
 				       const gchar *host,
 				       const gchar *device_id,

@@ -1047,18 +1047,6 @@ usbpass_pg_store_claim_device_lease(UsbpassStore *store,
 	return usbpass_pg_store_claim_refused(host, device_id, instance_uuid, row, error);
 }
 
-static gboolean
-usbpass_pg_store_claim_device(UsbpassStore *store,
-                              const gchar *host,
-                              const gchar *device_id,
-                              const gchar *instance_uuid,
-                              const gchar *instance_name,
-                              GError **error)
-{
-	return usbpass_pg_store_claim_device_lease(
-	  store, host, device_id, instance_uuid, instance_name, NULL, error);
-}
-
 /* @generation 0: any lease (the unfenced transition) */
 static gboolean
 usbpass_pg_store_transition_lease(UsbpassStore *store,
@@ -1210,30 +1198,6 @@ usbpass_pg_store_transition_lease(UsbpassStore *store,
 	            "USB device '%s' was changed by another request first",
 	            shown);
 	return FALSE;
-}
-
-static gboolean
-usbpass_pg_store_transition(UsbpassStore *store,
-                            const gchar *host,
-                            const gchar *device_id,
-                            UsbpassDeviceState from,
-                            UsbpassDeviceState to,
-                            const gchar *instance_uuid,
-                            const gchar *instance_name,
-                            const gchar *error_message,
-                            GError **error)
-{
-	return usbpass_pg_store_transition_lease(store,
-	                                         host,
-	                                         device_id,
-	                                         0,
-	                                         from,
-	                                         to,
-	                                         instance_uuid,
-	                                         instance_name,
-	                                         error_message,
-	                                         NULL,
-	                                         error);
 }
 
 static gboolean
@@ -1668,8 +1632,6 @@ usbpass_pg_store_iface_init(UsbpassStoreInterface *iface)
 	iface->upsert_device = usbpass_pg_store_upsert_device;
 	iface->get_device = usbpass_pg_store_get_device;
 	iface->list_devices = usbpass_pg_store_list_devices;
-	iface->claim_device = usbpass_pg_store_claim_device;
-	iface->transition = usbpass_pg_store_transition;
 	iface->set_present = usbpass_pg_store_set_present;
 	iface->delete_device = usbpass_pg_store_delete_device;
 	iface->append_audit = usbpass_pg_store_append_audit;
